@@ -1,0 +1,194 @@
+"""Daemon settings and MIDI triggers (`~/.config/dawroute/config.yaml`), same error style as profiles."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, TypeAdapter, model_validator
+from pydantic.dataclasses import dataclass as pdataclass
+
+from routing import yamlsource
+from routing.errors import ConfigIssue
+from routing.profiles import (
+    STRICT,
+    Pattern,
+    ProfileName,
+    ProfileSet,
+    Volume,
+    did_you_mean,
+    read_text,
+    validate_document,
+)
+
+MidiNumber = Annotated[int, Field(ge=0, le=127)]
+MidiChannel = Annotated[int, Field(ge=1, le=16)]
+SimpleAction = Literal["next", "previous", "auto", "volume_up", "volume_down"]
+
+
+@pdataclass(frozen=True, config=STRICT)
+class Safety:
+    max_volume: Volume = 100.0  # cap for outputs whose profile sets none
+    volume_step: Annotated[float, Field(gt=0, le=25)] = 3.0  # percent, for MIDI volume actions
+
+
+@pdataclass(frozen=True, config=STRICT)
+class Trigger:
+    """One MIDI message → one action. Exactly one of note / cc / program."""
+
+    port: Pattern = "~."  # port name, exact or `~regex`
+    channel: MidiChannel | None = None  # 1-16; any channel when omitted
+    note: MidiNumber | None = None
+    cc: MidiNumber | None = None
+    program: MidiNumber | None = None
+    threshold: MidiNumber = 64  # cc: value >= threshold is "pressed"
+    mode: Literal["press", "momentary"] = "press"  # momentary: release switches back
+    switch: ProfileName | None = None
+    toggle: tuple[ProfileName, ProfileName] | None = None
+    action: SimpleAction | None = None
+
+    @model_validator(mode="after")
+    def _one_of_each(self) -> Trigger:
+        messages = [k for k in ("note", "cc", "program") if getattr(self, k) is not None]
+        if len(messages) != 1:
+            raise ValueError("a trigger needs exactly one of `note`, `cc` or `program` — e.g. "
+                             "`cc: 64` for a sustain-pedal foot switch")
+        actions = [k for k in ("switch", "toggle", "action") if getattr(self, k) is not None]
+        if len(actions) != 1:
+            raise ValueError("a trigger needs exactly one of `switch: NAME`, `toggle: [A, B]` "
+                             "or `action: next|previous|auto|volume_up|volume_down`")
+        return self
+
+    def message_key(self) -> tuple[str, int | None, str, int]:
+        kind = "note" if self.note is not None else "cc" if self.cc is not None else "program"
+        number = self.note if self.note is not None else self.cc if self.cc is not None else 0
+        number = self.program if kind == "program" and self.program is not None else number
+        return (self.port, self.channel, kind, number)
+
+    def profiles(self) -> tuple[str, ...]:
+        return (self.switch,) if self.switch else tuple(self.toggle or ())
+
+
+@pdataclass(frozen=True, config=STRICT)
+class Led:
+    note: MidiNumber | None = None
+    cc: MidiNumber | None = None
+    channel: MidiChannel = 1
+    on: MidiNumber = 127
+    off: MidiNumber = 0
+
+    @model_validator(mode="after")
+    def _one(self) -> Led:
+        if (self.note is None) == (self.cc is None):
+            raise ValueError("an LED needs exactly one of `note` or `cc`")
+        return self
+
+
+@pdataclass(frozen=True, config=STRICT)
+class Feedback:
+    port: Pattern  # output port to the controller, exact or `~regex`
+    profiles: dict[str, Led] = Field(default_factory=dict)
+
+
+@pdataclass(frozen=True, config=STRICT)
+class Midi:
+    api: Literal["auto", "jack", "alsa"] = "auto"
+    triggers: tuple[Trigger, ...] = ()
+    feedback: Feedback | None = None
+    debounce_ms: Annotated[int, Field(ge=0, le=2000)] = 40
+
+
+@pdataclass(frozen=True, config=STRICT)
+class Config:
+    backend: Literal["auto", "pulse", "pipewire", "alsa"] = "auto"
+    safety: Safety = Field(default_factory=Safety)
+    midi: Midi = Field(default_factory=Midi)
+    notifications: bool = False
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+_CONFIG = TypeAdapter(Config)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedConfig:
+    config: Config
+    file: str | None
+    doc: yamlsource.Located | None  # kept to locate cross-checks against profiles
+
+
+def parse_config(text: str, file: str) -> tuple[LoadedConfig, list[ConfigIssue]]:
+    doc = yamlsource.load(text, file)
+    if doc.issues:
+        return LoadedConfig(Config(), file, doc), doc.issues
+    if doc.data is None:
+        return LoadedConfig(Config(), file, doc), []
+    if not isinstance(doc.data, dict):
+        return LoadedConfig(Config(), file, doc), [
+            doc.issue((), "expected settings as `key: value` lines", "see docs/config.md")
+        ]
+    parsed = validate_document(doc, _CONFIG, Config)
+    issues = sorted(doc.issues, key=lambda i: (i.line, i.column))
+    return LoadedConfig(parsed or Config(), file, doc), issues
+
+
+def load_config(path: Path | None) -> tuple[LoadedConfig, list[ConfigIssue]]:
+    if path is None or not path.exists():
+        return LoadedConfig(Config(), None, None), []
+    text, problem = read_text(path)
+    if problem:
+        return LoadedConfig(Config(), str(path), None), [problem]
+    return parse_config(text, str(path))
+
+
+def cross_check(loaded: LoadedConfig, profiles: ProfileSet) -> list[ConfigIssue]:
+    """Triggers and LEDs naming profiles that do not exist; two triggers on one message."""
+    doc = loaded.doc
+    if doc is None:
+        return []
+    names = set(profiles.names())
+    issues: list[ConfigIssue] = []
+    seen: dict[tuple[str, int | None, str, int], int] = {}
+    for i, trig in enumerate(loaded.config.midi.triggers):
+        base: yamlsource.Path_ = ("midi", "triggers", i)
+        key = "switch" if trig.switch else "toggle"
+        for j, name in enumerate(trig.profiles()):
+            if name not in names:
+                where = (*base, key) if trig.switch else (*base, key, j)
+                issues.append(doc.issue(where, f"no profile named '{name}'",
+                                        did_you_mean(name, names)))
+        mkey = trig.message_key()
+        if mkey in seen:
+            issues.append(doc.issue(base, f"the same MIDI message as trigger {seen[mkey] + 1}",
+                                    "use another note/cc/program or channel, or remove one"))
+        seen.setdefault(mkey, i)
+    fb = loaded.config.midi.feedback
+    for name in fb.profiles if fb else {}:
+        if name not in names:
+            issues.append(doc.issue(("midi", "feedback", "profiles", name),
+                                    f"no profile named '{name}'", did_you_mean(name, names),
+                                    key=True))
+    return issues
+
+
+def check_all(
+    profile_paths: Sequence[Path], config_path: Path | None
+) -> tuple[ProfileSet, LoadedConfig, list[ConfigIssue]]:
+    """Everything `dawroute check` and a daemon reload validate, in one place."""
+    from routing.profiles import load_profiles
+
+    profiles, issues = load_profiles(profile_paths)
+    loaded, config_issues = load_config(config_path)
+    issues = issues + config_issues
+    if not config_issues:
+        issues += cross_check(loaded, profiles)
+    return profiles, loaded, issues
+
+
+def config_schema() -> dict[str, Any]:
+    schema = _CONFIG.json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "dawroute config.yaml"
+    return schema

@@ -1,0 +1,115 @@
+"""Error types, the names they carry over the control socket, and the CLI's exit codes.
+
+Every error a user can see is a `DawrouteError` subclass with a stable `name`
+(sent over the socket), an exit code (documented in docs/cli.md) and a message
+that says what happened and, where there is one, how to fix it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DawrouteError(Exception):
+    name = "Error"
+    exit_code = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigInvalid(DawrouteError):
+    name = "ConfigInvalid"
+    exit_code = 3
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        super().__init__("\n".join(i.format() for i in issues))
+        self.issues = issues
+
+
+class DaemonNotRunning(DawrouteError):
+    name = "DaemonNotRunning"
+    exit_code = 4
+
+
+class ProfileNotFound(DawrouteError):
+    name = "ProfileNotFound"
+    exit_code = 5
+
+
+class ProfileNotMatched(DawrouteError):
+    name = "ProfileNotMatched"
+    exit_code = 6
+
+
+class ProfileNotApplied(DawrouteError):
+    name = "ProfileNotApplied"
+    exit_code = 7
+
+
+class ServerUnavailable(DawrouteError):
+    name = "ServerUnavailable"
+    exit_code = 8
+
+
+class AmbiguousDevice(DawrouteError):
+    name = "AmbiguousDevice"
+    exit_code = 6
+
+
+class BadRequest(DawrouteError):
+    name = "BadRequest"
+    exit_code = 9
+
+
+class PermissionDenied(DawrouteError):
+    name = "PermissionDenied"
+    exit_code = 10
+
+
+ERRORS_BY_NAME: dict[str, type[DawrouteError]] = {
+    cls.name: cls
+    for cls in (
+        DawrouteError,
+        DaemonNotRunning,
+        ProfileNotFound,
+        ProfileNotMatched,
+        ProfileNotApplied,
+        ServerUnavailable,
+        AmbiguousDevice,
+        BadRequest,
+        PermissionDenied,
+    )
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigIssue:
+    """One problem in a YAML file, located at a line and column (1-based)."""
+
+    file: str
+    line: int
+    column: int
+    key: str  # dotted key path, e.g. "profiles[0].output.volume"; "" for the document
+    message: str
+    fix: str = ""
+    severity: str = "error"  # or "warning"
+
+    def format(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}: "
+        key = f"{self.key}: " if self.key else ""
+        fix = f" — {self.fix}" if self.fix else ""
+        sev = "warning: " if self.severity == "warning" else ""
+        return f"{where}{sev}{key}{self.message}{fix}"
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "key": self.key,
+            "message": self.message,
+            "fix": self.fix,
+            "severity": self.severity,
+        }

@@ -1,0 +1,230 @@
+"""Frozen values that cross layers: what is (Snapshot), what should be (Plan), one change (Op).
+
+Backends build Snapshots and execute Ops; everything in between is pure code
+over these types. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Direction(StrEnum):
+    SINK = "sink"
+    SOURCE = "source"
+
+
+class ServerKind(StrEnum):
+    PULSEAUDIO = "pulseaudio"
+    PIPEWIRE = "pipewire"
+    UNKNOWN = "unknown"
+
+
+# dawroute marks the virtual sinks it creates with this property so it never
+# touches anybody else's remap or combine sinks.
+OWNER_PROPERTY = "dawroute.owner"
+OWNER_VALUE = "dawroute"
+PROFILE_PROPERTY = "dawroute.profile"
+VIRTUAL_PREFIX = "dawroute."
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """A sink or source as the sound server shows it, with its stable identity.
+
+    `index` and `module` are per-server-run handles used only to execute ops;
+    matching never looks at them.
+    """
+
+    name: str  # node / sink name, stable across boots for real ALSA devices
+    description: str
+    direction: Direction
+    index: int = -1
+    bus: str | None = None
+    vendor_id: str | None = None  # 4 lower-case hex digits
+    product_id: str | None = None
+    serial: str | None = None
+    card_name: str | None = None  # ALSA card name, e.g. "Scarlett 2i2 USB"
+    channels: tuple[str, ...] = ("FL", "FR")  # positions, PipeWire short names
+    volume: float = 100.0  # percent, highest channel
+    muted: bool = False
+    virtual: bool = False  # no hardware behind it (null/remap/combine sink)
+    ours: bool = False  # created by dawroute
+    module: int | None = None  # owning module index, to unload ours
+    monitor_of: str | None = None  # sources that are monitors of a sink
+    feeds: tuple[str, ...] = ()  # ours only: the sinks this virtual sink plays into
+
+    @property
+    def usb_id(self) -> str | None:
+        if self.vendor_id and self.product_id:
+            return f"{self.vendor_id}:{self.product_id}"
+        return None
+
+    @property
+    def label(self) -> str:
+        return self.description or self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """A playback stream (sink input), e.g. the DAW's output."""
+
+    index: int
+    app_name: str
+    binary: str | None
+    pid: int | None
+    sink: str | None  # name of the device it plays on
+    volume: float = 100.0
+
+    @property
+    def label(self) -> str:
+        return f"'{self.app_name}' stream {self.index}"
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    devices: tuple[Device, ...] = ()
+    streams: tuple[Stream, ...] = ()
+    default_sink: str | None = None
+    default_source: str | None = None
+    server: ServerKind = ServerKind.UNKNOWN
+    server_version: str = ""
+
+    def sinks(self) -> tuple[Device, ...]:
+        return tuple(d for d in self.devices if d.direction is Direction.SINK)
+
+    def sources(self) -> tuple[Device, ...]:
+        return tuple(
+            d for d in self.devices if d.direction is Direction.SOURCE and d.monitor_of is None
+        )
+
+    def device(self, name: str, direction: Direction = Direction.SINK) -> Device | None:
+        for d in self.devices:
+            if d.name == name and d.direction is direction:
+                return d
+        return None
+
+
+# ---------------------------------------------------------------- plans
+
+
+@dataclass(frozen=True, slots=True)
+class OutputPlan:
+    """One physical output a profile plays on, with its channel mapping and levels."""
+
+    device: str  # physical device name
+    volume: float | None  # percent to set when the DAW lands here; None = leave (but cap)
+    max_volume: float  # hearing-safety cap in percent
+    channels: tuple[str, ...] | None = None  # None = device as is; else positions to use
+    mono: bool = False  # sum to one channel (on `channels` or both sides)
+
+
+@dataclass(frozen=True, slots=True)
+class VirtualSink:
+    """A sink dawroute creates: a remap of one device or a combination of several."""
+
+    name: str
+    description: str
+    profile: str
+    master: str | None = None  # remap: physical device
+    master_channels: tuple[str, ...] = ()  # remap: which device channels
+    mono: bool = False  # remap: one input channel
+    slaves: tuple[str, ...] = ()  # combine: sinks to play on
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    profile: str
+    target: str  # the sink the DAW's streams must play on (device or ours)
+    outputs: tuple[OutputPlan, ...]
+    virtual: tuple[VirtualSink, ...] = ()
+    daw_streams: tuple[int, ...] = ()  # stream indexes the policy identified as the DAW
+    set_default_sink: bool = True
+    default_source: str | None = None
+    # False at start-up: restore routing without raising any volume.
+    raise_volume: bool = True
+    # True when this plan changes the active profile: levels are set to the profile's own.
+    switching: bool = False
+
+
+# ---------------------------------------------------------------- ops
+
+
+@dataclass(frozen=True, slots=True)
+class LoadVirtual:
+    sink: VirtualSink
+
+    def describe(self) -> str:
+        if self.sink.slaves:
+            return f"create combined sink '{self.sink.description}' → {', '.join(self.sink.slaves)}"
+        chans = "mono" if self.sink.mono else "stereo"
+        where = ",".join(self.sink.master_channels) or "all channels"
+        return (
+            f"create {chans} sink '{self.sink.description}' on {self.sink.master} ({where})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class UnloadVirtual:
+    name: str
+    module: int
+
+    def describe(self) -> str:
+        return f"remove our sink {self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class SetVolume:
+    device: str
+    label: str
+    volume: float
+    cap: float
+    before: float
+
+    def describe(self) -> str:
+        return f"set volume of {self.label} to {self.volume:.0f} % (cap {self.cap:.0f} %)"
+
+
+@dataclass(frozen=True, slots=True)
+class MoveStream:
+    stream: int
+    app: str
+    sink: str
+    label: str
+
+    def describe(self) -> str:
+        return f"move '{self.app}' stream {self.stream} → {self.label}"
+
+
+@dataclass(frozen=True, slots=True)
+class SetStreamVolume:
+    stream: int
+    app: str
+    volume: float
+
+    def describe(self) -> str:
+        return f"set '{self.app}' stream {self.stream} volume to {self.volume:.0f} %"
+
+
+@dataclass(frozen=True, slots=True)
+class SetDefault:
+    direction: Direction
+    device: str
+    label: str
+
+    def describe(self) -> str:
+        return f"set default {self.direction.value} to {self.label}"
+
+
+Op = LoadVirtual | UnloadVirtual | SetVolume | MoveStream | SetStreamVolume | SetDefault
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    done: tuple[Op, ...] = ()
+    failed: tuple[tuple[Op, str], ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed

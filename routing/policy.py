@@ -1,0 +1,268 @@
+"""Pure: which profile should be active, and the Plan that realises it.
+
+Precedence lives here and only here:
+  manual choice (until its device leaves, or `auto`)
+  → the current profile while it still matches and nothing better arrived (no flapping)
+  → the highest-priority `auto` profile whose devices are present
+  → a `fallback` profile.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+
+from routing.matching import resolve, text_matches
+from routing.model import Device, Direction, OutputPlan, Plan, Snapshot, VirtualSink
+from routing.profiles import AlsoOutput, Output, Profile
+from routing.state import State
+
+
+class Cause(StrEnum):
+    STARTUP = "startup"  # restore; never raise a volume
+    EVENT = "event"  # something changed on the server or in the config
+    SWITCH = "switch"  # user asked for a profile (CLI, MIDI)
+    AUTO = "auto"  # user dropped the manual choice
+    NEXT = "next"
+    PREVIOUS = "previous"
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    cause: Cause = Cause.EVENT
+    profile: str | None = None  # for SWITCH
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    profile: str | None
+    plan: Plan | None
+    reason: str
+    manual: str | None  # the manual choice after this decision
+    error: str | None = None  # an errors.* name when the request cannot be honoured
+    problems: tuple[str, ...] = ()  # things the user should know (ambiguous selectors, …)
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    profile: Profile
+    plan: Plan | None
+    device: Device | None
+    problem: str | None
+
+
+DEFAULT_CAP = 100.0
+
+
+def decide(
+    profiles: Sequence[Profile],
+    snapshot: Snapshot,
+    state: State,
+    trigger: Trigger,
+    default_cap: float = DEFAULT_CAP,
+) -> Decision:
+    cands = {p.name: candidate(p, profiles, snapshot, default_cap) for p in profiles}
+    problems = tuple(sorted({f"{c.profile.name}: {c.problem}" for c in cands.values()
+                             if c.problem and c.problem != NOT_PRESENT}))
+    raise_volume = trigger.cause is not Cause.STARTUP
+    decision = _choose(cands, state, trigger)
+    plan = decision.plan
+    if plan is not None:
+        plan = replace(plan, raise_volume=raise_volume,
+                       switching=decision.profile != state.active)
+    return replace(decision, plan=plan, problems=problems)
+
+
+def _choose(cands: dict[str, Candidate], state: State, trigger: Trigger) -> Decision:
+    if trigger.cause is Cause.SWITCH:
+        return _switch(cands, trigger.profile or "", state)
+    if trigger.cause in (Cause.NEXT, Cause.PREVIOUS):
+        return _step(cands, state, 1 if trigger.cause is Cause.NEXT else -1)
+    manual = None if trigger.cause is Cause.AUTO else state.manual
+    if manual is not None:
+        c = cands.get(manual)
+        if c is not None and c.plan is not None:
+            return _pick(c, "manual choice", manual)
+        # the manual profile's device left (or the profile was removed): back to automatic
+    current = cands.get(state.active or "") if trigger.cause is not Cause.AUTO else None
+    best = _best_auto(cands)
+    if current is not None and current.plan is not None and (current.profile.auto or
+                                                              current.profile.fallback):
+        if best is None or best.profile.priority <= current.profile.priority:
+            return _pick(current, "still present, kept", None)
+    if best is not None:
+        return _pick(best, f"auto, priority {best.profile.priority}", None)
+    fallback = _best([c for c in cands.values() if c.profile.fallback and c.plan])
+    if fallback is not None:
+        return _pick(fallback, "fallback, no automatic profile's device is present", None)
+    return Decision(None, None, "no profile's device is present; the DAW is left where it is",
+                    None)
+
+
+def _switch(cands: dict[str, Candidate], name: str, state: State) -> Decision:
+    c = cands.get(name)
+    if c is None:
+        return _refuse(state, "ProfileNotFound", f"no profile named '{name}'")
+    if c.plan is None:
+        return _refuse(state, "ProfileNotMatched", f"{name}: {c.problem}")
+    return _pick(c, "manual choice", name)
+
+
+def _step(cands: dict[str, Candidate], state: State, direction: int) -> Decision:
+    usable = sorted((c for c in cands.values() if c.plan), key=_rank)
+    if not usable:
+        return _refuse(state, "ProfileNotMatched", "no profile's device is present")
+    names = [c.profile.name for c in usable]
+    here = names.index(state.active) if state.active in names else -direction
+    chosen = usable[(here + direction) % len(usable)]
+    return _pick(chosen, "manual choice", chosen.profile.name)
+
+
+def _refuse(state: State, error: str, message: str) -> Decision:
+    return Decision(state.active, None, message, state.manual, error=error)
+
+
+def _pick(c: Candidate, why: str, manual: str | None) -> Decision:
+    present = f", '{c.device.label}' present" if c.device else ""
+    return Decision(c.profile.name, c.plan, f"{c.profile.name}: {why}{present}", manual)
+
+
+def _rank(c: Candidate) -> tuple[int, str]:
+    return (-c.profile.priority, c.profile.name)
+
+
+def _best(cs: list[Candidate]) -> Candidate | None:
+    return min(cs, key=_rank) if cs else None
+
+
+def _best_auto(cands: dict[str, Candidate]) -> Candidate | None:
+    return _best([c for c in cands.values() if c.profile.auto and not c.profile.fallback
+                  and c.plan])
+
+
+# ---------------------------------------------------------------- plans
+
+NOT_PRESENT = "no connected device matches"
+
+
+def candidate(
+    profile: Profile, profiles: Sequence[Profile], snapshot: Snapshot, default_cap: float
+) -> Candidate:
+    """Can this profile be realised on what is connected now? If so, its Plan."""
+    main = resolve(profile.output, snapshot.devices, Direction.SINK)
+    if main.device is None:
+        return Candidate(profile, None, None, main.problem)
+    outputs: list[tuple[Output | AlsoOutput, Device]] = [(profile.output, main.device)]
+    for also in profile.output.also:
+        spec = _also_spec(also, profiles)
+        if spec is None:
+            return Candidate(profile, None, main.device, f"also: no profile '{also.profile}'")
+        found = resolve(spec, snapshot.devices, Direction.SINK)
+        if found.device is None:
+            return Candidate(profile, None, main.device, f"also: {found.problem}")
+        outputs.append((spec, found.device))
+    missing = _missing_channels(outputs)
+    if missing:
+        return Candidate(profile, None, main.device, missing)
+    return Candidate(profile, _plan(profile, outputs, snapshot, default_cap), main.device, None)
+
+
+def _also_spec(also: AlsoOutput, profiles: Sequence[Profile]) -> Output | AlsoOutput | None:
+    if also.profile is None:
+        return also
+    ref = next((p for p in profiles if p.name == also.profile), None)
+    return ref.output if ref else None
+
+
+def _missing_channels(outputs: list[tuple[Output | AlsoOutput, Device]]) -> str | None:
+    for spec, dev in outputs:
+        if isinstance(spec.channels, tuple):
+            absent = [c for c in spec.channels if c not in dev.channels]
+            if absent:
+                return (f"'{dev.label}' has no channel {', '.join(absent)} "
+                        f"(it has {', '.join(dev.channels)})")
+    return None
+
+
+def _plan(
+    profile: Profile,
+    outputs: list[tuple[Output | AlsoOutput, Device]],
+    snapshot: Snapshot,
+    default_cap: float,
+) -> Plan:
+    virtual: list[VirtualSink] = []
+    leaves: list[str] = []
+    several = len(outputs) > 1
+    for i, (spec, dev) in enumerate(outputs):
+        remap = _remap(profile, spec, dev, f".{i}" if several else "")
+        if remap is None:
+            leaves.append(dev.name)
+        else:
+            virtual.append(remap)
+            leaves.append(remap.name)
+    target = leaves[0]
+    if several:
+        combine = _named(VirtualSink(name="", description=f"dawroute: {profile.name}",
+                                     profile=profile.name, slaves=tuple(leaves)))
+        virtual.append(combine)
+        target = combine.name
+    return Plan(
+        profile=profile.name,
+        target=target,
+        outputs=_levels(outputs, default_cap),
+        virtual=tuple(virtual),
+        daw_streams=tuple(s.index for s in snapshot.streams if is_daw(profile, s.app_name,
+                                                                      s.binary)),
+        set_default_sink=profile.daw.set_default,
+        default_source=_input(profile, snapshot),
+    )
+
+
+def _remap(profile: Profile, spec: Output | AlsoOutput, dev: Device, suffix: str
+           ) -> VirtualSink | None:
+    if spec.channels == "stereo":
+        return None
+    mono = spec.channels == "mono" or len(spec.channels) == 1
+    chans = () if spec.channels == "mono" else tuple(spec.channels)
+    return _named(VirtualSink(name="", description=f"dawroute: {profile.name}{suffix}",
+                              profile=profile.name, master=dev.name, master_channels=chans,
+                              mono=mono))
+
+
+def _named(v: VirtualSink) -> VirtualSink:
+    """A stable name that changes when the definition changes (so a stale sink is replaced)."""
+    spec = f"{v.master}|{','.join(v.master_channels)}|{v.mono}|{','.join(v.slaves)}"
+    digest = hashlib.sha1(spec.encode()).hexdigest()[:6]
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in v.profile)
+    return replace(v, name=f"dawroute.{safe}.{digest}")
+
+
+def _levels(outputs: list[tuple[Output | AlsoOutput, Device]], default_cap: float
+            ) -> tuple[OutputPlan, ...]:
+    """One entry per physical device; two feeds of the same device share the lower level."""
+    by_device: dict[str, OutputPlan] = {}
+    for spec, dev in outputs:
+        cap = spec.max_volume if spec.max_volume is not None else default_cap
+        vol = None if spec.volume is None else min(spec.volume, cap)
+        chans = None if spec.channels in ("stereo", "mono") else tuple(spec.channels)
+        new = OutputPlan(dev.name, vol, cap, chans, spec.channels == "mono")
+        old = by_device.get(dev.name)
+        if old is not None:
+            vols = [v for v in (old.volume, new.volume) if v is not None]
+            new = replace(new, max_volume=min(old.max_volume, cap),
+                          volume=min(vols) if vols else None)
+        by_device[dev.name] = new
+    return tuple(by_device.values())
+
+
+def _input(profile: Profile, snapshot: Snapshot) -> str | None:
+    if profile.input is None:
+        return None
+    found = resolve(profile.input, snapshot.devices, Direction.SOURCE)
+    return found.device.name if found.device else None
+
+
+def is_daw(profile: Profile, app_name: str, binary: str | None) -> bool:
+    return any(text_matches(p, app_name) or text_matches(p, binary) for p in profile.daw.apps)

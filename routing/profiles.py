@@ -1,0 +1,617 @@
+"""Profiles: the YAML format, its validation, and loading files into frozen Profile values.
+
+The format is declared once, as pydantic dataclasses: that gives validation,
+defaults and the exported JSON Schema from the same source. Locations come from
+`yamlsource` (PyYAML node marks), so every error reads
+`file:line:col: key.path: what is wrong — how to fix`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields, is_dataclass
+from pathlib import Path
+from typing import Annotated, Any, get_args, get_origin, get_type_hints
+
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.dataclasses import dataclass as pdataclass
+
+from routing import yamlsource
+from routing.errors import ConfigInvalid, ConfigIssue
+
+STRICT = ConfigDict(extra="forbid")
+
+# ---------------------------------------------------------------- value types
+
+KNOWN_RATES = (22050, 32000, 44100, 48000, 88200, 96000, 176400, 192000, 352800, 384000)
+QUANTUM_MIN, QUANTUM_MAX = 16, 8192
+BOOST_MAX = 150.0
+
+_POSITIONS = {
+    "FL": "front-left", "FR": "front-right", "FC": "front-center", "LFE": "lfe",
+    "RL": "rear-left", "RR": "rear-right", "SL": "side-left", "SR": "side-right",
+    "RC": "rear-center", "FLC": "front-left-of-center", "FRC": "front-right-of-center",
+    "MONO": "mono",
+}  # fmt: skip
+_LONG_TO_SHORT = {v: k for k, v in _POSITIONS.items()}
+
+
+def short_position(name: str) -> str | None:
+    """'front-left' / 'fl' / 'aux2' → 'FL' / 'AUX2'; None if not a channel position."""
+    n = name.strip()
+    up = n.upper()
+    if up in _POSITIONS:
+        return up
+    if n.lower() in _LONG_TO_SHORT:
+        return _LONG_TO_SHORT[n.lower()]
+    m = re.fullmatch(r"AUX(\d{1,2})", up)
+    if m and int(m.group(1)) < 64:
+        return f"AUX{int(m.group(1))}"
+    return None
+
+
+def pulse_position(short: str) -> str:
+    """'FL' → 'front-left', 'AUX2' → 'aux2' (PulseAudio channel-map names)."""
+    return _POSITIONS.get(short) or short.lower()
+
+
+def _parse_volume(value: Any) -> float:
+    """45, 45.5, '45%', '-12dB' → percent of the device's nominal (100 %) level.
+
+    dB uses PulseAudio's cubic volume mapping, as pavucontrol displays it.
+    """
+    if isinstance(value, bool):
+        raise ValueError("expected a volume, got true/false — write e.g. `45%` or `-12dB`")
+    if isinstance(value, int | float):
+        pct = float(value)
+    elif isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        m = re.fullmatch(r"(-?\d+(?:\.\d+)?)%?", text)
+        d = re.fullmatch(r"(-?\d+(?:\.\d+)?|-inf)dB", text, re.IGNORECASE)
+        if m:
+            pct = float(m.group(1))
+        elif d:
+            db = float(d.group(1))
+            pct = 0.0 if db == -math.inf else 100.0 * (10 ** (db / 20.0)) ** (1 / 3)
+        else:
+            raise ValueError(f"'{value}' is not a volume — write a percentage like `45%` or dB "
+                             "like `-12dB`")
+    else:
+        raise ValueError("expected a volume — write a percentage like `45%` or dB like `-12dB`")
+    if not 0.0 <= pct <= BOOST_MAX:
+        raise ValueError(f"{pct:g} % is out of range — use 0 % to 100 % (or up to 150 % "
+                         "with `boost: true`)")
+    return round(pct, 2)
+
+
+Volume = Annotated[
+    float,
+    BeforeValidator(_parse_volume),
+    WithJsonSchema({
+        "anyOf": [
+            {"type": "number", "minimum": 0, "maximum": BOOST_MAX},
+            {"type": "string", "pattern": r"^\s*-?\d+(\.\d+)?\s*(%|[dD][bB])?\s*$"},
+        ],
+        "description": "percent (45, '45%') or dB ('-12dB', cubic like pavucontrol)",
+    }),
+]
+
+
+def _parse_channels(value: Any) -> str | tuple[str, ...]:
+    if isinstance(value, str):
+        if value in ("stereo", "mono"):
+            return value
+        raise ValueError(f"'{value}' is not a channel layout — use `stereo`, `mono` or a list "
+                         "of device channels like `[AUX2, AUX3]`")
+    if isinstance(value, list | tuple):
+        if not 1 <= len(value) <= 2:
+            raise ValueError("a channel list has one entry (mono into that output) or two "
+                             "(left, right) — e.g. `[FL]` or `[AUX2, AUX3]`")
+        out = []
+        for item in value:
+            pos = short_position(str(item)) if isinstance(item, str) else None
+            if pos is None:
+                raise ValueError(f"'{item}' is not a channel — use FL, FR, FC, RL, RR, SL, SR, "
+                                 "MONO or AUX0…AUX63 (AUX2 = output 3)")
+            out.append(pos)
+        if len(set(out)) != len(out):
+            raise ValueError("the same channel is listed twice — list two different outputs")
+        return tuple(out)
+    raise ValueError("expected `stereo`, `mono` or a list of channels like `[AUX2, AUX3]`")
+
+
+Channels = Annotated[
+    str | tuple[str, ...],
+    BeforeValidator(_parse_channels),
+    WithJsonSchema({
+        "anyOf": [
+            {"enum": ["stereo", "mono"]},
+            {"type": "array", "minItems": 1, "maxItems": 2,
+             "items": {"type": "string", "pattern": r"^(?i:FL|FR|FC|LFE|RL|RR|SL|SR|RC|MONO|AUX\d{1,2}|[a-z-]+)$"}},
+        ],
+        "description": "stereo, mono (sum to both sides) or device channels: [AUX2, AUX3] = outputs 3-4, [FL] = left only",
+    }),
+]  # fmt: skip
+
+
+def _parse_usb(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9a-fA-F]{4}:[0-9a-fA-F]{4}", value):
+        raise ValueError(f"'{value}' is not a USB id — write vendor:product as 4+4 hex digits "
+                         "in quotes, e.g. `usb: \"1235:8210\"` (see `dawroute devices`)")
+    return value.lower()
+
+
+UsbId = Annotated[
+    str,
+    BeforeValidator(_parse_usb),
+    WithJsonSchema({"type": "string", "pattern": "^[0-9a-fA-F]{4}:[0-9a-fA-F]{4}$"}),
+]
+
+
+def _parse_pattern(value: Any) -> str:
+    """A plain string (exact, case-insensitive) or `~regex` (searched, case-insensitive)."""
+    if not isinstance(value, str):
+        raise ValueError("expected text, or `~regex`")
+    if value.startswith("~"):
+        try:
+            re.compile(value[1:])
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression: {exc} — fix the pattern after `~`, "
+                             "or drop the `~` to match the text exactly") from None
+    return value
+
+
+Pattern = Annotated[str, BeforeValidator(_parse_pattern)]
+
+
+def _check_name(value: Any) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", value):
+        raise ValueError(f"'{value}' is not a usable profile name — use letters, digits, `-`, "
+                         "`_` or `.`, e.g. `usb-amp`")
+    return value
+
+
+ProfileName = Annotated[
+    str,
+    BeforeValidator(_check_name),
+    WithJsonSchema({"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"}),
+]
+
+# ---------------------------------------------------------------- the format
+
+
+@pdataclass(frozen=True, config=STRICT)
+class Selector:
+    """Which device: every key given must match (none of them is a per-boot index)."""
+
+    usb: UsbId | None = None
+    serial: str | None = None
+    card: Pattern | None = None
+    name: str | None = None  # glob on the node/sink name
+    description: Pattern | None = None
+
+    @model_validator(mode="after")
+    def _needs_one(self) -> Selector:
+        if not self.keys():
+            raise ValueError("no device selector — add one of `usb`, `serial`, `card`, `name` "
+                             "or `description` (`dawroute devices` prints ready-made ones)")
+        return self
+
+    def keys(self) -> tuple[tuple[str, str], ...]:
+        return tuple(
+            (f, v) for f in ("usb", "serial", "card", "name", "description")
+            if (v := getattr(self, f)) is not None
+        )  # fmt: skip
+
+
+def _volume_within_cap(volume: float | None, cap: float | None, boost: bool) -> None:
+    if volume is not None and volume > 100.0 and not boost:
+        raise ValueError(f"@volume volume {volume:g} % is above 100 % — lower it, or add `boost: true` "
+                         "if you really want software amplification")
+    if cap is not None and cap > 100.0 and not boost:
+        raise ValueError(f"@max_volume max_volume {cap:g} % is above 100 % — lower it, or add `boost: true`")
+    if volume is not None and cap is not None and volume > cap:
+        raise ValueError(f"@volume volume {volume:g} % is above max_volume {cap:g} % — lower `volume` "
+                         "or raise `max_volume`")
+
+
+@pdataclass(frozen=True, config=STRICT)
+class AlsoOutput(Selector):
+    """A further output playing at the same time (a second headphone amp).
+
+    Either a device selector with its own levels, or `profile: NAME` to reuse
+    another profile's output.
+    """
+
+    profile: ProfileName | None = None
+    channels: Channels = "stereo"
+    volume: Volume | None = None
+    max_volume: Volume | None = None
+    boost: bool = False
+
+    @model_validator(mode="after")
+    def _needs_one(self) -> AlsoOutput:
+        if self.profile is not None:
+            if self.keys():
+                raise ValueError("use either `profile:` or device selector keys, not both")
+            return self
+        Selector._needs_one(self)
+        _volume_within_cap(self.volume, self.max_volume, self.boost)
+        return self
+
+
+@pdataclass(frozen=True, config=STRICT)
+class Output(Selector):
+    channels: Channels = "stereo"
+    volume: Volume | None = None
+    max_volume: Volume | None = None
+    boost: bool = False
+    also: tuple[AlsoOutput, ...] = ()
+
+    @model_validator(mode="after")
+    def _levels(self) -> Output:
+        Selector._needs_one(self)
+        _volume_within_cap(self.volume, self.max_volume, self.boost)
+        return self
+
+
+DEFAULT_DAW_APPS = (
+    "REAPER", "~^ardour", "~bitwig", "Renoise", "Qtractor", "LMMS",
+    "~waveform|tracktion", "MusE", "Zrythm",
+)  # fmt: skip
+
+
+@pdataclass(frozen=True, config=STRICT)
+class Daw:
+    apps: tuple[Pattern, ...] = DEFAULT_DAW_APPS
+    set_default: bool = True
+    ports: dict[str, Channels] = Field(default_factory=dict)
+    exclusive: bool = False
+
+
+def _check_rate(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool) and value not in KNOWN_RATES:
+        near = min(KNOWN_RATES, key=lambda r: abs(r - value))
+        raise ValueError(f"{value} is not a sample rate audio devices use — did you mean {near}?")
+    return value
+
+
+def _check_quantum(value: Any) -> Any:
+    ok = isinstance(value, int) and QUANTUM_MIN <= value <= QUANTUM_MAX and not value & (value - 1)
+    if isinstance(value, int) and not isinstance(value, bool) and not ok:
+        raise ValueError(f"quantum {value} is not a power of two between {QUANTUM_MIN} and "
+                         f"{QUANTUM_MAX} — use e.g. 64, 128 or 256")
+    return value
+
+
+Rate = Annotated[int, BeforeValidator(_check_rate),
+                 WithJsonSchema({"enum": list(KNOWN_RATES)})]
+Quantum = Annotated[int, BeforeValidator(_check_quantum),
+                    WithJsonSchema({"type": "integer", "minimum": QUANTUM_MIN,
+                                    "maximum": QUANTUM_MAX})]
+
+
+@pdataclass(frozen=True, config=STRICT)
+class Clock:
+    rate: Rate | None = None
+    quantum: Quantum | None = None
+
+
+@pdataclass(frozen=True, config=STRICT)
+class Profile:
+    name: ProfileName
+    output: Output
+    description: str = ""
+    priority: Annotated[int, Field(ge=0, le=1000)] = 50
+    auto: bool = True
+    fallback: bool = False
+    input: Selector | None = None
+    daw: Daw = Field(default_factory=Daw)
+    clock: Clock = Field(default_factory=Clock)
+
+
+@pdataclass(frozen=True, config=STRICT)
+class ProfileFile:
+    """A file holding several profiles under `profiles:`."""
+
+    profiles: tuple[Profile, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a loaded profile came from (for error messages and `status`)."""
+
+    file: str
+    line: int
+    column: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedProfile:
+    profile: Profile
+    source: Source
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileSet:
+    profiles: tuple[LoadedProfile, ...]
+    warnings: tuple[ConfigIssue, ...] = ()
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(p.profile.name for p in self.profiles)
+
+    def get(self, name: str) -> Profile | None:
+        return next((p.profile for p in self.profiles if p.profile.name == name), None)
+
+
+# ---------------------------------------------------------------- validation
+
+_PROFILE = TypeAdapter(Profile)
+_PROFILE_FILE = TypeAdapter(ProfileFile)
+
+
+def validate_document(doc: yamlsource.Located, adapter: TypeAdapter[Any], root: type) -> Any:
+    """Validate located data with a pydantic adapter; issues go into `doc.issues`."""
+    try:
+        return adapter.validate_python(doc.data)
+    except ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            doc.issues.append(_issue_from(doc, err, root))
+        return None
+
+
+def _data_path(doc: yamlsource.Located, loc: Iterable[Any]) -> yamlsource.Path_:
+    """pydantic's loc mixes data keys with validator names; keep the data keys."""
+    path: list[str | int] = []
+    for part in loc:
+        probe = (*path, part)
+        if probe in doc.values or probe in doc.keys:
+            path.append(part)
+    return tuple(path)
+
+
+def _issue_from(doc: yamlsource.Located, err: Any, root: type) -> ConfigIssue:
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    if kind in ("unexpected_keyword_argument", "extra_forbidden"):
+        parent = _data_path(doc, loc[:-1])
+        key = str(loc[-1])
+        valid = _fields_at(root, parent)
+        guess = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+        fix = f"did you mean `{guess[0]}`?" if guess else f"valid keys here: {', '.join(valid)}"
+        return doc.issue((*parent, key), f"unknown key '{key}'", fix, key=True)
+    path = _data_path(doc, loc)
+    if kind == "missing":
+        field_name = str(loc[-1])
+        return doc.issue(path, f"required key '{field_name}' is missing",
+                         f"add `{field_name}:` here", key=True)
+    message, fix = _explain(err)
+    if message.startswith("@"):  # a model-level check naming the key it is about
+        key, _, message = message[1:].partition(" ")
+        path = (*path, key)
+    return doc.issue(path, message, fix)
+
+
+def _explain(err: Any) -> tuple[str, str]:
+    kind = err["type"]
+    got = err.get("input")
+    shown = f"'{got}'" if isinstance(got, str) else repr(got)
+    if kind == "value_error":
+        text = str(err["ctx"]["error"])
+        what, _, fix = text.partition(" — ")
+        return what, fix
+    table = {
+        "int_type": ("expected a whole number", "write digits without quotes, e.g. `50`"),
+        "int_parsing": ("expected a whole number", "write digits without quotes, e.g. `50`"),
+        "int_from_float": ("expected a whole number", "drop the decimals"),
+        "bool_type": ("expected true or false", "write `true` or `false`"),
+        "bool_parsing": ("expected true or false", "write `true` or `false`"),
+        "string_type": ("expected text", "put the value in quotes"),
+        "dict_type": ("expected a mapping of keys", "indent `key: value` lines under this key"),
+        "tuple_type": ("expected a list", "write `[a, b]` or one `- item` per line"),
+        "dataclass_type": ("expected a mapping of keys", "indent `key: value` lines here"),
+        "model_type": ("expected a mapping of keys", "indent `key: value` lines here"),
+        "literal_error": (f"{shown} is not allowed", "use one of: "
+                          + str(err.get("ctx", {}).get("expected", ""))),
+        "greater_than_equal": (f"{shown} is too small",
+                               f"use at least {err.get('ctx', {}).get('ge')}"),
+        "less_than_equal": (f"{shown} is too large",
+                            f"use at most {err.get('ctx', {}).get('le')}"),
+    }
+    what, fix = table.get(kind, (err["msg"], ""))
+    if kind.endswith(("_type", "_parsing")):
+        what = f"{what}, got {shown}"
+    return what, fix
+
+
+def _fields_at(root: type, path: yamlsource.Path_) -> list[str]:
+    """Valid keys of the dataclass reached by following `path` from `root`."""
+    current: Any = root
+    for part in path:
+        current = _unwrap(current)
+        if isinstance(part, int):
+            continue  # a list element: _unwrap already stepped into the item type
+        if is_dataclass(current) and isinstance(current, type):
+            hint = get_type_hints(current, include_extras=True).get(part)
+            if hint is None:
+                return []
+            current = hint
+    current = _unwrap(current)
+    return [f.name for f in fields(current)] if is_dataclass(current) else []
+
+
+def _unwrap(tp: Any) -> Any:
+    """Optional[X] / tuple[X, ...] / Annotated[X, …] → X (the first dataclass inside)."""
+    for _ in range(6):
+        if is_dataclass(tp) or tp is None:
+            return tp
+        args = [a for a in get_args(tp) if a is not type(None) and a is not Ellipsis]
+        if get_origin(tp) is dict and len(args) == 2:
+            args = [args[1]]
+        found = next((a for a in args if is_dataclass(a)), None)
+        tp = found if found is not None else (args[0] if args else None)
+    return tp
+
+
+# ---------------------------------------------------------------- loading
+
+
+def profile_files(paths: Sequence[Path]) -> list[Path]:
+    """Files named directly, plus *.yaml / *.yml inside named directories, sorted."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out.extend(sorted(q for q in p.iterdir() if q.suffix in (".yaml", ".yml")))
+        else:
+            out.append(p)
+    return out
+
+
+def read_text(path: Path) -> tuple[str, ConfigIssue | None]:
+    try:
+        return path.read_text(encoding="utf-8"), None
+    except FileNotFoundError:
+        return "", ConfigIssue(str(path), 1, 1, "", "file not found",
+                               "check the path, or create it")
+    except UnicodeDecodeError as exc:
+        return "", ConfigIssue(str(path), 1, 1, "", f"not UTF-8 text ({exc.reason})",
+                               "save the file as UTF-8")
+    except OSError as exc:
+        return "", ConfigIssue(str(path), 1, 1, "", f"cannot read: {exc.strerror}",
+                               "check the file's permissions")
+
+
+def parse_profiles(text: str, file: str) -> tuple[list[LoadedProfile], list[ConfigIssue]]:
+    """One file's profiles, or its issues. A file holds one profile or `profiles: [...]`."""
+    doc = yamlsource.load(text, file)
+    if doc.issues:
+        return [], doc.issues
+    data = doc.data
+    if data is None:
+        return [], [doc.issue((), "the file is empty", "add a profile, see docs/profiles.md",
+                              severity="warning")]
+    if isinstance(data, dict) and "profiles" in data:
+        parsed = validate_document(doc, _PROFILE_FILE, ProfileFile)
+        items = [] if parsed is None else list(parsed.profiles)
+        paths = [("profiles", i) for i in range(len(items))]
+    elif isinstance(data, dict):
+        parsed = validate_document(doc, _PROFILE, Profile)
+        items, paths = ([] if parsed is None else [parsed]), [()]
+    else:
+        return [], [doc.issue((), "expected a profile (a mapping with `name:` and `output:`)",
+                              "see profiles/*.yaml for examples")]
+    loaded = []
+    for prof, path in zip(items, paths, strict=False):
+        line, col = doc.where((*path, "name"))
+        loaded.append(LoadedProfile(prof, Source(file, line, col)))
+    return loaded, sorted(doc.issues, key=lambda i: (i.line, i.column))
+
+
+def cross_check(profiles: Sequence[LoadedProfile]) -> list[ConfigIssue]:
+    """Problems only visible across files: duplicates, dangling references, dead profiles."""
+    issues: list[ConfigIssue] = []
+    first: dict[str, LoadedProfile] = {}
+    for lp in profiles:
+        name = lp.profile.name
+        if name in first:
+            s = first[name].source
+            issues.append(_at(lp, "name", f"profile '{name}' is already defined at "
+                              f"{s.file}:{s.line}", "rename one of them"))
+        else:
+            first[name] = lp
+    names = set(first)
+    for lp in profiles:
+        for i, also in enumerate(lp.profile.output.also):
+            if also.profile is not None and also.profile not in names:
+                issues.append(_at(lp, f"output.also[{i}].profile",
+                                  f"no profile named '{also.profile}'",
+                                  did_you_mean(also.profile, names)))
+            if also.profile == lp.profile.name:
+                issues.append(_at(lp, f"output.also[{i}].profile",
+                                  "a profile cannot play on itself again",
+                                  "name another profile"))
+    issues.extend(_never_winning(profiles))
+    if profiles and not any(lp.profile.fallback for lp in profiles):
+        lp = profiles[0]
+        issues.append(ConfigIssue(lp.source.file, lp.source.line, lp.source.column, "",
+                                  "no profile has `fallback: true`", "mark the profile to use "
+                                  "when nothing else matches (e.g. your speakers) as fallback",
+                                  "warning"))
+    return issues
+
+
+def _never_winning(profiles: Sequence[LoadedProfile]) -> list[ConfigIssue]:
+    seen: dict[tuple[Any, ...], LoadedProfile] = {}
+    issues = []
+    for lp in profiles:
+        p = lp.profile
+        if not p.auto:
+            continue
+        key = (p.output.keys(), p.priority)
+        if key in seen and seen[key].profile.name != p.name:
+            other = seen[key].profile.name
+            issues.append(_at(lp, "priority", f"can never be chosen automatically: '{other}' "
+                              "has the same device selector and priority",
+                              "give one of them a different priority, or `auto: false`"))
+        seen.setdefault(key, lp)
+    return issues
+
+
+def _at(lp: LoadedProfile, key: str, message: str, fix: str) -> ConfigIssue:
+    s = lp.source
+    return ConfigIssue(s.file, s.line, s.column, f"{lp.profile.name}.{key}", message, fix)
+
+
+def did_you_mean(name: str, names: Iterable[str]) -> str:
+    guess = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.5)
+    return f"did you mean `{guess[0]}`?" if guess else f"known profiles: {', '.join(sorted(names))}"
+
+
+def load_profiles(paths: Sequence[Path]) -> tuple[ProfileSet, list[ConfigIssue]]:
+    """All profiles from files/dirs, and every issue found (errors and warnings)."""
+    loaded: list[LoadedProfile] = []
+    issues: list[ConfigIssue] = []
+    for path in profile_files(paths):
+        text, problem = read_text(path)
+        if problem:
+            issues.append(problem)
+            continue
+        found, problems = parse_profiles(text, str(path))
+        loaded.extend(found)
+        issues.extend(problems)
+    issues.extend(cross_check(loaded))
+    warnings = tuple(i for i in issues if i.severity == "warning")
+    return ProfileSet(tuple(loaded), warnings), issues
+
+
+def load_profiles_or_raise(paths: Sequence[Path]) -> ProfileSet:
+    profile_set, issues = load_profiles(paths)
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise ConfigInvalid(errors)
+    return profile_set
+
+
+def profile_schema() -> dict[str, Any]:
+    """JSON Schema for a profile file (one profile, or `profiles: [...]`)."""
+    single = _PROFILE.json_schema()
+    many = _PROFILE_FILE.json_schema()
+    defs = {**single.pop("$defs", {}), **many.pop("$defs", {})}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "dawroute profile file",
+        "anyOf": [single, many],
+        "$defs": defs,
+    }
+

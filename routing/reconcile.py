@@ -1,0 +1,101 @@
+"""Pure: the minimal ops that turn the snapshot into the plan; [] when it already matches.
+
+Order is the hearing-safety contract (property-tested):
+  create our sinks → set levels → move the DAW → set defaults → remove our stale sinks.
+Levels come before moves, so the DAW never lands on an output that is too loud.
+"""
+
+from __future__ import annotations
+
+from routing.model import (
+    Device,
+    Direction,
+    LoadVirtual,
+    MoveStream,
+    Op,
+    OutputPlan,
+    Plan,
+    SetDefault,
+    SetStreamVolume,
+    SetVolume,
+    Snapshot,
+    UnloadVirtual,
+)
+
+# Volumes round-trip through the server's integer scale; ignore differences below this
+# so a re-observed 44.99 % is not "changed" from 45 % (idempotence).
+TOLERANCE = 0.6
+
+
+def ops(plan: Plan, snapshot: Snapshot) -> list[Op]:
+    ours = {d.name: d for d in snapshot.sinks() if d.ours}
+    wanted = {v.name for v in plan.virtual}
+    result: list[Op] = [LoadVirtual(v) for v in plan.virtual if v.name not in ours]
+    result += _levels(plan, snapshot)
+    result += _moves(plan, snapshot)
+    result += _defaults(plan, snapshot)
+    result += [UnloadVirtual(name, dev.module) for name, dev in ours.items()
+               if name not in wanted and dev.module is not None]
+    return result
+
+
+def landing(plan: Plan, snapshot: Snapshot) -> bool:
+    """Is the DAW arriving on the plan's target (a switch), rather than already there?"""
+    daw = [s for s in snapshot.streams if s.index in plan.daw_streams]
+    if plan.set_default_sink and snapshot.default_sink != plan.target:
+        return True
+    return bool(daw) and not any(s.sink == plan.target for s in daw)
+
+
+def _levels(plan: Plan, snapshot: Snapshot) -> list[Op]:
+    switching = plan.switching or landing(plan, snapshot)
+    out: list[Op] = []
+    for o in plan.outputs:
+        dev = snapshot.device(o.device)
+        if dev is None:
+            continue
+        want = _wanted_volume(o, dev, switching, plan.raise_volume)
+        if want is not None and abs(want - dev.volume) > TOLERANCE:
+            out.append(SetVolume(dev.name, dev.label, want, o.max_volume, dev.volume))
+    for v in plan.virtual:  # our own sinks pass the signal at unity, never boost it
+        dev = snapshot.device(v.name)
+        if dev is not None and dev.volume > 100.0 + TOLERANCE:
+            out.append(SetVolume(dev.name, dev.label, 100.0, 100.0, dev.volume))
+    for s in snapshot.streams:
+        if s.index in plan.daw_streams and s.volume > 100.0 + TOLERANCE:
+            out.append(SetStreamVolume(s.index, s.app_name, 100.0))
+    return out
+
+
+def _wanted_volume(o: OutputPlan, dev: Device, switching: bool, may_raise: bool) -> float | None:
+    if switching and o.volume is not None:
+        # a switch sets the profile's own level: never inherit the previous output's
+        return o.volume if may_raise else min(dev.volume, o.volume)
+    if dev.volume > o.max_volume:
+        return o.max_volume
+    return None
+
+
+def _moves(plan: Plan, snapshot: Snapshot) -> list[Op]:
+    label = _label(plan.target, snapshot, plan)
+    return [MoveStream(s.index, s.app_name, plan.target, label) for s in snapshot.streams
+            if s.index in plan.daw_streams and s.sink != plan.target]
+
+
+def _defaults(plan: Plan, snapshot: Snapshot) -> list[Op]:
+    out: list[Op] = []
+    if plan.set_default_sink and snapshot.default_sink != plan.target:
+        out.append(SetDefault(Direction.SINK, plan.target, _label(plan.target, snapshot, plan)))
+    src = plan.default_source
+    if src is not None and snapshot.default_source != src:
+        dev = snapshot.device(src, Direction.SOURCE)
+        out.append(SetDefault(Direction.SOURCE, src, dev.label if dev else src))
+    return out
+
+
+def _label(name: str, snapshot: Snapshot, plan: Plan) -> str:
+    dev = snapshot.device(name)
+    if dev is not None:
+        return dev.label
+    virt = next((v for v in plan.virtual if v.name == name), None)
+    return virt.description if virt else name

@@ -1,0 +1,362 @@
+"""Private, headless sound servers with virtual devices: for the tests and the run command.
+
+Starts real PulseAudio, PipeWire + WirePlumber + pipewire-pulse (with its own
+dbus-daemon), or jackd (dummy driver) in a private runtime directory; "plugs"
+devices that look like real ones (null sinks carrying USB/ALSA properties) and
+plays a stream that looks like a DAW. Every process dies with its parent
+(PR_SET_PDEATHSIG), is stopped by PID, and nothing touches the real $HOME.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_CLIENT_VARS = ("PULSE_", "PIPEWIRE_", "JACK_", "WIREPLUMBER_")
+_DROP_VARS = ("DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY", "LD_PRELOAD")
+PR_SET_PDEATHSIG = 1
+
+
+class SandboxError(RuntimeError):
+    pass
+
+
+def missing_tools(kind: str) -> list[str]:
+    need = {
+        "pulseaudio": ["pulseaudio", "pacat"],
+        "pipewire": ["pipewire", "wireplumber", "pipewire-pulse", "dbus-daemon", "pacat"],
+        "jackd": ["jackd", "jack_lsp"],
+    }[kind]
+    return [t for t in need if shutil.which(t) is None]
+
+
+def _die_with_parent() -> None:
+    # If the test run (or the run command) is killed, take the servers with it.
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    os.setpgrp()
+
+
+def clean_env(base: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(_CLIENT_VARS) and k not in _DROP_VARS}
+    env.update(HOME=str(base), XDG_RUNTIME_DIR=str(base),
+               XDG_CONFIG_HOME=str(base / ".config"), XDG_STATE_HOME=str(base / ".local/state"),
+               XDG_DATA_HOME=str(base / ".local/share"))
+    return env
+
+
+@dataclass
+class Stack:
+    """One running server set; `env` is what a client (or our daemon) needs to reach it."""
+
+    kind: str
+    base: Path
+    env: dict[str, str]
+    procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    jack_name: str | None = None
+
+    @property
+    def pulse_server(self) -> str:
+        return self.env["PULSE_SERVER"]
+
+    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None
+              ) -> subprocess.Popen[bytes]:
+        log = open(self.base / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
+        proc = subprocess.Popen(argv, env=env or self.env, stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=subprocess.STDOUT,
+                                preexec_fn=_die_with_parent)
+        log.close()
+        self.procs.append((name, proc))
+        return proc
+
+    def log_tail(self, lines: int = 20) -> str:
+        out = []
+        for f in sorted(self.base.glob("*.log")):
+            text = f.read_text(errors="replace").splitlines()[-lines:]
+            out.append(f"--- {f.name}\n" + "\n".join(text))
+        return "\n".join(out)
+
+    def pids(self) -> list[int]:
+        return [p.pid for _, p in self.procs if p.poll() is None]
+
+    def stop_process(self, name: str) -> None:
+        for n, p in list(self.procs):
+            if n == name:
+                _terminate(p)
+                self.procs.remove((n, p))
+
+    def stop(self) -> None:
+        for _, proc in reversed(self.procs):
+            _terminate(proc)
+        self.procs.clear()
+        if self.jack_name:
+            for f in Path("/dev/shm").glob(f"jack*{self.jack_name}*"):
+                with contextlib.suppress(OSError):
+                    f.unlink()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _terminate(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll `check` until true. Servers apply asynchronously; we wait on state, not on sleeps."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - not ready yet looks like any error
+            pass
+        if time.monotonic() > deadline:
+            raise SandboxError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.005)
+
+
+def _new_base(prefix: str) -> Path:
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    base.chmod(0o700)
+    return base
+
+
+@contextlib.contextmanager
+def _stop_on_error(stack: Stack) -> Iterator[None]:
+    try:
+        yield
+    except BaseException as exc:
+        tail = stack.log_tail()
+        stack.stop()
+        if isinstance(exc, SandboxError):
+            raise SandboxError(f"{exc}\n{tail}") from None
+        raise
+
+
+# ---------------------------------------------------------------- servers
+
+
+def start_pulseaudio() -> Stack:
+    base = _new_base("dawroute-pa-")
+    stack = Stack("pulseaudio", base, clean_env(base))
+    sock = base / "native"
+    (base / "default.pa").write_text(
+        f"load-module module-native-protocol-unix auth-anonymous=1 socket={sock}\n"
+        "load-module module-null-sink sink_name=auto_null "
+        "sink_properties=device.description=Dummy-Output\n"
+        "load-module module-always-sink\n"
+    )
+    with _stop_on_error(stack):
+        stack.spawn("pulseaudio", [
+            "pulseaudio", "--system=no", "-n", "-F", str(base / "default.pa"),
+            "--daemonize=no", "--exit-idle-time=-1", "--realtime=no", "--high-priority=no",
+            "--use-pid-file=no", "--log-target=stderr", "--log-level=notice",
+        ])  # fmt: skip
+        stack.env["PULSE_SERVER"] = f"unix:{sock}"
+        wait_for(lambda: _pulse_ready(stack), what="PulseAudio to answer")
+    return stack
+
+
+_WP_HEADLESS = "alsa_monitor.enabled = false\nv4l2_monitor.enabled = false\n" \
+    "libcamera_monitor.enabled = false\n"
+
+
+def start_pipewire(with_pulse: bool = True) -> Stack:
+    base = _new_base("dawroute-pw-")
+    stack = Stack("pipewire", base, clean_env(base))
+    cfg = base / ".config" / "wireplumber"
+    # must sort after 50-*-config.lua and before 90-enable-all.lua (or it has no effect)
+    (cfg / "main.lua.d").mkdir(parents=True)
+    (cfg / "main.lua.d" / "51-dawroute-headless.lua").write_text(_WP_HEADLESS)
+    (cfg / "bluetooth.lua.d").mkdir(parents=True)
+    (cfg / "bluetooth.lua.d" / "51-dawroute-headless.lua").write_text(
+        "bluez_monitor.enabled = false\n")
+    bus = base / "bus"
+    with _stop_on_error(stack):
+        # WirePlumber exits (rc 70) without a session bus; give it a private one.
+        stack.spawn("dbus-daemon", ["dbus-daemon", "--session", "--nofork", "--nopidfile",
+                                    f"--address=unix:path={bus}"])
+        wait_for(bus.exists, what="dbus-daemon socket")
+        stack.env["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={bus}"
+        stack.spawn("pipewire", ["pipewire"])
+        wait_for((base / "pipewire-0").exists, what="PipeWire socket")
+        stack.spawn("wireplumber", ["wireplumber"])
+        if with_pulse:
+            start_pipewire_pulse(stack)
+    return stack
+
+
+def start_pipewire_pulse(stack: Stack) -> None:
+    with _stop_on_error(stack):
+        stack.spawn("pipewire-pulse", ["pipewire-pulse"])
+        stack.env["PULSE_SERVER"] = f"unix:{stack.base}/pulse/native"
+        # Until WirePlumber picked a default the server reports "@DEFAULT_SINK@".
+        wait_for(lambda: _pulse_ready(stack, need_default=True),
+                 what="pipewire-pulse and WirePlumber's default sink")
+
+
+def restart_pipewire(stack: Stack) -> None:
+    """Kill and restart the whole PipeWire stack on the same sockets (a crash/upgrade)."""
+    for name in ("pipewire-pulse", "wireplumber", "pipewire"):
+        stack.stop_process(name)
+    stack.spawn("pipewire", ["pipewire"])
+    wait_for(lambda: _pipewire_socket_live(stack.base / "pipewire-0"), what="PipeWire socket")
+    stack.spawn("wireplumber", ["wireplumber"])
+    start_pipewire_pulse(stack)
+
+
+def restart_pulseaudio(stack: Stack) -> None:
+    stack.stop_process("pulseaudio")
+    with _stop_on_error(stack):
+        stack.spawn("pulseaudio", [
+            "pulseaudio", "--system=no", "-n", "-F", str(stack.base / "default.pa"),
+            "--daemonize=no", "--exit-idle-time=-1", "--realtime=no", "--high-priority=no",
+            "--use-pid-file=no", "--log-target=stderr", "--log-level=notice",
+        ])  # fmt: skip
+        wait_for(lambda: _pulse_ready(stack), what="PulseAudio to answer")
+
+
+def _pipewire_socket_live(path: Path) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(str(path))
+    return True
+
+
+def start_jackd(period: int = 256, rate: int = 48000) -> Stack:
+    base = _new_base("dawroute-jack-")
+    name = f"dawroute-{os.getpid()}-{base.name[-6:]}"
+    stack = Stack("jackd", base, clean_env(base), jack_name=name)
+    stack.env.update(JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1",
+                     JACK_NO_AUDIO_RESERVATION="1")
+    with _stop_on_error(stack):
+        stack.spawn("jackd", ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r",
+                              str(rate), "-p", str(period), "-C", "2", "-P", "4"])
+        wait_for(lambda: b"system:playback_1" in subprocess.run(
+            ["jack_lsp"], env=stack.env, capture_output=True, timeout=5).stdout,
+            what="jackd ports")
+    return stack
+
+
+def _pulse_ready(stack: Stack, need_default: bool = False) -> bool:
+    import pulsectl
+
+    with pulsectl.Pulse("dawroute-sandbox", server=stack.pulse_server) as p:
+        info = p.server_info()
+        return not need_default or not info.default_sink_name.startswith("@")
+
+
+# ---------------------------------------------------------------- virtual devices
+
+
+@dataclass(frozen=True, slots=True)
+class FakeDevice:
+    """What a real device looks like on the server: node name, description and properties."""
+
+    name: str
+    description: str
+    channels: tuple[str, ...] = ("front-left", "front-right")
+    bus: str | None = "usb"
+    usb: str | None = None  # "vvvv:pppp"
+    serial: str | None = None
+    card_name: str | None = None
+    source: bool = False
+
+    def module_args(self) -> tuple[str, str]:
+        props = [f'device.description="{self.description}"', "device.class=sound"]
+        if self.bus:
+            props.append(f"device.bus={self.bus}")
+        if self.usb:
+            vid, pid = self.usb.split(":")
+            props += [f"device.vendor.id={vid}", f"device.product.id={pid}"]
+        if self.serial:
+            props.append(f'device.serial="{self.serial}"')
+        if self.card_name:
+            props.append(f'alsa.card_name="{self.card_name}"')
+        kind = "source" if self.source else "sink"
+        module = "module-null-source" if self.source else "module-null-sink"
+        # outer single, inner double quotes: the only nesting both servers parse
+        args = (f"{kind}_name={self.name} channels={len(self.channels)} "
+                f"channel_map={','.join(self.channels)} {kind}_properties='{' '.join(props)}'")
+        return module, args
+
+
+INTERFACE = FakeDevice(
+    name="alsa_output.usb-Focusrite_Scarlett_4i4_USB_D8X2Y1-00.pro-output-0",
+    description="Scarlett 4i4 USB Pro",
+    channels=("aux0", "aux1", "aux2", "aux3"),
+    usb="1235:8212", serial="Focusrite_Scarlett_4i4_USB_D8X2Y1", card_name="Scarlett 4i4 USB",
+)
+USB_AMP = FakeDevice(
+    name="alsa_output.usb-Schiit_Audio_Schiit_Fulla-00.analog-stereo",
+    description="Schiit Fulla Analog Stereo",
+    usb="30be:1019", serial="Schiit_Audio_Schiit_Fulla", card_name="Schiit Fulla",
+)
+USB_AMP_2 = FakeDevice(
+    name="alsa_output.usb-FiiO_K3-00.analog-stereo",
+    description="FiiO K3 Analog Stereo",
+    usb="2972:0047", serial="FiiO_K3", card_name="FiiO K3",
+)
+SPEAKERS = FakeDevice(
+    name="alsa_output.pci-0000_00_1f.3.analog-stereo",
+    description="Built-in Audio Analog Stereo",
+    bus="pci", card_name="HDA Intel PCH",
+)
+INTERFACE_INPUT = FakeDevice(
+    name="alsa_input.usb-Focusrite_Scarlett_4i4_USB_D8X2Y1-00.pro-input-0",
+    description="Scarlett 4i4 USB Pro Input",
+    usb="1235:8212", serial="Focusrite_Scarlett_4i4_USB_D8X2Y1", card_name="Scarlett 4i4 USB",
+    source=True,
+)
+
+
+def plug(stack: Stack, device: FakeDevice) -> int:
+    """Make `device` appear on the server; returns the handle for `unplug`."""
+    import pulsectl
+
+    with pulsectl.Pulse("dawroute-sandbox", server=stack.pulse_server) as p:
+        index: int = p.module_load(*device.module_args())
+        return index
+
+
+def unplug(stack: Stack, handle: int) -> None:
+    import pulsectl
+
+    with pulsectl.Pulse("dawroute-sandbox", server=stack.pulse_server) as p:
+        p.module_unload(handle)
+
+
+def start_daw(stack: Stack, app: str = "REAPER", binary: str = "reaper",
+              sink: str | None = None) -> subprocess.Popen[bytes]:
+    """A real playback stream that looks like a DAW (application name and process binary)."""
+    argv = ["pacat", "-p", "--raw", f"--client-name={app}", f"--property=application.name={app}",
+            f"--property=application.process.binary={binary}", "--latency-msec=50"]
+    if sink:
+        argv.append(f"--device={sink}")
+    argv.append("/dev/zero")
+    return stack.spawn(f"daw-{app}-{len(stack.procs)}", argv)
+
+
+def with_pulse(stack: Stack, fn: Callable[[Any], Any]) -> Any:
+    """Run `fn(pulsectl.Pulse)` against the stack (for assertions from the server's view)."""
+    import pulsectl
+
+    with pulsectl.Pulse("dawroute-check", server=stack.pulse_server) as p:
+        return fn(p)

@@ -1,0 +1,65 @@
+"""The daemon's memory: active profile and the user's manual choice, written atomically."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    active: str | None = None
+    active_since: float | None = None
+    manual: str | None = None  # set by `switch`/MIDI; holds until its device leaves or `auto`
+    manual_since: float | None = None
+
+
+def load(path: Path) -> State:
+    """The saved state; a missing or unreadable file means a fresh start, never a crash."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return State(
+            active=_str(raw.get("active")),
+            active_since=_num(raw.get("active_since")),
+            manual=_str(raw.get("manual")),
+            manual_since=_num(raw.get("manual_since")),
+        )
+    except FileNotFoundError:
+        return State()
+    except (OSError, ValueError, AttributeError) as exc:
+        log.warning("state file %s unreadable (%s); starting without saved state", path, exc)
+        return State()
+
+
+def save(path: Path, state: State) -> None:
+    """Write to a temp file in the same directory, fsync, rename: old or new, never torn."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".state-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(asdict(state), f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _str(v: object) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+def _num(v: object) -> float | None:
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None

@@ -1,0 +1,158 @@
+"""YAML text → plain data plus the line/column of every key and value.
+
+PyYAML's `compose` keeps node marks; `safe_load` throws them away. We walk the
+composed node tree ourselves so every later error can point at the exact place
+in the user's file. Only safe scalar tags are constructed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from routing.errors import ConfigIssue
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass
+class Located:
+    """Plain data from one YAML document and where each part came from."""
+
+    file: str
+    text: str
+    data: Any = None
+    values: dict[Path_, tuple[int, int]] = field(default_factory=dict)  # 1-based
+    keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
+    issues: list[ConfigIssue] = field(default_factory=list)
+
+    def where(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
+        """The closest known location for `path` (falls back to its parents)."""
+        table = self.keys if key else self.values
+        probe = tuple(path)
+        while probe:
+            if probe in table:
+                return self._clamp(table[probe])
+            if probe in self.values:
+                return self._clamp(self.values[probe])
+            probe = probe[:-1]
+        return self._clamp(self.values.get((), (1, 1)))
+
+    def _clamp(self, loc: tuple[int, int]) -> tuple[int, int]:
+        # A mark at end-of-file sits one line past the last; report inside the file.
+        lines = self.text.splitlines() or [""]
+        line = min(max(loc[0], 1), len(lines))
+        col = min(max(loc[1], 1), len(lines[line - 1]) + 1)
+        return line, col
+
+    def issue(self, path: Path_, message: str, fix: str = "", *, key: bool = False,
+              severity: str = "error") -> ConfigIssue:
+        line, col = self.where(path, key=key)
+        return ConfigIssue(self.file, line, col, dotted(path), message, fix, severity)
+
+
+def dotted(path: Path_) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+_SCALARS = yaml.SafeLoader("")
+
+
+def _scalar(node: yaml.ScalarNode) -> Any:
+    value = _SCALARS.construct_object(node, deep=True)
+    # Dates and binary are not part of our format; keep what the user wrote.
+    if not isinstance(value, str | int | float | bool | type(None)):
+        return node.value
+    return value
+
+
+def load(text: str, file: str) -> Located:
+    """Parse one YAML document; syntax problems become issues, never exceptions."""
+    out = Located(file=file, text=text)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = (exc.problem or exc.context or "invalid YAML").strip()
+        out.issues.append(_syntax(out, line, col, what))
+        return out
+    except yaml.YAMLError as exc:  # ReaderError: bad characters, no mark object
+        pos = getattr(exc, "position", 0)
+        line = text.count("\n", 0, pos) + 1
+        col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+        out.issues.append(_syntax(out, line, col, str(getattr(exc, "reason", exc))))
+        return out
+    except RecursionError:
+        out.issues.append(_syntax(out, 1, 1, "nesting too deep"))
+        return out
+    if node is not None:
+        out.data = _build(node, (), out, frozenset())
+    return out
+
+
+def _syntax(out: Located, line: int, col: int, what: str) -> ConfigIssue:
+    line, col = out._clamp((line, col))
+    return ConfigIssue(
+        out.file, line, col, "", f"YAML syntax error: {what}",
+        "check indentation, quotes and colons on this line",
+    )
+
+
+def _build(node: yaml.Node, path: Path_, out: Located, seen: frozenset[int]) -> Any:
+    out.values.setdefault(path, _mark(node))
+    if id(node) in seen:
+        out.issues.append(out.issue(path, "recursive YAML alias", "remove the alias loop"))
+        return None
+    if isinstance(node, yaml.ScalarNode):
+        return _scalar(node)
+    inner = seen | {id(node)}
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(child, (*path, i), out, inner) for i, child in enumerate(node.value)]
+    assert isinstance(node, yaml.MappingNode)
+    result: dict[str, Any] = {}
+    for key_node, value_node in _merged(node):
+        key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+        if not isinstance(key, str):
+            out.values.setdefault(path, _mark(node))
+            out.keys[(*path, "?")] = _mark(key_node)
+            out.issues.append(out.issue((*path, "?"), "keys must be plain text",
+                                        "write the key as a word, e.g. `name:`", key=True))
+            continue
+        child = (*path, key)
+        if key in result:
+            out.keys[child + ("#dup",)] = _mark(key_node)
+            out.issues.append(out.issue(child + ("#dup",), f"duplicate key '{key}'",
+                                        "keep only one of them", key=True))
+            continue
+        out.keys[child] = _mark(key_node)
+        result[key] = _build(value_node, child, out, inner)
+    return result
+
+
+def _merged(node: yaml.MappingNode) -> Iterator[tuple[yaml.Node, yaml.Node]]:
+    """Key/value pairs with YAML merge keys (`<<: *base`) expanded; own keys win."""
+    own = [(k, v) for k, v in node.value if k.tag != "tag:yaml.org,2002:merge"]
+    own_keys = {k.value for k, _ in own if isinstance(k, yaml.ScalarNode)}
+    yield from own
+    for k, v in node.value:
+        if k.tag != "tag:yaml.org,2002:merge":
+            continue
+        bases = v.value if isinstance(v, yaml.SequenceNode) else [v]
+        for base in bases:
+            if isinstance(base, yaml.MappingNode):
+                for bk, bv in base.value:
+                    merge = bk.tag == "tag:yaml.org,2002:merge"
+                    if isinstance(bk, yaml.ScalarNode) and not merge and bk.value not in own_keys:
+                        own_keys.add(bk.value)
+                        yield bk, bv
