@@ -76,8 +76,8 @@ class Led:
     note: MidiNumber | None = None
     cc: MidiNumber | None = None
     channel: MidiChannel = 1
-    on: MidiNumber = 127
-    off: MidiNumber = 0
+    value_on: MidiNumber = 127  # velocity / CC value for the active profile
+    value_off: MidiNumber = 0
 
     @model_validator(mode="after")
     def _one(self) -> Led:
@@ -121,7 +121,7 @@ class LoadedConfig:
 
 def parse_config(text: str, file: str) -> tuple[LoadedConfig, list[ConfigIssue]]:
     doc = yamlsource.load(text, file)
-    if doc.issues:
+    if doc.syntax_error:
         return LoadedConfig(Config(), file, doc), doc.issues
     if doc.data is None:
         return LoadedConfig(Config(), file, doc), []

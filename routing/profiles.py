@@ -12,7 +12,7 @@ import difflib
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
@@ -31,6 +31,7 @@ from routing import yamlsource
 from routing.errors import ConfigInvalid, ConfigIssue
 
 STRICT = ConfigDict(extra="forbid")
+CONFIG_NAME = "config.yaml"
 
 # ---------------------------------------------------------------- value types
 
@@ -335,6 +336,23 @@ class Source:
     file: str
     line: int
     column: int
+    doc: yamlsource.Located | None = field(default=None, compare=False, repr=False)
+    prefix: yamlsource.Path_ = ()
+
+    def issue(self, key: str, message: str, fix: str, name: str) -> ConfigIssue:
+        """An issue at `key` (dotted, with [i] indexes) inside this profile."""
+        if self.doc is None:
+            return ConfigIssue(self.file, self.line, self.column, f"{name}.{key}", message, fix)
+        path = (*self.prefix, *_split_key(key))
+        line, col = self.doc.where(path)
+        return ConfigIssue(self.file, line, col, f"{name}.{key}", message, fix)
+
+
+def _split_key(key: str) -> yamlsource.Path_:
+    parts: list[str | int] = []
+    for chunk in re.findall(r"[^.\[\]]+|\[\d+\]", key):
+        parts.append(int(chunk[1:-1]) if chunk.startswith("[") else chunk)
+    return tuple(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -468,11 +486,14 @@ def _unwrap(tp: Any) -> Any:
 
 
 def profile_files(paths: Sequence[Path]) -> list[Path]:
-    """Files named directly, plus *.yaml / *.yml inside named directories, sorted."""
+    """Files named directly, plus *.yaml / *.yml inside named directories, sorted.
+
+    A `config.yaml` inside a directory holds daemon settings, not profiles."""
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
-            out.extend(sorted(q for q in p.iterdir() if q.suffix in (".yaml", ".yml")))
+            out.extend(sorted(q for q in p.iterdir() if q.suffix in (".yaml", ".yml")
+                              and q.name != CONFIG_NAME))
         else:
             out.append(p)
     return out
@@ -495,7 +516,7 @@ def read_text(path: Path) -> tuple[str, ConfigIssue | None]:
 def parse_profiles(text: str, file: str) -> tuple[list[LoadedProfile], list[ConfigIssue]]:
     """One file's profiles, or its issues. A file holds one profile or `profiles: [...]`."""
     doc = yamlsource.load(text, file)
-    if doc.issues:
+    if doc.syntax_error:
         return [], doc.issues
     data = doc.data
     if data is None:
@@ -514,7 +535,7 @@ def parse_profiles(text: str, file: str) -> tuple[list[LoadedProfile], list[Conf
     loaded = []
     for prof, path in zip(items, paths, strict=False):
         line, col = doc.where((*path, "name"))
-        loaded.append(LoadedProfile(prof, Source(file, line, col)))
+        loaded.append(LoadedProfile(prof, Source(file, line, col, doc, path)))
     return loaded, sorted(doc.issues, key=lambda i: (i.line, i.column))
 
 
@@ -569,8 +590,7 @@ def _never_winning(profiles: Sequence[LoadedProfile]) -> list[ConfigIssue]:
 
 
 def _at(lp: LoadedProfile, key: str, message: str, fix: str) -> ConfigIssue:
-    s = lp.source
-    return ConfigIssue(s.file, s.line, s.column, f"{lp.profile.name}.{key}", message, fix)
+    return lp.source.issue(key, message, fix, lp.profile.name)
 
 
 def did_you_mean(name: str, names: Iterable[str]) -> str:

@@ -279,7 +279,7 @@ class FakeDevice:
     card_name: str | None = None
     source: bool = False
 
-    def module_args(self) -> tuple[str, str]:
+    def properties(self) -> str:
         props = [f'device.description="{self.description}"', "device.class=sound"]
         if self.bus:
             props.append(f"device.bus={self.bus}")
@@ -290,12 +290,22 @@ class FakeDevice:
             props.append(f'device.serial="{self.serial}"')
         if self.card_name:
             props.append(f'alsa.card_name="{self.card_name}"')
-        kind = "source" if self.source else "sink"
-        module = "module-null-source" if self.source else "module-null-sink"
         # outer single, inner double quotes: the only nesting both servers parse
-        args = (f"{kind}_name={self.name} channels={len(self.channels)} "
-                f"channel_map={','.join(self.channels)} {kind}_properties='{' '.join(props)}'")
-        return module, args
+        return "'" + " ".join(props) + "'"
+
+    def modules(self) -> list[tuple[str, str]]:
+        chans = f"channels={len(self.channels)} channel_map={','.join(self.channels)}"
+        if not self.source:
+            return [("module-null-sink",
+                     f"sink_name={self.name} {chans} sink_properties={self.properties()}")]
+        # PulseAudio 16's null source takes no properties: remap a hidden sink's monitor.
+        helper = f"{self.name}.capture"
+        return [
+            ("module-null-sink", f"sink_name={helper} {chans} "
+                                 "sink_properties=device.description=capture-helper"),
+            ("module-remap-source", f"source_name={self.name} master={helper}.monitor {chans} "
+                                    f"source_properties={self.properties()}"),
+        ]
 
 
 INTERFACE = FakeDevice(
@@ -327,20 +337,23 @@ INTERFACE_INPUT = FakeDevice(
 )
 
 
-def plug(stack: Stack, device: FakeDevice) -> int:
+Handle = tuple[int, ...]
+
+
+def plug(stack: Stack, device: FakeDevice) -> Handle:
     """Make `device` appear on the server; returns the handle for `unplug`."""
     import pulsectl
 
     with pulsectl.Pulse("dawroute-sandbox", server=stack.pulse_server) as p:
-        index: int = p.module_load(*device.module_args())
-        return index
+        return tuple(p.module_load(name, args) for name, args in device.modules())
 
 
-def unplug(stack: Stack, handle: int) -> None:
+def unplug(stack: Stack, handle: Handle) -> None:
     import pulsectl
 
     with pulsectl.Pulse("dawroute-sandbox", server=stack.pulse_server) as p:
-        p.module_unload(handle)
+        for index in reversed(handle):
+            p.module_unload(index)
 
 
 def start_daw(stack: Stack, app: str = "REAPER", binary: str = "reaper",

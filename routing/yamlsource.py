@@ -20,7 +20,11 @@ Path_ = tuple[str | int, ...]
 
 @dataclass
 class Located:
-    """Plain data from one YAML document and where each part came from."""
+    """Plain data from one YAML document and where each part came from.
+
+    `syntax_error` means there is no data to validate; other issues (odd keys)
+    leave the rest of the document usable, so validation still reports the rest.
+    """
 
     file: str
     text: str
@@ -28,6 +32,7 @@ class Located:
     values: dict[Path_, tuple[int, int]] = field(default_factory=dict)  # 1-based
     keys: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     issues: list[ConfigIssue] = field(default_factory=list)
+    syntax_error: bool = False
 
     def where(self, path: Path_, *, key: bool = False) -> tuple[int, int]:
         """The closest known location for `path` (falls back to its parents)."""
@@ -57,6 +62,8 @@ class Located:
 def dotted(path: Path_) -> str:
     out = ""
     for part in path:
+        if part in ("?", "#dup"):  # markers for a bad or repeated key: the parent names it
+            continue
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
     return out
 
@@ -68,8 +75,17 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
 _SCALARS = yaml.SafeLoader("")
 
 
+class _BadScalar(Exception):
+    pass
+
+
 def _scalar(node: yaml.ScalarNode) -> Any:
-    value = _SCALARS.construct_object(node, deep=True)
+    try:
+        value = _SCALARS.construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+        raise _BadScalar(f"cannot read value with tag {node.tag}") from exc
+    finally:
+        _SCALARS.constructed_objects.clear()
     # Dates and binary are not part of our format; keep what the user wrote.
     if not isinstance(value, str | int | float | bool | type(None)):
         return node.value
@@ -102,6 +118,7 @@ def load(text: str, file: str) -> Located:
 
 
 def _syntax(out: Located, line: int, col: int, what: str) -> ConfigIssue:
+    out.syntax_error = True
     line, col = out._clamp((line, col))
     return ConfigIssue(
         out.file, line, col, "", f"YAML syntax error: {what}",
@@ -115,19 +132,30 @@ def _build(node: yaml.Node, path: Path_, out: Located, seen: frozenset[int]) -> 
         out.issues.append(out.issue(path, "recursive YAML alias", "remove the alias loop"))
         return None
     if isinstance(node, yaml.ScalarNode):
-        return _scalar(node)
+        try:
+            return _scalar(node)
+        except _BadScalar as exc:
+            out.issues.append(out.issue(path, str(exc), "remove the `!tag` before the value"))
+            return None
     inner = seen | {id(node)}
     if isinstance(node, yaml.SequenceNode):
         return [_build(child, (*path, i), out, inner) for i, child in enumerate(node.value)]
     assert isinstance(node, yaml.MappingNode)
     result: dict[str, Any] = {}
     for key_node, value_node in _merged(node):
-        key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+        try:
+            key = _scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
+        except _BadScalar:
+            key = None
         if not isinstance(key, str):
             out.values.setdefault(path, _mark(node))
             out.keys[(*path, "?")] = _mark(key_node)
-            out.issues.append(out.issue((*path, "?"), "keys must be plain text",
-                                        "write the key as a word, e.g. `name:`", key=True))
+            if isinstance(key, bool):
+                what = f"key '{key_node.value}' is read as {str(key).lower()} by YAML"
+                fix = f'quote it: `"{key_node.value}":`'
+            else:
+                what, fix = "keys must be plain text", "write the key as a word, e.g. `name:`"
+            out.issues.append(out.issue((*path, "?"), what, fix, key=True))
             continue
         child = (*path, key)
         if key in result:

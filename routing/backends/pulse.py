@@ -113,7 +113,7 @@ class PulseBackend:
         """Server change notifications until the connection drops (then PulseDisconnected)."""
         async for ev in self.pulse.subscribe_events("sink", "source", "sink_input", "server",
                                                     "module"):
-            yield Change(str(ev.facility), str(ev.t), int(ev.index))
+            yield Change(str(ev.facility._value), str(ev.t._value), int(ev.index))
 
     # ------------------------------------------------------------ apply
 

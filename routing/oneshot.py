@@ -1,0 +1,76 @@
+"""`dawroute apply PROFILE`: decide, reconcile and apply once, without the daemon."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from routing import paths, policy, reconcile
+from routing.backends.pulse import PulseBackend, ServerError
+from routing.config import check_all
+from routing.errors import (
+    ERRORS_BY_NAME,
+    ConfigInvalid,
+    ProfileNotApplied,
+    ServerUnavailable,
+)
+from routing.model import Op, Plan, Snapshot
+from routing.state import State
+
+SETTLE_SECONDS = 2.0  # PipeWire applies moves asynchronously (ms); give it time to show
+
+
+async def apply_once(name: str, profile_paths: Sequence[Path], dry_run: bool) -> int:
+    profiles, loaded, issues = check_all(profile_paths, paths.config_file())
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        raise ConfigInvalid(errors)
+    backend = PulseBackend(os.environ.get("PULSE_SERVER"))
+    try:
+        await backend.connect()
+    except (ServerError, TimeoutError) as exc:
+        raise ServerUnavailable("no sound server answers — start PipeWire or PulseAudio") from exc
+    try:
+        snapshot = await backend.observe()
+        decision = policy.decide([p.profile for p in profiles.profiles], snapshot, State(),
+                                 policy.Trigger(policy.Cause.SWITCH, name),
+                                 loaded.config.safety.max_volume)
+        if decision.error or decision.plan is None:
+            raise ERRORS_BY_NAME[decision.error or "ProfileNotMatched"](decision.reason)
+        ops = reconcile.ops(decision.plan, snapshot)
+        _print_ops(ops, "would" if dry_run else "will")
+        if dry_run or not ops:
+            return 0
+        result = await backend.apply(ops)
+        for op, why in result.failed:
+            print(f"failed: {op.describe()}: {why}")
+        _, remaining = await converge(backend, decision.plan)
+        if remaining or result.failed:
+            raise ProfileNotApplied(
+                f"{name}: not fully applied; still to do: "
+                + "; ".join(o.describe() for o in remaining or [op for op, _ in result.failed]))
+        print(f"{name}: applied")
+        return 0
+    finally:
+        backend.close()
+
+
+async def converge(backend: PulseBackend, plan: Plan) -> tuple[Snapshot, list[Op]]:
+    """Re-observe until the server shows the plan (PipeWire lags a few ms) or time is up."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while True:
+        snapshot = await backend.observe()
+        remaining = reconcile.ops(plan, snapshot)
+        if not remaining or time.monotonic() > deadline:
+            return snapshot, remaining
+        await asyncio.sleep(0.01)
+
+
+def _print_ops(ops: Sequence[Op], verb: str) -> None:
+    if not ops:
+        print("nothing to do: already applied")
+    for op in ops:
+        print(f"{verb}: {op.describe()}")

@@ -1,0 +1,151 @@
+"""The pulse backend sees what really happens on PulseAudio and on PipeWire."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+
+from routing import sandbox
+from routing.backends.pulse import Change, PulseBackend
+from routing.model import Direction, ServerKind, Snapshot
+
+
+async def _observe_until(backend: PulseBackend, check, timeout: float = 5.0) -> Snapshot:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        snap = await backend.observe()
+        if check(snap):
+            return snap
+        assert loop.time() < deadline, f"server never showed the expected state: {snap}"
+        await asyncio.sleep(0.01)
+
+
+def test_plugging_usb_amp_is_observed_with_its_identity(server: sandbox.Stack) -> None:
+    async def scenario() -> None:
+        async with PulseBackend(server.pulse_server) as backend:
+            handle = sandbox.plug(server, sandbox.USB_AMP)
+            snap = await _observe_until(backend, lambda s: s.device(sandbox.USB_AMP.name))
+            amp = snap.device(sandbox.USB_AMP.name)
+            assert amp is not None
+            assert amp.usb_id == "30be:1019"
+            assert amp.serial == "Schiit_Audio_Schiit_Fulla"
+            assert amp.card_name == "Schiit Fulla"
+            assert amp.bus == "usb"
+            assert amp.channels == ("FL", "FR")
+            assert not amp.ours
+            expected = ServerKind.PIPEWIRE if server.kind == "pipewire" else ServerKind.PULSEAUDIO
+            assert snap.server is expected and snap.server_version
+            sandbox.unplug(server, handle)
+            await _observe_until(backend, lambda s: s.device(sandbox.USB_AMP.name) is None)
+
+    asyncio.run(scenario())
+
+
+def test_four_output_interface_shows_its_aux_channels(server: sandbox.Stack) -> None:
+    async def scenario() -> None:
+        async with PulseBackend(server.pulse_server) as backend:
+            sandbox.plug(server, sandbox.INTERFACE)
+            snap = await _observe_until(backend, lambda s: s.device(sandbox.INTERFACE.name))
+            dev = snap.device(sandbox.INTERFACE.name)
+            assert dev is not None and dev.channels == ("AUX0", "AUX1", "AUX2", "AUX3")
+            # its monitor is not offered as an input
+            assert all(d.monitor_of is None for d in snap.sources())
+
+    asyncio.run(scenario())
+
+
+def test_change_stream_reports_plug_and_unplug(server: sandbox.Stack) -> None:
+    async def scenario() -> None:
+        async with PulseBackend(server.pulse_server) as backend:
+            seen: list[Change] = []
+            plugged = asyncio.Event()
+            removed = asyncio.Event()
+
+            async def listen() -> None:
+                async for change in backend.changes():
+                    seen.append(change)
+                    if change.facility == "sink" and change.kind == "new":
+                        plugged.set()
+                    if change.facility == "sink" and change.kind == "remove":
+                        removed.set()
+
+            task = asyncio.create_task(listen())
+            await asyncio.sleep(0)  # let the subscription start
+            snap = await backend.observe()
+            handle = await asyncio.to_thread(sandbox.plug, server, sandbox.USB_AMP)
+            await asyncio.wait_for(plugged.wait(), 5)
+            await asyncio.to_thread(sandbox.unplug, server, handle)
+            await asyncio.wait_for(removed.wait(), 5)
+            task.cancel()
+            assert snap.device(sandbox.USB_AMP.name) is None
+            assert any(c.kind == "new" for c in seen) and any(c.kind == "remove" for c in seen)
+
+    asyncio.run(scenario())
+
+
+def test_daw_stream_is_observed_with_app_name_and_device(server: sandbox.Stack) -> None:
+    sandbox.plug(server, sandbox.INTERFACE)
+    sandbox.start_daw(server, sink=sandbox.INTERFACE.name)
+
+    async def scenario() -> None:
+        async with PulseBackend(server.pulse_server) as backend:
+            snap = await _observe_until(
+                backend, lambda s: any(st.app_name == "REAPER" and st.sink for st in s.streams))
+            daw = next(st for st in snap.streams if st.app_name == "REAPER")
+            assert daw.binary == "reaper"
+            assert daw.pid is not None
+            assert daw.sink == sandbox.INTERFACE.name
+
+    asyncio.run(scenario())
+
+
+def _devices_json(env: dict[str, str]) -> dict:
+    out = subprocess.run([sys.executable, "-m", "routing", "devices", "--json"], env=env,
+                         capture_output=True, text=True, timeout=30, check=True)
+    return json.loads(out.stdout)
+
+
+def test_devices_json_selectors_survive_replug(server: sandbox.Stack,
+                                               client_env: dict[str, str]) -> None:
+    sandbox.plug(server, sandbox.INTERFACE)
+    handle = sandbox.plug(server, sandbox.USB_AMP)
+    first = _devices_json(client_env)
+    by_name = {d["name"]: d for d in first["devices"]}
+    amp = by_name[sandbox.USB_AMP.name]
+    assert amp["selector"] == {"usb": "30be:1019"}
+    assert amp["kind"] == "output"
+    assert by_name[sandbox.INTERFACE.name]["selector"] == {"usb": "1235:8212"}
+    for dev in first["devices"]:
+        text = json.dumps(dev["selector"])
+        assert "index" not in text and not any(ch.isdigit() and ".%s" % ch in text
+                                               for ch in "0123456789")
+    sandbox.unplug(server, handle)
+    sandbox.plug(server, sandbox.USB_AMP)
+    second = _devices_json(client_env)
+    again = {d["name"]: d for d in second["devices"]}[sandbox.USB_AMP.name]
+    assert again["selector"] == amp["selector"]
+
+
+def test_devices_without_a_server_says_how_to_fix(tmp_path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path),
+           "PULSE_SERVER": f"unix:{tmp_path}/nothing", "PULSE_COOKIE": str(tmp_path / "c")}
+    out = subprocess.run([sys.executable, "-m", "routing", "devices"], env=env,
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 8
+    assert "no sound server answers" in out.stderr
+
+
+def test_sources_are_listed_as_inputs(server: sandbox.Stack) -> None:
+    sandbox.plug(server, sandbox.INTERFACE_INPUT)
+
+    async def scenario() -> None:
+        async with PulseBackend(server.pulse_server) as backend:
+            snap = await _observe_until(
+                backend, lambda s: s.device(sandbox.INTERFACE_INPUT.name, Direction.SOURCE))
+            src = snap.device(sandbox.INTERFACE_INPUT.name, Direction.SOURCE)
+            assert src is not None and src in snap.sources()
+
+    asyncio.run(scenario())
