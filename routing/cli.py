@@ -35,8 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="dawroute", description="Keep the right audio device as "
-                                "your DAW's output.")
+    p = argparse.ArgumentParser(
+        prog="dawroute", description="Keep the right audio device as your DAW's output."
+    )
     p.add_argument("--version", action="version", version=_version())
     sub = p.add_subparsers(metavar="COMMAND")
 
@@ -49,8 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="machine-readable output")
 
     sp = cmd("check", cmd_check, "validate profiles and config.yaml without a daemon")
-    sp.add_argument("paths", nargs="*", type=Path, help="files or directories (default: "
-                    "your profiles and config.yaml)")
+    sp.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        help="files or directories (default: your profiles and config.yaml)",
+    )
     sp.add_argument("--json", action="store_true", help="issues as JSON (for editors and CI)")
 
     sp = cmd("schema", cmd_schema, "print the JSON Schema of profile files (or config.yaml)")
@@ -59,8 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp = cmd("apply", cmd_apply, "apply a profile once, without the daemon")
     sp.add_argument("profile")
     sp.add_argument("--dry-run", action="store_true", help="print the operations, change nothing")
-    sp.add_argument("--profiles", type=Path, action="append", help="profile file or directory "
-                    "(default: your profiles directory)")
+    sp.add_argument(
+        "--profiles",
+        type=Path,
+        action="append",
+        help="profile file or directory (default: your profiles directory)",
+    )
     return p
 
 
@@ -90,8 +99,16 @@ def cmd_devices(args: argparse.Namespace) -> int:
             "selector": suggest_selector(dev, snapshot.devices),
         })  # fmt: skip
     if args.json:
-        print(json.dumps({"server": snapshot.server.value, "version": snapshot.server_version,
-                          "devices": rows}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "server": snapshot.server.value,
+                    "version": snapshot.server_version,
+                    "devices": rows,
+                },
+                indent=2,
+            )
+        )
         return 0
     print(f"{snapshot.server.value} {snapshot.server_version}")
     for kind, title in (("output", "Outputs"), ("input", "Inputs")):
@@ -101,7 +118,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
             print(f"  {r['description']}{mark}")
             ident = [f"name {r['name']}"]
             ident += [f"usb {r['usb']}"] if r["usb"] else []
-            ident += [f"card \"{r['card']}\""] if r["card"] else []
+            ident += [f'card "{r["card"]}"'] if r["card"] else []
             ident += [f"channels {' '.join(r['channels'])}", f"volume {r['volume']:.0f} %"]
             print("    " + "   ".join(ident))
             key = "output" if kind == "output" else "input"
@@ -122,7 +139,8 @@ async def _observe() -> Any:
     except (ServerError, TimeoutError) as exc:
         raise ServerUnavailable(
             "no sound server answers (PulseAudio or pipewire-pulse) — start PipeWire or "
-            "PulseAudio, or set PULSE_SERVER") from exc
+            "PulseAudio, or set PULSE_SERVER"
+        ) from exc
     try:
         return await backend.observe()
     finally:
@@ -137,8 +155,9 @@ def split_paths(given: Sequence[Path]) -> tuple[list[Path], Path | None]:
     if not given:
         return [paths.profiles_dir()], paths.config_file()
     config = next((p for p in given if p.name == "config.yaml" and p.is_file()), None)
-    config = config or next((p / "config.yaml" for p in given
-                             if p.is_dir() and (p / "config.yaml").is_file()), None)
+    config = config or next(
+        (p / "config.yaml" for p in given if p.is_dir() and (p / "config.yaml").is_file()), None
+    )
     return [p for p in given if p != config], config
 
 
@@ -147,14 +166,25 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     profile_paths, config_path = split_paths(args.paths)
     if not args.paths and not profile_paths[0].exists():
-        print(f"dawroute: no profiles yet: {profile_paths[0]} does not exist — copy an "
-              "example from the profiles/ folder there", file=sys.stderr)
+        print(
+            f"dawroute: no profiles yet: {profile_paths[0]} does not exist — copy an "
+            "example from the profiles/ folder there",
+            file=sys.stderr,
+        )
         return ConfigInvalid.exit_code
     profiles, _, issues = check_all(profile_paths, config_path)
     errors = [i for i in issues if i.severity == "error"]
     if args.json:
-        print(json.dumps({"ok": not errors, "profiles": list(profiles.names()),
-                          "issues": [i.as_json() for i in issues]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "ok": not errors,
+                    "profiles": list(profiles.names()),
+                    "issues": [i.as_json() for i in issues],
+                },
+                indent=2,
+            )
+        )
     else:
         for issue in issues:
             print(issue.format(), file=sys.stderr if issue.severity == "error" else sys.stdout)
@@ -177,8 +207,9 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_apply(args: argparse.Namespace) -> int:
     from routing.oneshot import apply_once
 
-    return asyncio.run(apply_once(args.profile, args.profiles or [paths.profiles_dir()],
-                                  dry_run=args.dry_run))
+    return asyncio.run(
+        apply_once(args.profile, args.profiles or [paths.profiles_dir()], dry_run=args.dry_run)
+    )
 
 
 if __name__ == "__main__":

@@ -53,12 +53,16 @@ class Trigger:
     def _one_of_each(self) -> Trigger:
         messages = [k for k in ("note", "cc", "program") if getattr(self, k) is not None]
         if len(messages) != 1:
-            raise ValueError("a trigger needs exactly one of `note`, `cc` or `program` — e.g. "
-                             "`cc: 64` for a sustain-pedal foot switch")
+            raise ValueError(
+                "a trigger needs exactly one of `note`, `cc` or `program` — e.g. "
+                "`cc: 64` for a sustain-pedal foot switch"
+            )
         actions = [k for k in ("switch", "toggle", "action") if getattr(self, k) is not None]
         if len(actions) != 1:
-            raise ValueError("a trigger needs exactly one of `switch: NAME`, `toggle: [A, B]` "
-                             "or `action: next|previous|auto|volume_up|volume_down`")
+            raise ValueError(
+                "a trigger needs exactly one of `switch: NAME`, `toggle: [A, B]` "
+                "or `action: next|previous|auto|volume_up|volume_down`"
+            )
         return self
 
     def message_key(self) -> tuple[str, int | None, str, int]:
@@ -157,19 +161,30 @@ def cross_check(loaded: LoadedConfig, profiles: ProfileSet) -> list[ConfigIssue]
         for j, name in enumerate(trig.profiles()):
             if name not in names:
                 where = (*base, key) if trig.switch else (*base, key, j)
-                issues.append(doc.issue(where, f"no profile named '{name}'",
-                                        did_you_mean(name, names)))
+                issues.append(
+                    doc.issue(where, f"no profile named '{name}'", did_you_mean(name, names))
+                )
         mkey = trig.message_key()
         if mkey in seen:
-            issues.append(doc.issue(base, f"the same MIDI message as trigger {seen[mkey] + 1}",
-                                    "use another note/cc/program or channel, or remove one"))
+            issues.append(
+                doc.issue(
+                    base,
+                    f"the same MIDI message as trigger {seen[mkey] + 1}",
+                    "use another note/cc/program or channel, or remove one",
+                )
+            )
         seen.setdefault(mkey, i)
     fb = loaded.config.midi.feedback
     for name in fb.profiles if fb else {}:
         if name not in names:
-            issues.append(doc.issue(("midi", "feedback", "profiles", name),
-                                    f"no profile named '{name}'", did_you_mean(name, names),
-                                    key=True))
+            issues.append(
+                doc.issue(
+                    ("midi", "feedback", "profiles", name),
+                    f"no profile named '{name}'",
+                    did_you_mean(name, names),
+                    key=True,
+                )
+            )
     return issues
 
 

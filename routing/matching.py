@@ -45,7 +45,9 @@ class Resolution:
     def problem(self) -> str | None:
         if self.ambiguous:
             names = " and ".join(f"'{d.label}' ({d.name})" for d in self.ambiguous)
-            return f"selector matches {len(self.ambiguous)} devices: {names} — add `serial` or `name`"
+            return (
+                f"selector matches {len(self.ambiguous)} devices: {names} — add `serial` or `name`"
+            )
         return None if self.device else "no connected device matches"
 
 
@@ -74,7 +76,7 @@ def suggest_selector(device: Device, all_devices: Iterable[Device]) -> dict[str,
     if device.description:
         candidates.append({"description": device.description})
     for cand in candidates:
-        sel = Selector(**cand)  # type: ignore[arg-type]
+        sel = Selector(**cand)
         if matches(sel, device) and not any(matches(sel, o) for o in others):
             return cand
     return candidates[0]

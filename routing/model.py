@@ -160,9 +160,7 @@ class LoadVirtual:
             return f"create combined sink '{self.sink.description}' → {', '.join(self.sink.slaves)}"
         chans = "mono" if self.sink.mono else "stereo"
         where = ",".join(self.sink.master_channels) or "all channels"
-        return (
-            f"create {chans} sink '{self.sink.description}' on {self.sink.master} ({where})"
-        )
+        return f"create {chans} sink '{self.sink.description}' on {self.sink.master} ({where})"
 
 
 @dataclass(frozen=True, slots=True)

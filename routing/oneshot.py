@@ -35,9 +35,13 @@ async def apply_once(name: str, profile_paths: Sequence[Path], dry_run: bool) ->
         raise ServerUnavailable("no sound server answers — start PipeWire or PulseAudio") from exc
     try:
         snapshot = await backend.observe()
-        decision = policy.decide([p.profile for p in profiles.profiles], snapshot, State(),
-                                 policy.Trigger(policy.Cause.SWITCH, name),
-                                 loaded.config.safety.max_volume)
+        decision = policy.decide(
+            [p.profile for p in profiles.profiles],
+            snapshot,
+            State(),
+            policy.Trigger(policy.Cause.SWITCH, name),
+            loaded.config.safety.max_volume,
+        )
         if decision.error or decision.plan is None:
             raise ERRORS_BY_NAME[decision.error or "ProfileNotMatched"](decision.reason)
         ops = reconcile.ops(decision.plan, snapshot)
@@ -51,7 +55,8 @@ async def apply_once(name: str, profile_paths: Sequence[Path], dry_run: bool) ->
         if remaining or result.failed:
             raise ProfileNotApplied(
                 f"{name}: not fully applied; still to do: "
-                + "; ".join(o.describe() for o in remaining or [op for op, _ in result.failed]))
+                + "; ".join(o.describe() for o in remaining or [op for op, _ in result.failed])
+            )
         print(f"{name}: applied")
         return 0
     finally:
@@ -59,14 +64,20 @@ async def apply_once(name: str, profile_paths: Sequence[Path], dry_run: bool) ->
 
 
 async def converge(backend: PulseBackend, plan: Plan) -> tuple[Snapshot, list[Op]]:
-    """Re-observe until the server shows the plan (PipeWire lags a few ms) or time is up."""
+    """Re-observe until the server shows the plan, re-applying what did not stick.
+
+    PipeWire applies asynchronously, and a default set on a sink created a moment
+    earlier can be dropped while WirePlumber is still configuring that node (seen on
+    PipeWire 0.3.65 with our mono remap), so a second pass is sometimes needed.
+    """
     deadline = time.monotonic() + SETTLE_SECONDS
     while True:
+        await asyncio.sleep(0.01)
         snapshot = await backend.observe()
         remaining = reconcile.ops(plan, snapshot)
         if not remaining or time.monotonic() > deadline:
             return snapshot, remaining
-        await asyncio.sleep(0.01)
+        await backend.apply(remaining)
 
 
 def _print_ops(ops: Sequence[Op], verb: str) -> None:

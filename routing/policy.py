@@ -64,14 +64,20 @@ def decide(
     default_cap: float = DEFAULT_CAP,
 ) -> Decision:
     cands = {p.name: candidate(p, profiles, snapshot, default_cap) for p in profiles}
-    problems = tuple(sorted({f"{c.profile.name}: {c.problem}" for c in cands.values()
-                             if c.problem and c.problem != NOT_PRESENT}))
+    problems = tuple(
+        sorted(
+            {
+                f"{c.profile.name}: {c.problem}"
+                for c in cands.values()
+                if c.problem and c.problem != NOT_PRESENT
+            }
+        )
+    )
     raise_volume = trigger.cause is not Cause.STARTUP
     decision = _choose(cands, state, trigger)
     plan = decision.plan
     if plan is not None:
-        plan = replace(plan, raise_volume=raise_volume,
-                       switching=decision.profile != state.active)
+        plan = replace(plan, raise_volume=raise_volume, switching=decision.profile != state.active)
     return replace(decision, plan=plan, problems=problems)
 
 
@@ -88,17 +94,18 @@ def _choose(cands: dict[str, Candidate], state: State, trigger: Trigger) -> Deci
         # the manual profile's device left (or the profile was removed): back to automatic
     current = cands.get(state.active or "") if trigger.cause is not Cause.AUTO else None
     best = _best_auto(cands)
-    if current is not None and current.plan is not None and (current.profile.auto or
-                                                              current.profile.fallback):
-        if best is None or best.profile.priority <= current.profile.priority:
-            return _pick(current, "still present, kept", None)
+    if (
+        current is not None
+        and current.plan is not None
+        and (current.profile.auto or current.profile.fallback)
+    ) and (best is None or best.profile.priority <= current.profile.priority):
+        return _pick(current, "still present, kept", None)
     if best is not None:
         return _pick(best, f"auto, priority {best.profile.priority}", None)
     fallback = _best([c for c in cands.values() if c.profile.fallback and c.plan])
     if fallback is not None:
         return _pick(fallback, "fallback, no automatic profile's device is present", None)
-    return Decision(None, None, "no profile's device is present; the DAW is left where it is",
-                    None)
+    return Decision(None, None, "no profile's device is present; the DAW is left where it is", None)
 
 
 def _switch(cands: dict[str, Candidate], name: str, state: State) -> Decision:
@@ -138,8 +145,9 @@ def _best(cs: list[Candidate]) -> Candidate | None:
 
 
 def _best_auto(cands: dict[str, Candidate]) -> Candidate | None:
-    return _best([c for c in cands.values() if c.profile.auto and not c.profile.fallback
-                  and c.plan])
+    return _best(
+        [c for c in cands.values() if c.profile.auto and not c.profile.fallback and c.plan]
+    )
 
 
 # ---------------------------------------------------------------- plans
@@ -181,8 +189,10 @@ def _missing_channels(outputs: list[tuple[Output | AlsoOutput, Device]]) -> str 
         if isinstance(spec.channels, tuple):
             absent = [c for c in spec.channels if c not in dev.channels]
             if absent:
-                return (f"'{dev.label}' has no channel {', '.join(absent)} "
-                        f"(it has {', '.join(dev.channels)})")
+                return (
+                    f"'{dev.label}' has no channel {', '.join(absent)} "
+                    f"(it has {', '.join(dev.channels)})"
+                )
     return None
 
 
@@ -204,8 +214,14 @@ def _plan(
             leaves.append(remap.name)
     target = leaves[0]
     if several:
-        combine = _named(VirtualSink(name="", description=f"dawroute: {profile.name}",
-                                     profile=profile.name, slaves=tuple(leaves)))
+        combine = _named(
+            VirtualSink(
+                name="",
+                description=f"dawroute: {profile.name}",
+                profile=profile.name,
+                slaves=tuple(leaves),
+            )
+        )
         virtual.append(combine)
         target = combine.name
     return Plan(
@@ -213,22 +229,31 @@ def _plan(
         target=target,
         outputs=_levels(outputs, default_cap),
         virtual=tuple(virtual),
-        daw_streams=tuple(s.index for s in snapshot.streams if is_daw(profile, s.app_name,
-                                                                      s.binary)),
+        daw_streams=tuple(
+            s.index for s in snapshot.streams if is_daw(profile, s.app_name, s.binary)
+        ),
         set_default_sink=profile.daw.set_default,
         default_source=_input(profile, snapshot),
     )
 
 
-def _remap(profile: Profile, spec: Output | AlsoOutput, dev: Device, suffix: str
-           ) -> VirtualSink | None:
+def _remap(
+    profile: Profile, spec: Output | AlsoOutput, dev: Device, suffix: str
+) -> VirtualSink | None:
     if spec.channels == "stereo":
         return None
     mono = spec.channels == "mono" or len(spec.channels) == 1
     chans = () if spec.channels == "mono" else tuple(spec.channels)
-    return _named(VirtualSink(name="", description=f"dawroute: {profile.name}{suffix}",
-                              profile=profile.name, master=dev.name, master_channels=chans,
-                              mono=mono))
+    return _named(
+        VirtualSink(
+            name="",
+            description=f"dawroute: {profile.name}{suffix}",
+            profile=profile.name,
+            master=dev.name,
+            master_channels=chans,
+            mono=mono,
+        )
+    )
 
 
 def _named(v: VirtualSink) -> VirtualSink:
@@ -239,8 +264,9 @@ def _named(v: VirtualSink) -> VirtualSink:
     return replace(v, name=f"dawroute.{safe}.{digest}")
 
 
-def _levels(outputs: list[tuple[Output | AlsoOutput, Device]], default_cap: float
-            ) -> tuple[OutputPlan, ...]:
+def _levels(
+    outputs: list[tuple[Output | AlsoOutput, Device]], default_cap: float
+) -> tuple[OutputPlan, ...]:
     """One entry per physical device; two feeds of the same device share the lower level."""
     by_device: dict[str, OutputPlan] = {}
     for spec, dev in outputs:
@@ -251,8 +277,9 @@ def _levels(outputs: list[tuple[Output | AlsoOutput, Device]], default_cap: floa
         old = by_device.get(dev.name)
         if old is not None:
             vols = [v for v in (old.volume, new.volume) if v is not None]
-            new = replace(new, max_volume=min(old.max_volume, cap),
-                          volume=min(vols) if vols else None)
+            new = replace(
+                new, max_volume=min(old.max_volume, cap), volume=min(vols) if vols else None
+            )
         by_device[dev.name] = new
     return tuple(by_device.values())
 

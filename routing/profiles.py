@@ -86,26 +86,30 @@ def _parse_volume(value: Any) -> float:
             db = float(d.group(1))
             pct = 0.0 if db == -math.inf else 100.0 * (10 ** (db / 20.0)) ** (1 / 3)
         else:
-            raise ValueError(f"'{value}' is not a volume — write a percentage like `45%` or dB "
-                             "like `-12dB`")
+            raise ValueError(
+                f"'{value}' is not a volume — write a percentage like `45%` or dB like `-12dB`"
+            )
     else:
         raise ValueError("expected a volume — write a percentage like `45%` or dB like `-12dB`")
     if not 0.0 <= pct <= BOOST_MAX:
-        raise ValueError(f"{pct:g} % is out of range — use 0 % to 100 % (or up to 150 % "
-                         "with `boost: true`)")
+        raise ValueError(
+            f"{pct:g} % is out of range — use 0 % to 100 % (or up to 150 % with `boost: true`)"
+        )
     return round(pct, 2)
 
 
 Volume = Annotated[
     float,
     BeforeValidator(_parse_volume),
-    WithJsonSchema({
-        "anyOf": [
-            {"type": "number", "minimum": 0, "maximum": BOOST_MAX},
-            {"type": "string", "pattern": r"^\s*-?\d+(\.\d+)?\s*(%|[dD][bB])?\s*$"},
-        ],
-        "description": "percent (45, '45%') or dB ('-12dB', cubic like pavucontrol)",
-    }),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": BOOST_MAX},
+                {"type": "string", "pattern": r"^\s*-?\d+(\.\d+)?\s*(%|[dD][bB])?\s*$"},
+            ],
+            "description": "percent (45, '45%') or dB ('-12dB', cubic like pavucontrol)",
+        }
+    ),
 ]
 
 
@@ -113,18 +117,24 @@ def _parse_channels(value: Any) -> str | tuple[str, ...]:
     if isinstance(value, str):
         if value in ("stereo", "mono"):
             return value
-        raise ValueError(f"'{value}' is not a channel layout — use `stereo`, `mono` or a list "
-                         "of device channels like `[AUX2, AUX3]`")
+        raise ValueError(
+            f"'{value}' is not a channel layout — use `stereo`, `mono` or a list "
+            "of device channels like `[AUX2, AUX3]`"
+        )
     if isinstance(value, list | tuple):
         if not 1 <= len(value) <= 2:
-            raise ValueError("a channel list has one entry (mono into that output) or two "
-                             "(left, right) — e.g. `[FL]` or `[AUX2, AUX3]`")
+            raise ValueError(
+                "a channel list has one entry (mono into that output) or two "
+                "(left, right) — e.g. `[FL]` or `[AUX2, AUX3]`"
+            )
         out = []
         for item in value:
             pos = short_position(str(item)) if isinstance(item, str) else None
             if pos is None:
-                raise ValueError(f"'{item}' is not a channel — use FL, FR, FC, RL, RR, SL, SR, "
-                                 "MONO or AUX0…AUX63 (AUX2 = output 3)")
+                raise ValueError(
+                    f"'{item}' is not a channel — use FL, FR, FC, RL, RR, SL, SR, "
+                    "MONO or AUX0…AUX63 (AUX2 = output 3)"
+                )
             out.append(pos)
         if len(set(out)) != len(out):
             raise ValueError("the same channel is listed twice — list two different outputs")
@@ -148,8 +158,10 @@ Channels = Annotated[
 
 def _parse_usb(value: Any) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"[0-9a-fA-F]{4}:[0-9a-fA-F]{4}", value):
-        raise ValueError(f"'{value}' is not a USB id — write vendor:product as 4+4 hex digits "
-                         "in quotes, e.g. `usb: \"1235:8210\"` (see `dawroute devices`)")
+        raise ValueError(
+            f"'{value}' is not a USB id — write vendor:product as 4+4 hex digits "
+            'in quotes, e.g. `usb: "1235:8210"` (see `dawroute devices`)'
+        )
     return value.lower()
 
 
@@ -168,8 +180,10 @@ def _parse_pattern(value: Any) -> str:
         try:
             re.compile(value[1:])
         except re.error as exc:
-            raise ValueError(f"invalid regular expression: {exc} — fix the pattern after `~`, "
-                             "or drop the `~` to match the text exactly") from None
+            raise ValueError(
+                f"invalid regular expression: {exc} — fix the pattern after `~`, "
+                "or drop the `~` to match the text exactly"
+            ) from None
     return value
 
 
@@ -178,8 +192,10 @@ Pattern = Annotated[str, BeforeValidator(_parse_pattern)]
 
 def _check_name(value: Any) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", value):
-        raise ValueError(f"'{value}' is not a usable profile name — use letters, digits, `-`, "
-                         "`_` or `.`, e.g. `usb-amp`")
+        raise ValueError(
+            f"'{value}' is not a usable profile name — use letters, digits, `-`, "
+            "`_` or `.`, e.g. `usb-amp`"
+        )
     return value
 
 
@@ -204,27 +220,40 @@ class Selector:
 
     @model_validator(mode="after")
     def _needs_one(self) -> Selector:
-        if not self.keys():
-            raise ValueError("no device selector — add one of `usb`, `serial`, `card`, `name` "
-                             "or `description` (`dawroute devices` prints ready-made ones)")
+        _require_selector(self)
         return self
 
     def keys(self) -> tuple[tuple[str, str], ...]:
         return tuple(
-            (f, v) for f in ("usb", "serial", "card", "name", "description")
+            (f, v)
+            for f in ("usb", "serial", "card", "name", "description")
             if (v := getattr(self, f)) is not None
-        )  # fmt: skip
+        )
+
+
+def _require_selector(sel: Selector) -> None:
+    if not sel.keys():
+        raise ValueError(
+            "no device selector — add one of `usb`, `serial`, `card`, `name` "
+            "or `description` (`dawroute devices` prints ready-made ones)"
+        )
 
 
 def _volume_within_cap(volume: float | None, cap: float | None, boost: bool) -> None:
     if volume is not None and volume > 100.0 and not boost:
-        raise ValueError(f"@volume volume {volume:g} % is above 100 % — lower it, or add `boost: true` "
-                         "if you really want software amplification")
+        raise ValueError(
+            f"@volume volume {volume:g} % is above 100 % — lower it, or add `boost: true` "
+            "if you really want software amplification"
+        )
     if cap is not None and cap > 100.0 and not boost:
-        raise ValueError(f"@max_volume max_volume {cap:g} % is above 100 % — lower it, or add `boost: true`")
+        raise ValueError(
+            f"@max_volume max_volume {cap:g} % is above 100 % — lower it, or add `boost: true`"
+        )
     if volume is not None and cap is not None and volume > cap:
-        raise ValueError(f"@volume volume {volume:g} % is above max_volume {cap:g} % — lower `volume` "
-                         "or raise `max_volume`")
+        raise ValueError(
+            f"@volume volume {volume:g} % is above max_volume {cap:g} % — lower `volume` "
+            "or raise `max_volume`"
+        )
 
 
 @pdataclass(frozen=True, config=STRICT)
@@ -247,7 +276,7 @@ class AlsoOutput(Selector):
             if self.keys():
                 raise ValueError("use either `profile:` or device selector keys, not both")
             return self
-        Selector._needs_one(self)
+        _require_selector(self)
         _volume_within_cap(self.volume, self.max_volume, self.boost)
         return self
 
@@ -262,7 +291,7 @@ class Output(Selector):
 
     @model_validator(mode="after")
     def _levels(self) -> Output:
-        Selector._needs_one(self)
+        _require_selector(self)
         _volume_within_cap(self.volume, self.max_volume, self.boost)
         return self
 
@@ -291,16 +320,19 @@ def _check_rate(value: Any) -> Any:
 def _check_quantum(value: Any) -> Any:
     ok = isinstance(value, int) and QUANTUM_MIN <= value <= QUANTUM_MAX and not value & (value - 1)
     if isinstance(value, int) and not isinstance(value, bool) and not ok:
-        raise ValueError(f"quantum {value} is not a power of two between {QUANTUM_MIN} and "
-                         f"{QUANTUM_MAX} — use e.g. 64, 128 or 256")
+        raise ValueError(
+            f"quantum {value} is not a power of two between {QUANTUM_MIN} and "
+            f"{QUANTUM_MAX} — use e.g. 64, 128 or 256"
+        )
     return value
 
 
-Rate = Annotated[int, BeforeValidator(_check_rate),
-                 WithJsonSchema({"enum": list(KNOWN_RATES)})]
-Quantum = Annotated[int, BeforeValidator(_check_quantum),
-                    WithJsonSchema({"type": "integer", "minimum": QUANTUM_MIN,
-                                    "maximum": QUANTUM_MAX})]
+Rate = Annotated[int, BeforeValidator(_check_rate), WithJsonSchema({"enum": list(KNOWN_RATES)})]
+Quantum = Annotated[
+    int,
+    BeforeValidator(_check_quantum),
+    WithJsonSchema({"type": "integer", "minimum": QUANTUM_MIN, "maximum": QUANTUM_MAX}),
+]
 
 
 @pdataclass(frozen=True, config=STRICT)
@@ -412,8 +444,9 @@ def _issue_from(doc: yamlsource.Located, err: Any, root: type) -> ConfigIssue:
     path = _data_path(doc, loc)
     if kind == "missing":
         field_name = str(loc[-1])
-        return doc.issue(path, f"required key '{field_name}' is missing",
-                         f"add `{field_name}:` here", key=True)
+        return doc.issue(
+            path, f"required key '{field_name}' is missing", f"add `{field_name}:` here", key=True
+        )
     message, fix = _explain(err)
     if message.startswith("@"):  # a model-level check naming the key it is about
         key, _, message = message[1:].partition(" ")
@@ -440,12 +473,15 @@ def _explain(err: Any) -> tuple[str, str]:
         "tuple_type": ("expected a list", "write `[a, b]` or one `- item` per line"),
         "dataclass_type": ("expected a mapping of keys", "indent `key: value` lines here"),
         "model_type": ("expected a mapping of keys", "indent `key: value` lines here"),
-        "literal_error": (f"{shown} is not allowed", "use one of: "
-                          + str(err.get("ctx", {}).get("expected", ""))),
-        "greater_than_equal": (f"{shown} is too small",
-                               f"use at least {err.get('ctx', {}).get('ge')}"),
-        "less_than_equal": (f"{shown} is too large",
-                            f"use at most {err.get('ctx', {}).get('le')}"),
+        "literal_error": (
+            f"{shown} is not allowed",
+            "use one of: " + str(err.get("ctx", {}).get("expected", "")),
+        ),
+        "greater_than_equal": (
+            f"{shown} is too small",
+            f"use at least {err.get('ctx', {}).get('ge')}",
+        ),
+        "less_than_equal": (f"{shown} is too large", f"use at most {err.get('ctx', {}).get('le')}"),
     }
     what, fix = table.get(kind, (err["msg"], ""))
     if kind.endswith(("_type", "_parsing")):
@@ -492,8 +528,13 @@ def profile_files(paths: Sequence[Path]) -> list[Path]:
     out: list[Path] = []
     for p in paths:
         if p.is_dir():
-            out.extend(sorted(q for q in p.iterdir() if q.suffix in (".yaml", ".yml")
-                              and q.name != CONFIG_NAME))
+            out.extend(
+                sorted(
+                    q
+                    for q in p.iterdir()
+                    if q.suffix in (".yaml", ".yml") and q.name != CONFIG_NAME
+                )
+            )
         else:
             out.append(p)
     return out
@@ -503,14 +544,17 @@ def read_text(path: Path) -> tuple[str, ConfigIssue | None]:
     try:
         return path.read_text(encoding="utf-8"), None
     except FileNotFoundError:
-        return "", ConfigIssue(str(path), 1, 1, "", "file not found",
-                               "check the path, or create it")
+        return "", ConfigIssue(
+            str(path), 1, 1, "", "file not found", "check the path, or create it"
+        )
     except UnicodeDecodeError as exc:
-        return "", ConfigIssue(str(path), 1, 1, "", f"not UTF-8 text ({exc.reason})",
-                               "save the file as UTF-8")
+        return "", ConfigIssue(
+            str(path), 1, 1, "", f"not UTF-8 text ({exc.reason})", "save the file as UTF-8"
+        )
     except OSError as exc:
-        return "", ConfigIssue(str(path), 1, 1, "", f"cannot read: {exc.strerror}",
-                               "check the file's permissions")
+        return "", ConfigIssue(
+            str(path), 1, 1, "", f"cannot read: {exc.strerror}", "check the file's permissions"
+        )
 
 
 def parse_profiles(text: str, file: str) -> tuple[list[LoadedProfile], list[ConfigIssue]]:
@@ -520,18 +564,28 @@ def parse_profiles(text: str, file: str) -> tuple[list[LoadedProfile], list[Conf
         return [], doc.issues
     data = doc.data
     if data is None:
-        return [], [doc.issue((), "the file is empty", "add a profile, see docs/profiles.md",
-                              severity="warning")]
+        return [], [
+            doc.issue(
+                (), "the file is empty", "add a profile, see docs/profiles.md", severity="warning"
+            )
+        ]
+    paths: list[yamlsource.Path_]
     if isinstance(data, dict) and "profiles" in data:
         parsed = validate_document(doc, _PROFILE_FILE, ProfileFile)
         items = [] if parsed is None else list(parsed.profiles)
         paths = [("profiles", i) for i in range(len(items))]
     elif isinstance(data, dict):
         parsed = validate_document(doc, _PROFILE, Profile)
-        items, paths = ([] if parsed is None else [parsed]), [()]
+        items = [] if parsed is None else [parsed]
+        paths = [()]
     else:
-        return [], [doc.issue((), "expected a profile (a mapping with `name:` and `output:`)",
-                              "see profiles/*.yaml for examples")]
+        return [], [
+            doc.issue(
+                (),
+                "expected a profile (a mapping with `name:` and `output:`)",
+                "see profiles/*.yaml for examples",
+            )
+        ]
     loaded = []
     for prof, path in zip(items, paths, strict=False):
         line, col = doc.where((*path, "name"))
@@ -547,28 +601,52 @@ def cross_check(profiles: Sequence[LoadedProfile]) -> list[ConfigIssue]:
         name = lp.profile.name
         if name in first:
             s = first[name].source
-            issues.append(_at(lp, "name", f"profile '{name}' is already defined at "
-                              f"{s.file}:{s.line}", "rename one of them"))
+            issues.append(
+                _at(
+                    lp,
+                    "name",
+                    f"profile '{name}' is already defined at {s.file}:{s.line}",
+                    "rename one of them",
+                )
+            )
         else:
             first[name] = lp
     names = set(first)
     for lp in profiles:
         for i, also in enumerate(lp.profile.output.also):
             if also.profile is not None and also.profile not in names:
-                issues.append(_at(lp, f"output.also[{i}].profile",
-                                  f"no profile named '{also.profile}'",
-                                  did_you_mean(also.profile, names)))
+                issues.append(
+                    _at(
+                        lp,
+                        f"output.also[{i}].profile",
+                        f"no profile named '{also.profile}'",
+                        did_you_mean(also.profile, names),
+                    )
+                )
             if also.profile == lp.profile.name:
-                issues.append(_at(lp, f"output.also[{i}].profile",
-                                  "a profile cannot play on itself again",
-                                  "name another profile"))
+                issues.append(
+                    _at(
+                        lp,
+                        f"output.also[{i}].profile",
+                        "a profile cannot play on itself again",
+                        "name another profile",
+                    )
+                )
     issues.extend(_never_winning(profiles))
     if profiles and not any(lp.profile.fallback for lp in profiles):
         lp = profiles[0]
-        issues.append(ConfigIssue(lp.source.file, lp.source.line, lp.source.column, "",
-                                  "no profile has `fallback: true`", "mark the profile to use "
-                                  "when nothing else matches (e.g. your speakers) as fallback",
-                                  "warning"))
+        issues.append(
+            ConfigIssue(
+                lp.source.file,
+                lp.source.line,
+                lp.source.column,
+                "",
+                "no profile has `fallback: true`",
+                "mark the profile to use "
+                "when nothing else matches (e.g. your speakers) as fallback",
+                "warning",
+            )
+        )
     return issues
 
 
@@ -582,9 +660,15 @@ def _never_winning(profiles: Sequence[LoadedProfile]) -> list[ConfigIssue]:
         key = (p.output.keys(), p.priority)
         if key in seen and seen[key].profile.name != p.name:
             other = seen[key].profile.name
-            issues.append(_at(lp, "priority", f"can never be chosen automatically: '{other}' "
-                              "has the same device selector and priority",
-                              "give one of them a different priority, or `auto: false`"))
+            issues.append(
+                _at(
+                    lp,
+                    "priority",
+                    f"can never be chosen automatically: '{other}' "
+                    "has the same device selector and priority",
+                    "give one of them a different priority, or `auto: false`",
+                )
+            )
         seen.setdefault(key, lp)
     return issues
 
@@ -634,4 +718,3 @@ def profile_schema() -> dict[str, Any]:
         "anyOf": [single, many],
         "$defs": defs,
     }
-

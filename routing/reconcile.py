@@ -1,8 +1,9 @@
 """Pure: the minimal ops that turn the snapshot into the plan; [] when it already matches.
 
 Order is the hearing-safety contract (property-tested):
-  create our sinks → set levels → move the DAW → set defaults → remove our stale sinks.
-Levels come before moves, so the DAW never lands on an output that is too loud.
+  set levels → create our sinks → move the DAW → set defaults → remove our stale sinks.
+Levels come first, so a too-loud output is lowered before anything else happens and
+the DAW never lands on an output above its cap.
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ TOLERANCE = 0.6
 def ops(plan: Plan, snapshot: Snapshot) -> list[Op]:
     ours = {d.name: d for d in snapshot.sinks() if d.ours}
     wanted = {v.name for v in plan.virtual}
-    result: list[Op] = [LoadVirtual(v) for v in plan.virtual if v.name not in ours]
-    result += _levels(plan, snapshot)
+    result: list[Op] = _levels(plan, snapshot)
+    result += [LoadVirtual(v) for v in plan.virtual if v.name not in ours]
     result += _moves(plan, snapshot)
     result += _defaults(plan, snapshot)
-    result += [UnloadVirtual(name, dev.module) for name, dev in ours.items()
-               if name not in wanted and dev.module is not None]
+    result += [
+        UnloadVirtual(name, dev.module)
+        for name, dev in ours.items()
+        if name not in wanted and dev.module is not None
+    ]
     return result
 
 
@@ -78,8 +82,11 @@ def _wanted_volume(o: OutputPlan, dev: Device, switching: bool, may_raise: bool)
 
 def _moves(plan: Plan, snapshot: Snapshot) -> list[Op]:
     label = _label(plan.target, snapshot, plan)
-    return [MoveStream(s.index, s.app_name, plan.target, label) for s in snapshot.streams
-            if s.index in plan.daw_streams and s.sink != plan.target]
+    return [
+        MoveStream(s.index, s.app_name, plan.target, label)
+        for s in snapshot.streams
+        if s.index in plan.daw_streams and s.sink != plan.target
+    ]
 
 
 def _defaults(plan: Plan, snapshot: Snapshot) -> list[Op]:

@@ -48,11 +48,18 @@ def _die_with_parent() -> None:
 
 
 def clean_env(base: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(_CLIENT_VARS) and k not in _DROP_VARS}
-    env.update(HOME=str(base), XDG_RUNTIME_DIR=str(base),
-               XDG_CONFIG_HOME=str(base / ".config"), XDG_STATE_HOME=str(base / ".local/state"),
-               XDG_DATA_HOME=str(base / ".local/share"))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(_CLIENT_VARS) and k not in _DROP_VARS
+    }
+    env.update(
+        HOME=str(base),
+        XDG_RUNTIME_DIR=str(base),
+        XDG_CONFIG_HOME=str(base / ".config"),
+        XDG_STATE_HOME=str(base / ".local/state"),
+        XDG_DATA_HOME=str(base / ".local/share"),
+    )
     return env
 
 
@@ -70,12 +77,18 @@ class Stack:
     def pulse_server(self) -> str:
         return self.env["PULSE_SERVER"]
 
-    def spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None
-              ) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, name: str, argv: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = open(self.base / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child
-        proc = subprocess.Popen(argv, env=env or self.env, stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=subprocess.STDOUT,
-                                preexec_fn=_die_with_parent)
+        proc = subprocess.Popen(
+            argv,
+            env=env or self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl() and setpgrp()
+        )
         log.close()
         self.procs.append((name, proc))
         return proc
@@ -124,7 +137,7 @@ def wait_for(check: Callable[[], bool], timeout: float = 10.0, what: str = "cond
         try:
             if check():
                 return
-        except Exception:  # noqa: BLE001 - not ready yet looks like any error
+        except Exception:
             pass
         if time.monotonic() > deadline:
             raise SandboxError(f"timed out after {timeout:g} s waiting for {what}")
@@ -173,8 +186,10 @@ def start_pulseaudio() -> Stack:
     return stack
 
 
-_WP_HEADLESS = "alsa_monitor.enabled = false\nv4l2_monitor.enabled = false\n" \
+_WP_HEADLESS = (
+    "alsa_monitor.enabled = false\nv4l2_monitor.enabled = false\n"
     "libcamera_monitor.enabled = false\n"
+)
 
 
 def start_pipewire(with_pulse: bool = True) -> Stack:
@@ -186,12 +201,15 @@ def start_pipewire(with_pulse: bool = True) -> Stack:
     (cfg / "main.lua.d" / "51-dawroute-headless.lua").write_text(_WP_HEADLESS)
     (cfg / "bluetooth.lua.d").mkdir(parents=True)
     (cfg / "bluetooth.lua.d" / "51-dawroute-headless.lua").write_text(
-        "bluez_monitor.enabled = false\n")
+        "bluez_monitor.enabled = false\n"
+    )
     bus = base / "bus"
     with _stop_on_error(stack):
         # WirePlumber exits (rc 70) without a session bus; give it a private one.
-        stack.spawn("dbus-daemon", ["dbus-daemon", "--session", "--nofork", "--nopidfile",
-                                    f"--address=unix:path={bus}"])
+        stack.spawn(
+            "dbus-daemon",
+            ["dbus-daemon", "--session", "--nofork", "--nopidfile", f"--address=unix:path={bus}"],
+        )
         wait_for(bus.exists, what="dbus-daemon socket")
         stack.env["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={bus}"
         stack.spawn("pipewire", ["pipewire"])
@@ -207,8 +225,10 @@ def start_pipewire_pulse(stack: Stack) -> None:
         stack.spawn("pipewire-pulse", ["pipewire-pulse"])
         stack.env["PULSE_SERVER"] = f"unix:{stack.base}/pulse/native"
         # Until WirePlumber picked a default the server reports "@DEFAULT_SINK@".
-        wait_for(lambda: _pulse_ready(stack, need_default=True),
-                 what="pipewire-pulse and WirePlumber's default sink")
+        wait_for(
+            lambda: _pulse_ready(stack, need_default=True),
+            what="pipewire-pulse and WirePlumber's default sink",
+        )
 
 
 def restart_pipewire(stack: Stack) -> None:
@@ -244,14 +264,38 @@ def start_jackd(period: int = 256, rate: int = 48000) -> Stack:
     base = _new_base("dawroute-jack-")
     name = f"dawroute-{os.getpid()}-{base.name[-6:]}"
     stack = Stack("jackd", base, clean_env(base), jack_name=name)
-    stack.env.update(JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1",
-                     JACK_NO_AUDIO_RESERVATION="1")
+    stack.env.update(
+        JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1", JACK_NO_AUDIO_RESERVATION="1"
+    )
     with _stop_on_error(stack):
-        stack.spawn("jackd", ["jackd", "-n", name, "--no-realtime", "-d", "dummy", "-r",
-                              str(rate), "-p", str(period), "-C", "2", "-P", "4"])
-        wait_for(lambda: b"system:playback_1" in subprocess.run(
-            ["jack_lsp"], env=stack.env, capture_output=True, timeout=5).stdout,
-            what="jackd ports")
+        stack.spawn(
+            "jackd",
+            [
+                "jackd",
+                "-n",
+                name,
+                "--no-realtime",
+                "-d",
+                "dummy",
+                "-r",
+                str(rate),
+                "-p",
+                str(period),
+                "-C",
+                "2",
+                "-P",
+                "4",
+            ],
+        )
+        wait_for(
+            lambda: (
+                b"system:playback_1"
+                in subprocess.run(
+                    ["jack_lsp"], env=stack.env, capture_output=True, timeout=5
+                ).stdout
+            ),
+            what="jackd ports",
+        )
     return stack
 
 
@@ -296,15 +340,24 @@ class FakeDevice:
     def modules(self) -> list[tuple[str, str]]:
         chans = f"channels={len(self.channels)} channel_map={','.join(self.channels)}"
         if not self.source:
-            return [("module-null-sink",
-                     f"sink_name={self.name} {chans} sink_properties={self.properties()}")]
+            return [
+                (
+                    "module-null-sink",
+                    f"sink_name={self.name} {chans} sink_properties={self.properties()}",
+                )
+            ]
         # PulseAudio 16's null source takes no properties: remap a hidden sink's monitor.
         helper = f"{self.name}.capture"
         return [
-            ("module-null-sink", f"sink_name={helper} {chans} "
-                                 "sink_properties=device.description=capture-helper"),
-            ("module-remap-source", f"source_name={self.name} master={helper}.monitor {chans} "
-                                    f"source_properties={self.properties()}"),
+            (
+                "module-null-sink",
+                f"sink_name={helper} {chans} sink_properties=device.description=capture-helper",
+            ),
+            (
+                "module-remap-source",
+                f"source_name={self.name} master={helper}.monitor {chans} "
+                f"source_properties={self.properties()}",
+            ),
         ]
 
 
@@ -312,27 +365,36 @@ INTERFACE = FakeDevice(
     name="alsa_output.usb-Focusrite_Scarlett_4i4_USB_D8X2Y1-00.pro-output-0",
     description="Scarlett 4i4 USB Pro",
     channels=("aux0", "aux1", "aux2", "aux3"),
-    usb="1235:8212", serial="Focusrite_Scarlett_4i4_USB_D8X2Y1", card_name="Scarlett 4i4 USB",
+    usb="1235:8212",
+    serial="Focusrite_Scarlett_4i4_USB_D8X2Y1",
+    card_name="Scarlett 4i4 USB",
 )
 USB_AMP = FakeDevice(
     name="alsa_output.usb-Schiit_Audio_Schiit_Fulla-00.analog-stereo",
     description="Schiit Fulla Analog Stereo",
-    usb="30be:1019", serial="Schiit_Audio_Schiit_Fulla", card_name="Schiit Fulla",
+    usb="30be:1019",
+    serial="Schiit_Audio_Schiit_Fulla",
+    card_name="Schiit Fulla",
 )
 USB_AMP_2 = FakeDevice(
     name="alsa_output.usb-FiiO_K3-00.analog-stereo",
     description="FiiO K3 Analog Stereo",
-    usb="2972:0047", serial="FiiO_K3", card_name="FiiO K3",
+    usb="2972:0047",
+    serial="FiiO_K3",
+    card_name="FiiO K3",
 )
 SPEAKERS = FakeDevice(
     name="alsa_output.pci-0000_00_1f.3.analog-stereo",
     description="Built-in Audio Analog Stereo",
-    bus="pci", card_name="HDA Intel PCH",
+    bus="pci",
+    card_name="HDA Intel PCH",
 )
 INTERFACE_INPUT = FakeDevice(
     name="alsa_input.usb-Focusrite_Scarlett_4i4_USB_D8X2Y1-00.pro-input-0",
     description="Scarlett 4i4 USB Pro Input",
-    usb="1235:8212", serial="Focusrite_Scarlett_4i4_USB_D8X2Y1", card_name="Scarlett 4i4 USB",
+    usb="1235:8212",
+    serial="Focusrite_Scarlett_4i4_USB_D8X2Y1",
+    card_name="Scarlett 4i4 USB",
     source=True,
 )
 
@@ -356,11 +418,19 @@ def unplug(stack: Stack, handle: Handle) -> None:
             p.module_unload(index)
 
 
-def start_daw(stack: Stack, app: str = "REAPER", binary: str = "reaper",
-              sink: str | None = None) -> subprocess.Popen[bytes]:
+def start_daw(
+    stack: Stack, app: str = "REAPER", binary: str = "reaper", sink: str | None = None
+) -> subprocess.Popen[bytes]:
     """A real playback stream that looks like a DAW (application name and process binary)."""
-    argv = ["pacat", "-p", "--raw", f"--client-name={app}", f"--property=application.name={app}",
-            f"--property=application.process.binary={binary}", "--latency-msec=50"]
+    argv = [
+        "pacat",
+        "-p",
+        "--raw",
+        f"--client-name={app}",
+        f"--property=application.name={app}",
+        f"--property=application.process.binary={binary}",
+        "--latency-msec=50",
+    ]
     if sink:
         argv.append(f"--device={sink}")
     argv.append("/dev/zero")

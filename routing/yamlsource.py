@@ -53,8 +53,15 @@ class Located:
         col = min(max(loc[1], 1), len(lines[line - 1]) + 1)
         return line, col
 
-    def issue(self, path: Path_, message: str, fix: str = "", *, key: bool = False,
-              severity: str = "error") -> ConfigIssue:
+    def issue(
+        self,
+        path: Path_,
+        message: str,
+        fix: str = "",
+        *,
+        key: bool = False,
+        severity: str = "error",
+    ) -> ConfigIssue:
         line, col = self.where(path, key=key)
         return ConfigIssue(self.file, line, col, dotted(path), message, fix, severity)
 
@@ -121,7 +128,11 @@ def _syntax(out: Located, line: int, col: int, what: str) -> ConfigIssue:
     out.syntax_error = True
     line, col = out._clamp((line, col))
     return ConfigIssue(
-        out.file, line, col, "", f"YAML syntax error: {what}",
+        out.file,
+        line,
+        col,
+        "",
+        f"YAML syntax error: {what}",
         "check indentation, quotes and colons on this line",
     )
 
@@ -159,9 +170,12 @@ def _build(node: yaml.Node, path: Path_, out: Located, seen: frozenset[int]) -> 
             continue
         child = (*path, key)
         if key in result:
-            out.keys[child + ("#dup",)] = _mark(key_node)
-            out.issues.append(out.issue(child + ("#dup",), f"duplicate key '{key}'",
-                                        "keep only one of them", key=True))
+            out.keys[(*child, "#dup")] = _mark(key_node)
+            out.issues.append(
+                out.issue(
+                    (*child, "#dup"), f"duplicate key '{key}'", "keep only one of them", key=True
+                )
+            )
             continue
         out.keys[child] = _mark(key_node)
         result[key] = _build(value_node, child, out, inner)

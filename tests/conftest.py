@@ -24,8 +24,9 @@ def _hermetic_client_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
     d = tmp_path_factory.mktemp("pulse-client")
     keys = ("PULSE_COOKIE", "PULSE_RUNTIME_PATH", "PULSE_STATE_PATH", "PULSE_SERVER")
     old = {k: os.environ.get(k) for k in keys}
-    os.environ.update(PULSE_COOKIE=str(d / "cookie"), PULSE_RUNTIME_PATH=str(d),
-                      PULSE_STATE_PATH=str(d))
+    os.environ.update(
+        PULSE_COOKIE=str(d / "cookie"), PULSE_RUNTIME_PATH=str(d), PULSE_STATE_PATH=str(d)
+    )
     os.environ.pop("PULSE_SERVER", None)
     yield
     for k, v in old.items():
@@ -38,14 +39,19 @@ def _hermetic_client_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
 def _need(kind: str) -> None:
     missing = sandbox.missing_tools(kind)
     if missing:
-        pytest.skip(f"SKIPPED LOUDLY: {kind} not installed (missing {', '.join(missing)}); "
-                    "run ./scripts/test to install it")
+        pytest.skip(
+            f"SKIPPED LOUDLY: {kind} not installed (missing {', '.join(missing)}); "
+            "run ./scripts/test to install it"
+        )
 
 
 def _start(kind: str) -> sandbox.Stack:
     _need(kind)
-    stack = {"pulseaudio": sandbox.start_pulseaudio, "pipewire": sandbox.start_pipewire,
-             "jackd": sandbox.start_jackd}[kind]()
+    stack = {
+        "pulseaudio": sandbox.start_pulseaudio,
+        "pipewire": sandbox.start_pipewire,
+        "jackd": sandbox.start_jackd,
+    }[kind]()
     _STARTED.extend(stack.pids())
     return stack
 
@@ -76,9 +82,13 @@ def jack() -> Iterator[sandbox.Stack]:
 def client_env(server: sandbox.Stack, tmp_path: Path) -> dict[str, str]:
     """Environment for running the `dawroute` CLI against the test server, hermetically."""
     env = dict(server.env)
-    env.update(PULSE_COOKIE=str(tmp_path / "cookie"), HOME=str(tmp_path),
-               XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_STATE_HOME=str(tmp_path / "state"),
-               XDG_RUNTIME_DIR=str(tmp_path / "run"))
+    env.update(
+        PULSE_COOKIE=str(tmp_path / "cookie"),
+        HOME=str(tmp_path),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        XDG_RUNTIME_DIR=str(tmp_path / "run"),
+    )
     (tmp_path / "run").mkdir(mode=0o700)
     return env
 

@@ -93,7 +93,8 @@ def test_daw_stream_is_observed_with_app_name_and_device(server: sandbox.Stack) 
     async def scenario() -> None:
         async with PulseBackend(server.pulse_server) as backend:
             snap = await _observe_until(
-                backend, lambda s: any(st.app_name == "REAPER" and st.sink for st in s.streams))
+                backend, lambda s: any(st.app_name == "REAPER" and st.sink for st in s.streams)
+            )
             daw = next(st for st in snap.streams if st.app_name == "REAPER")
             assert daw.binary == "reaper"
             assert daw.pid is not None
@@ -103,13 +104,20 @@ def test_daw_stream_is_observed_with_app_name_and_device(server: sandbox.Stack) 
 
 
 def _devices_json(env: dict[str, str]) -> dict:
-    out = subprocess.run([sys.executable, "-m", "routing", "devices", "--json"], env=env,
-                         capture_output=True, text=True, timeout=30, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "routing", "devices", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
     return json.loads(out.stdout)
 
 
-def test_devices_json_selectors_survive_replug(server: sandbox.Stack,
-                                               client_env: dict[str, str]) -> None:
+def test_devices_json_selectors_survive_replug(
+    server: sandbox.Stack, client_env: dict[str, str]
+) -> None:
     sandbox.plug(server, sandbox.INTERFACE)
     handle = sandbox.plug(server, sandbox.USB_AMP)
     first = _devices_json(client_env)
@@ -120,8 +128,9 @@ def test_devices_json_selectors_survive_replug(server: sandbox.Stack,
     assert by_name[sandbox.INTERFACE.name]["selector"] == {"usb": "1235:8212"}
     for dev in first["devices"]:
         text = json.dumps(dev["selector"])
-        assert "index" not in text and not any(ch.isdigit() and ".%s" % ch in text
-                                               for ch in "0123456789")
+        assert "index" not in text and not any(
+            ch.isdigit() and f".{ch}" in text for ch in "0123456789"
+        )
     sandbox.unplug(server, handle)
     sandbox.plug(server, sandbox.USB_AMP)
     second = _devices_json(client_env)
@@ -130,10 +139,20 @@ def test_devices_json_selectors_survive_replug(server: sandbox.Stack,
 
 
 def test_devices_without_a_server_says_how_to_fix(tmp_path) -> None:
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path),
-           "PULSE_SERVER": f"unix:{tmp_path}/nothing", "PULSE_COOKIE": str(tmp_path / "c")}
-    out = subprocess.run([sys.executable, "-m", "routing", "devices"], env=env,
-                         capture_output=True, text=True, timeout=30)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "XDG_RUNTIME_DIR": str(tmp_path),
+        "PULSE_SERVER": f"unix:{tmp_path}/nothing",
+        "PULSE_COOKIE": str(tmp_path / "c"),
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "routing", "devices"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert out.returncode == 8
     assert "no sound server answers" in out.stderr
 
@@ -144,7 +163,8 @@ def test_sources_are_listed_as_inputs(server: sandbox.Stack) -> None:
     async def scenario() -> None:
         async with PulseBackend(server.pulse_server) as backend:
             snap = await _observe_until(
-                backend, lambda s: s.device(sandbox.INTERFACE_INPUT.name, Direction.SOURCE))
+                backend, lambda s: s.device(sandbox.INTERFACE_INPUT.name, Direction.SOURCE)
+            )
             src = snap.device(sandbox.INTERFACE_INPUT.name, Direction.SOURCE)
             assert src is not None and src in snap.sources()
 

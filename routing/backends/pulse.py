@@ -95,8 +95,11 @@ class PulseBackend:
         devices += [device_from(s, Direction.SOURCE, sink_names) for s in sources]
         streams = [stream_from(i, sink_names) for i in inputs]
         name = info.server_name or ""
-        kind = ServerKind.PIPEWIRE if "PipeWire" in name else (
-            ServerKind.PULSEAUDIO if "pulse" in name.lower() else ServerKind.UNKNOWN)
+        kind = (
+            ServerKind.PIPEWIRE
+            if "PipeWire" in name
+            else (ServerKind.PULSEAUDIO if "pulse" in name.lower() else ServerKind.UNKNOWN)
+        )
         version = info.server_version or ""
         if kind is ServerKind.PIPEWIRE and "PipeWire" in name:
             version = name.rsplit(" ", 1)[-1].rstrip(")")
@@ -111,8 +114,9 @@ class PulseBackend:
 
     async def changes(self) -> AsyncIterator[Change]:
         """Server change notifications until the connection drops (then PulseDisconnected)."""
-        async for ev in self.pulse.subscribe_events("sink", "source", "sink_input", "server",
-                                                    "module"):
+        async for ev in self.pulse.subscribe_events(
+            "sink", "source", "sink_input", "server", "module"
+        ):
             yield Change(str(ev.facility._value), str(ev.t._value), int(ev.index))
 
     # ------------------------------------------------------------ apply
@@ -126,12 +130,13 @@ class PulseBackend:
         i = 0
         while i < len(ops):
             batch = [ops[i]]
-            while (isinstance(ops[i], MoveStream | SetStreamVolume)
-                   and i + len(batch) < len(ops)
-                   and type(ops[i + len(batch)]) is type(ops[i])):
+            while (
+                isinstance(ops[i], MoveStream | SetStreamVolume)
+                and i + len(batch) < len(ops)
+                and type(ops[i + len(batch)]) is type(ops[i])
+            ):
                 batch.append(ops[i + len(batch)])
-            results = await asyncio.gather(*(self._run(op) for op in batch),
-                                           return_exceptions=True)
+            results = await asyncio.gather(*(self._run(op) for op in batch), return_exceptions=True)
             for op, res in zip(batch, results, strict=True):
                 if isinstance(res, Disconnected | asyncio.CancelledError):
                     raise res
@@ -184,28 +189,38 @@ def module_args(v: VirtualSink) -> tuple[str, str]:
     pipewire-pulse (it ends the description at the first space).
     """
     feeds = ",".join(v.slaves) if v.slaves else (v.master or "")
-    props = (f'device.description="{v.description}" {OWNER_PROPERTY}={OWNER_VALUE} '
-             f'{PROFILE_PROPERTY}="{v.profile}" {FEEDS_PROPERTY}="{feeds}"')
+    props = (
+        f'device.description="{v.description}" {OWNER_PROPERTY}={OWNER_VALUE} '
+        f'{PROFILE_PROPERTY}="{v.profile}" {FEEDS_PROPERTY}="{feeds}"'
+    )
     if v.slaves:
         return "module-combine-sink", (
-            f"sink_name={v.name} slaves={','.join(v.slaves)} sink_properties='{props}'")
+            f"sink_name={v.name} slaves={','.join(v.slaves)} sink_properties='{props}'"
+        )
     args = [f"sink_name={v.name}", f"master={v.master}", f"sink_properties='{props}'"]
     if v.mono:
         args += ["channels=1", "channel_map=mono"]
     elif v.master_channels:
         args += ["channels=2", "channel_map=front-left,front-right"]
     if v.master_channels:
-        args += ["master_channel_map=" + ",".join(pulse_position(c) for c in v.master_channels),
-                 "remix=no"]
+        args += [
+            "master_channel_map=" + ",".join(pulse_position(c) for c in v.master_channels),
+            "remix=no",
+        ]
     return "module-remap-sink", " ".join(args)
 
 
-def device_from(obj: Any, direction: Direction, sink_names: Mapping[int, str] | None = None
-                ) -> Device:
+def device_from(
+    obj: Any, direction: Direction, sink_names: Mapping[int, str] | None = None
+) -> Device:
     props: dict[str, str] = dict(obj.proplist)
     monitor = getattr(obj, "monitor_of_sink", _NO_INDEX)
     monitor_of = (sink_names or {}).get(monitor) if monitor not in (None, _NO_INDEX) else None
-    if direction is Direction.SOURCE and monitor_of is None and props.get("device.class") == "monitor":
+    if (
+        direction is Direction.SOURCE
+        and monitor_of is None
+        and props.get("device.class") == "monitor"
+    ):
         monitor_of = props.get("device.description", "?")
     ours = props.get(OWNER_PROPERTY) == OWNER_VALUE or obj.name.startswith(VIRTUAL_PREFIX)
     module = getattr(obj, "owner_module", _NO_INDEX)

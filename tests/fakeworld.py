@@ -1,0 +1,99 @@
+"""A pure simulation of what a sound server does with our Ops (for the pure-layer tests only).
+
+Integration tests use real servers; this exists so property tests can run thousands
+of op sequences and check the hearing-safety invariants after every single op.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from routing.model import (
+    Device,
+    Direction,
+    LoadVirtual,
+    MoveStream,
+    Op,
+    SetDefault,
+    SetStreamVolume,
+    SetVolume,
+    Snapshot,
+    Stream,
+    UnloadVirtual,
+)
+
+
+def sink(
+    name: str,
+    volume: float = 100.0,
+    usb: str | None = None,
+    channels=("FL", "FR"),
+    description: str | None = None,
+    serial: str | None = None,
+) -> Device:
+    vid, pid = usb.split(":") if usb else (None, None)
+    return Device(
+        name=name,
+        description=description or name.title(),
+        direction=Direction.SINK,
+        vendor_id=vid,
+        product_id=pid,
+        serial=serial,
+        volume=volume,
+        channels=tuple(channels),
+        bus="usb" if usb else "pci",
+    )
+
+
+def daw(index: int, on: str | None, app: str = "REAPER", volume: float = 100.0) -> Stream:
+    return Stream(
+        index=index, app_name=app, binary=app.lower(), pid=100 + index, sink=on, volume=volume
+    )
+
+
+def apply_op(world: Snapshot, op: Op) -> Snapshot:
+    devices = list(world.devices)
+    streams = list(world.streams)
+    default = world.default_sink
+    match op:
+        case LoadVirtual(sink=v):
+            module = 1000 + len(devices)
+            devices.append(
+                Device(
+                    name=v.name,
+                    description=v.description,
+                    direction=Direction.SINK,
+                    ours=True,
+                    virtual=True,
+                    module=module,
+                    feeds=v.slaves or (v.master or "",),
+                )
+            )
+        case UnloadVirtual(name=name):
+            devices = [d for d in devices if d.name != name]
+            streams = [replace(s, sink=default if s.sink == name else s.sink) for s in streams]
+        case SetVolume(device=name, volume=vol):
+            devices = [replace(d, volume=vol) if d.name == name else d for d in devices]
+        case SetStreamVolume(stream=idx, volume=vol):
+            streams = [replace(s, volume=vol) if s.index == idx else s for s in streams]
+        case MoveStream(stream=idx, sink=name):
+            assert any(d.name == name for d in devices), f"moved to missing sink {name}"
+            streams = [replace(s, sink=name) if s.index == idx else s for s in streams]
+        case SetDefault(direction=Direction.SINK, device=name):
+            default = name
+        case SetDefault(direction=Direction.SOURCE, device=name):
+            return replace(world, default_source=name)
+    return replace(world, devices=tuple(devices), streams=tuple(streams), default_sink=default)
+
+
+def physical_outputs(world: Snapshot, sink_name: str | None) -> set[str]:
+    """The hardware a stream on `sink_name` really plays through (following our sinks)."""
+    dev = world.device(sink_name or "")
+    if dev is None:
+        return set()
+    if not dev.ours:
+        return {dev.name}
+    out: set[str] = set()
+    for fed in dev.feeds:
+        out |= physical_outputs(world, fed)
+    return out

@@ -1,0 +1,173 @@
+"""Reconcile is minimal and idempotent, and the hearing-safety invariants hold for any world."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from routing.model import MoveStream, SetDefault, SetVolume, Snapshot
+from routing.policy import Cause, Trigger, decide
+from routing.reconcile import TOLERANCE, ops
+from routing.state import State
+from tests.fakeworld import apply_op, daw, physical_outputs, sink
+from tests.test_policy import AMP, GUEST, IFACE, profiles, world
+
+
+def run(world_: Snapshot, state: State, trigger: Trigger = Trigger()) -> Snapshot:
+    d = decide(profiles(), world_, state, trigger)
+    assert d.plan is not None
+    for op in ops(d.plan, world_):
+        world_ = apply_op(world_, op)
+    return world_
+
+
+def test_switch_sets_level_before_the_daw_lands() -> None:
+    w = world(IFACE, replace(AMP, volume=100.0))
+    d = decide(profiles(), w, State(active="speakers"), Trigger())
+    assert d.plan is not None
+    plan_ops = ops(d.plan, w)
+    kinds = [type(o) for o in plan_ops]
+    assert kinds.index(SetVolume) < kinds.index(MoveStream) < kinds.index(SetDefault)
+    assert [o.describe() for o in plan_ops] == [
+        "set volume of Schiit Fulla to 45 % (cap 60 %)",
+        "move 'REAPER' stream 1 → Schiit Fulla",
+        "set default sink to Schiit Fulla",
+    ]
+
+
+def test_applying_the_same_plan_twice_issues_nothing_the_second_time() -> None:
+    w = run(world(IFACE, AMP), State(active="speakers"))
+    d = decide(profiles(), w, State(active="usb-amp"), Trigger())
+    assert d.plan is not None and ops(d.plan, w) == []
+
+
+def test_user_volume_within_the_cap_is_respected_but_above_it_is_lowered() -> None:
+    w = run(world(IFACE, AMP), State(active="speakers"))
+    state = State(active="usb-amp")
+    quieter = replace(
+        w, devices=tuple(replace(d, volume=30.0) if d.name == "fulla" else d for d in w.devices)
+    )
+    d = decide(profiles(), quieter, state, Trigger())
+    assert d.plan is not None and ops(d.plan, quieter) == []
+    louder = replace(
+        w, devices=tuple(replace(d, volume=90.0) if d.name == "fulla" else d for d in w.devices)
+    )
+    d = decide(profiles(), louder, state, Trigger())
+    assert d.plan is not None
+    assert [o.describe() for o in ops(d.plan, louder)] == [
+        "set volume of Schiit Fulla to 60 % (cap 60 %)"
+    ]
+
+
+def test_leaving_a_remap_profile_removes_only_our_sink() -> None:
+    w = run(world(IFACE), State())
+    ours = [d.name for d in w.devices if d.ours]
+    assert len(ours) == 1
+    w = replace(w, devices=(*w.devices, replace(sink("someone-elses-remap"), virtual=True)))
+    w = replace(w, devices=(*w.devices, AMP))
+    after = run(w, State(active="speakers"))
+    names = {d.name for d in after.devices}
+    assert ours[0] not in names and "someone-elses-remap" in names
+
+
+# ---------------------------------------------------------------- safety properties
+
+_volume = st.floats(0, 150, allow_nan=False)
+_devices = st.fixed_dictionaries({
+    "iface": st.booleans(), "amp": st.booleans(), "guest": st.booleans(),
+    "vi": _volume, "va": _volume, "vg": _volume,
+})  # fmt: skip
+_trigger = st.sampled_from(
+    [
+        Trigger(),
+        Trigger(Cause.STARTUP),
+        Trigger(Cause.AUTO),
+        Trigger(Cause.NEXT),
+        Trigger(Cause.SWITCH, "phones-3-4"),
+        Trigger(Cause.SWITCH, "usb-amp"),
+        Trigger(Cause.SWITCH, "speakers"),
+    ]
+)
+
+
+def _world(spec: dict, streams_on: list[str], prior: Snapshot | None) -> Snapshot:
+    devs = []
+    for key, base, vol in (("iface", IFACE, "vi"), ("amp", AMP, "va"), ("guest", GUEST, "vg")):
+        if spec[key]:
+            old = prior.device(base.name) if prior else None
+            devs.append(old if old else replace(base, volume=spec[vol]))
+    if prior:
+        devs += [
+            d
+            for d in prior.devices
+            if d.ours
+            and all(
+                f in {x.name for x in devs} | {x.name for x in prior.devices if x.ours}
+                for f in d.feeds
+            )
+        ]
+    names = {d.name for d in devs}
+    streams = [
+        daw(i, on if on in names else next(iter(sorted(names)), None), app)
+        for i, (on, app) in enumerate(
+            zip(streams_on, ["REAPER", "Bitwig Studio", "Firefox"], strict=False)
+        )
+    ]
+    return Snapshot(
+        devices=tuple(devs), streams=tuple(streams), default_sink=next(iter(sorted(names)), None)
+    )
+
+
+def _assert_capped(w, plan, caps, previous, before_moves: bool) -> None:
+    """Every output carrying the DAW is within its cap — except, until our first op touches
+    it, an output the user had already turned up (we found it that way; lowering it is
+    the first thing the ops do)."""
+    for s in w.streams:
+        if s.index not in plan.daw_streams:
+            continue
+        for out in physical_outputs(w, s.sink) & caps.keys():
+            dev = w.device(out)
+            assert dev is not None
+            untouched = before_moves and dev.volume == previous.get(out)
+            assert untouched or dev.volume <= caps[out].max_volume + 1e-6, (dev, caps[out])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(_devices, _trigger), min_size=1, max_size=6),
+    st.lists(st.sampled_from(["scarlett", "fulla", "fiio"]), min_size=1, max_size=3),
+)
+def test_no_op_sequence_leaves_the_daw_on_an_output_above_its_cap(steps, streams_on) -> None:
+    state = State()
+    w: Snapshot | None = None
+    for spec, trigger in steps:
+        w = _world(spec, streams_on, w)
+        d = decide(profiles(), w, state, trigger)
+        if d.plan is None:
+            continue
+        caps = {o.device: o for o in d.plan.outputs}
+        previous = {dev.name: dev.volume for dev in w.devices}
+        for op in ops(d.plan, w):
+            if isinstance(op, MoveStream):
+                # the level is already set before the DAW lands
+                for out in physical_outputs(w, op.sink):
+                    dev = w.device(out)
+                    assert dev is not None and dev.volume <= caps[out].max_volume + 1e-6
+            w = apply_op(w, op)
+            _assert_capped(w, d.plan, caps, previous, before_moves=True)
+        _assert_capped(w, d.plan, caps, previous, before_moves=False)
+        # a switch gives each output the profile's own level, never the previous output's
+        if d.plan.switching and d.plan.raise_volume:
+            for o in d.plan.outputs:
+                dev = w.device(o.device)
+                if o.volume is not None and dev is not None:
+                    assert abs(dev.volume - o.volume) <= TOLERANCE, (o, previous)
+        # and the DAW is never left on a device that is gone
+        names = {dev.name for dev in w.devices}
+        assert all(s.sink in names for s in w.streams if s.index in d.plan.daw_streams)
+        state = State(active=d.profile, manual=d.manual)
+        d2 = decide(profiles(), w, state, Trigger())
+        if d2.profile == d.profile and d2.plan is not None:
+            assert ops(d2.plan, w) == [], "a second pass over the applied world must be empty"
