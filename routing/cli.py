@@ -70,6 +70,35 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="profile file or directory (default: your profiles directory)",
     )
+
+    sp = cmd("daemon", cmd_daemon, "run the daemon in the foreground (what the systemd unit runs)")
+    sp.add_argument(
+        "--profiles",
+        type=Path,
+        action="append",
+        help="profile file or directory (default: ~/.config/dawroute/profiles)",
+    )
+    sp.add_argument(
+        "--config", type=Path, help="config.yaml (default: ~/.config/dawroute/config.yaml)"
+    )
+    sp.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+    sp = cmd("status", cmd_status, "active profile and why, outputs, DAW streams, recent events")
+    sp.add_argument("--json", action="store_true")
+    sp = cmd("list", cmd_list, "profiles and whether their devices are present")
+    sp.add_argument("--json", action="store_true")
+    sp = cmd("switch", cmd_switch, "switch to a profile (held until its device leaves, or `auto`)")
+    sp.add_argument("profile")
+    cmd("auto", cmd_simple, "drop the manual choice: back to automatic").set_defaults(method="auto")
+    cmd("next", cmd_simple, "switch to the next present profile").set_defaults(method="next")
+    cmd("previous", cmd_simple, "switch to the previous present profile").set_defaults(
+        method="previous"
+    )
+    cmd("reload", cmd_simple, "re-read profiles and config.yaml").set_defaults(method="reload")
+    sp = cmd("watch", cmd_watch, "print each decision as it happens")
+    sp.add_argument("--json", action="store_true")
+    sp = cmd("completion", cmd_completion, "print shell completion (bash)")
+    sp.add_argument("shell", nargs="?", default="bash", choices=["bash"])
     return p
 
 
@@ -210,6 +239,128 @@ def cmd_apply(args: argparse.Namespace) -> int:
     return asyncio.run(
         apply_once(args.profile, args.profiles or [paths.profiles_dir()], dry_run=args.dry_run)
     )
+
+
+# ---------------------------------------------------------------- daemon and its client
+
+
+def cmd_daemon(args: argparse.Namespace) -> int:
+    from routing.daemon import Settings, run
+
+    _setup_logging(args.verbose)
+    settings = Settings(
+        profile_paths=args.profiles or [paths.profiles_dir()],
+        config_path=args.config or paths.config_file(),
+        state_path=paths.state_dir() / "state.json",
+        socket_path=paths.control_socket(),
+        server=os.environ.get("PULSE_SERVER"),
+    )
+    return run(settings)
+
+
+def _setup_logging(verbose: bool) -> None:
+    import logging
+
+    # Under systemd the journal stamps each line; a second timestamp is noise.
+    journal = bool(os.environ.get("JOURNAL_STREAM"))
+    fmt = (
+        "%(levelname)s %(name)s: %(message)s"
+        if journal
+        else "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format=fmt, stream=sys.stderr
+    )
+
+
+def _client() -> Any:
+    from routing.control import ControlClient
+
+    return ControlClient(paths.control_socket())
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    st = asyncio.run(_client().status())
+    if args.json:
+        print(json.dumps(st, indent=2))
+        return 0
+    from routing.status import render_status
+
+    print(render_status(st))
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    rows = asyncio.run(_client().list())["profiles"]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        mark = "*" if r["active"] else " "
+        kind = "fallback" if r["fallback"] else ("auto" if r["auto"] else "manual")
+        where = "present" if r["present"] else (r["problem"] or "absent")
+        print(f"{mark} {r['name']:<20} {kind:<8} priority {r['priority']:<4} {where}")
+    return 0
+
+
+def cmd_switch(args: argparse.Namespace) -> int:
+    res = asyncio.run(_client().switch(args.profile))
+    _print_result(res)
+    return 0
+
+
+def cmd_simple(args: argparse.Namespace) -> int:
+    res = asyncio.run(getattr(_client(), args.method)())
+    if args.method == "reload":
+        for w in res.get("warnings", []):
+            print(w)
+        print(f"reloaded: {len(res['profiles'])} profile(s)")
+    else:
+        _print_result(res)
+    return 0
+
+
+def _print_result(res: dict[str, Any]) -> None:
+    for line in res.get("done", []):
+        print(f"done: {line}")
+    print(res["reason"])
+
+
+def cmd_watch(args: argparse.Namespace) -> int:
+    import time
+
+    async def follow() -> None:
+        async for ev in _client().watch():
+            if args.json:
+                print(json.dumps(ev), flush=True)
+            else:
+                stamp = time.strftime("%H:%M:%S", time.localtime(ev["time"]))
+                print(f"{stamp} {ev['kind']:<8} {ev['message']}", flush=True)
+
+    asyncio.run(follow())
+    return 0
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    words = " ".join(a for a in build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    print(_BASH_COMPLETION.replace("@WORDS@", words))
+    return 0
+
+
+_BASH_COMPLETION = """# dawroute bash completion: eval "$(dawroute completion bash)"
+_dawroute() {
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[1]}
+    if [[ $COMP_CWORD -eq 1 ]]; then
+        COMPREPLY=($(compgen -W "@WORDS@" -- "$cur"))
+    elif [[ $COMP_CWORD -eq 2 && ( $prev == switch || $prev == apply ) ]]; then
+        local names
+        names=$(dawroute list --json 2>/dev/null | sed -n 's/.*"name": "\\(.*\\)".*/\\1/p')
+        COMPREPLY=($(compgen -W "$names" -- "$cur"))
+    elif [[ $COMP_CWORD -ge 2 && ( $prev == check ) ]]; then
+        COMPREPLY=($(compgen -f -- "$cur"))
+    fi
+}
+complete -F _dawroute dawroute"""
 
 
 if __name__ == "__main__":

@@ -23,9 +23,11 @@ class ConfigInvalid(DawrouteError):
     name = "ConfigInvalid"
     exit_code = 3
 
-    def __init__(self, issues: list[ConfigIssue]) -> None:
-        super().__init__("\n".join(i.format() for i in issues))
-        self.issues = issues
+    def __init__(self, issues: list[ConfigIssue] | str) -> None:
+        # a str when rebuilt from its name and message on the CLI side of the socket
+        text = issues if isinstance(issues, str) else "\n".join(i.format() for i in issues)
+        super().__init__(text)
+        self.issues = [] if isinstance(issues, str) else issues
 
 
 class DaemonNotRunning(DawrouteError):
@@ -72,6 +74,7 @@ ERRORS_BY_NAME: dict[str, type[DawrouteError]] = {
     cls.name: cls
     for cls in (
         DawrouteError,
+        ConfigInvalid,
         DaemonNotRunning,
         ProfileNotFound,
         ProfileNotMatched,

@@ -69,7 +69,7 @@ def decide(
             {
                 f"{c.profile.name}: {c.problem}"
                 for c in cands.values()
-                if c.problem and c.problem != NOT_PRESENT
+                if c.problem and not c.problem.endswith(NOT_PRESENT)
             }
         )
     )

@@ -1,0 +1,239 @@
+"""The control socket: one JSON object per line each way, served by the daemon, used by the CLI.
+
+`Control` is the one contract. The daemon implements it; `ControlClient` implements it
+over the socket; errors cross as names (errors.ERRORS_BY_NAME) and come back as the
+same exception types.
+
+Request:  {"id": 1, "method": "switch", "params": {"profile": "usb-amp"}}
+Reply:    {"id": 1, "result": {...}}  or  {"id": 1, "error": {"name": "...", "message": "..."}}
+`watch` replies with one {"id": 1, "event": {...}} line per decision until the client leaves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import socket
+import struct
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from routing.errors import (
+    ERRORS_BY_NAME,
+    BadRequest,
+    DaemonNotRunning,
+    DawrouteError,
+    PermissionDenied,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_LINE = 64 * 1024  # a request larger than this is refused, the daemon carries on
+Result = dict[str, Any]
+
+
+class Control(Protocol):
+    async def status(self) -> Result: ...
+    async def list(self) -> Result: ...
+    async def switch(self, profile: str) -> Result: ...
+    async def auto(self) -> Result: ...
+    async def next(self) -> Result: ...
+    async def previous(self) -> Result: ...
+    async def reload(self) -> Result: ...
+    def watch(self) -> AsyncIterator[Result]: ...
+
+
+METHODS = ("status", "list", "switch", "auto", "next", "previous", "reload")
+
+
+# ---------------------------------------------------------------- server
+
+
+class ControlServer:
+    """Serves a `Control` on a Unix socket (mode 0600, peer uid checked)."""
+
+    def __init__(self, handler: Control, path: Path) -> None:
+        self._handler = handler
+        self._path = path
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with contextlib.suppress(FileNotFoundError):
+            self._path.unlink()  # a stale socket from a killed daemon
+        old = os.umask(0o177)  # the socket is born 0600: no window where others can connect
+        try:
+            self._server = await asyncio.start_unix_server(self._serve, self._path, limit=MAX_LINE)
+        finally:
+            os.umask(old)
+        os.chmod(self._path, 0o600)
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 1)
+        with contextlib.suppress(FileNotFoundError):
+            self._path.unlink()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            if not _same_user(writer):
+                await _send(
+                    writer,
+                    {
+                        "id": None,
+                        "error": _error(PermissionDenied("the daemon belongs to another user")),
+                    },
+                )
+                return
+            while True:
+                try:
+                    line = await reader.readline()
+                except (ValueError, asyncio.LimitOverrunError):
+                    await _send(
+                        writer,
+                        {
+                            "id": None,
+                            "error": _error(BadRequest(f"request larger than {MAX_LINE} bytes")),
+                        },
+                    )
+                    return
+                if not line:
+                    return
+                await self._answer(line, writer)
+        except (ConnectionError, BrokenPipeError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _answer(self, line: bytes, writer: asyncio.StreamWriter) -> None:
+        rid: Any = None
+        try:
+            req = json.loads(line)
+            if not isinstance(req, dict):
+                raise BadRequest("a request is a JSON object")
+            rid = req.get("id")
+            method = req.get("method")
+            params = req.get("params") or {}
+            if not isinstance(params, dict):
+                raise BadRequest("params must be an object")
+            if method == "watch":
+                async for event in self._handler.watch():
+                    await _send(writer, {"id": rid, "event": event})
+                return
+            if method not in METHODS:
+                raise BadRequest(f"unknown method {method!r}")
+            if method == "switch":
+                profile = params.get("profile")
+                if not isinstance(profile, str):
+                    raise BadRequest("switch needs params.profile (a string)")
+                result = await self._handler.switch(profile)
+            else:
+                result = await getattr(self._handler, method)()
+            await _send(writer, {"id": rid, "result": result})
+        except json.JSONDecodeError as exc:
+            await _send(writer, {"id": rid, "error": _error(BadRequest(f"not JSON: {exc}"))})
+        except DawrouteError as exc:
+            await _send(writer, {"id": rid, "error": _error(exc)})
+
+
+def _same_user(writer: asyncio.StreamWriter) -> bool:
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return False
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return bool(uid == os.getuid())
+
+
+def _error(exc: DawrouteError) -> dict[str, str]:
+    return {"name": exc.name, "message": exc.message}
+
+
+async def _send(writer: asyncio.StreamWriter, obj: dict[str, Any]) -> None:
+    writer.write(json.dumps(obj).encode() + b"\n")
+    await writer.drain()
+
+
+# ---------------------------------------------------------------- client
+
+
+class ControlClient:
+    """`Control` over the socket, for the CLI."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._next_id = 0
+
+    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        try:
+            return await asyncio.open_unix_connection(self._path, limit=4 * MAX_LINE)
+        except PermissionError as exc:
+            raise PermissionDenied(f"cannot open {self._path}: it belongs to another user") from exc
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            raise DaemonNotRunning(
+                "daemon not running — start it with `systemctl --user start dawroute` "
+                "(or `dawroute daemon`)"
+            ) from exc
+
+    async def _call(self, method: str, **params: Any) -> Result:
+        reader, writer = await self._open()
+        try:
+            self._next_id += 1
+            await _send(writer, {"id": self._next_id, "method": method, "params": params})
+            line = await reader.readline()
+        finally:
+            writer.close()
+        return _unwrap(line)
+
+    async def status(self) -> Result:
+        return await self._call("status")
+
+    async def list(self) -> Result:
+        return await self._call("list")
+
+    async def switch(self, profile: str) -> Result:
+        return await self._call("switch", profile=profile)
+
+    async def auto(self) -> Result:
+        return await self._call("auto")
+
+    async def next(self) -> Result:
+        return await self._call("next")
+
+    async def previous(self) -> Result:
+        return await self._call("previous")
+
+    async def reload(self) -> Result:
+        return await self._call("reload")
+
+    async def watch(self) -> AsyncIterator[Result]:
+        reader, writer = await self._open()
+        try:
+            await _send(writer, {"id": 1, "method": "watch", "params": {}})
+            while line := await reader.readline():
+                msg = json.loads(line)
+                if "error" in msg:
+                    _unwrap(line)
+                yield msg["event"]
+        finally:
+            writer.close()
+
+
+def _unwrap(line: bytes) -> Result:
+    if not line:
+        raise DaemonNotRunning("the daemon closed the connection without answering")
+    msg = json.loads(line)
+    if "error" in msg:
+        err = msg["error"]
+        cls = ERRORS_BY_NAME.get(err.get("name"), DawrouteError)
+        raise cls(err.get("message", "unknown error"))
+    result: Result = msg["result"]
+    return result

@@ -1,0 +1,465 @@
+"""The daemon: asyncio wiring only. Sources poke the scheduler; each pass runs
+observe → decide → reconcile → apply → publish. Decisions live in policy/reconcile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from routing import notify, policy, reconcile
+from routing import state as state_store
+from routing.backends.pulse import Disconnected, PulseBackend, ServerError
+from routing.config import Config, check_all
+from routing.control import ControlServer, Result
+from routing.errors import (
+    ERRORS_BY_NAME,
+    ConfigInvalid,
+    ConfigIssue,
+    DawrouteError,
+    ProfileNotApplied,
+    ServerUnavailable,
+)
+from routing.model import Snapshot
+from routing.policy import Cause, Decision, Trigger
+from routing.profiles import Profile
+from routing.state import State
+from routing.watch import DirectoryWatch
+
+log = logging.getLogger(__name__)
+
+REQUEST_TIMEOUT = 10.0  # seconds a `switch` waits for its pass before answering
+MAX_RETRIES = 3  # passes in a row that retry failed ops before waiting for the next event
+HISTORY = 50
+
+
+@dataclass
+class Request:
+    trigger: Trigger
+    future: asyncio.Future[Result] | None = None
+
+    def answer(self, result: Result) -> None:
+        if self.future is not None and not self.future.done():
+            self.future.set_result(result)
+
+    def fail(self, exc: DawrouteError) -> None:
+        if self.future is not None and not self.future.done():
+            self.future.set_exception(exc)
+
+
+@dataclass
+class Settings:
+    profile_paths: Sequence[Path]
+    config_path: Path | None
+    state_path: Path
+    socket_path: Path
+    server: str | None = None  # PULSE_SERVER-style address; None = the default
+
+
+@dataclass
+class Loaded:
+    profiles: tuple[Profile, ...] = ()
+    config: Config = field(default_factory=Config)
+    errors: tuple[ConfigIssue, ...] = ()  # of the last reload that failed (config kept)
+    warnings: tuple[ConfigIssue, ...] = ()
+    loaded_at: float | None = None
+
+
+class Daemon:
+    """Implements routing.control.Control."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.loaded = Loaded()
+        self.state = State()
+        self.backend: PulseBackend | None = None
+        self.snapshot: Snapshot | None = None
+        self.decision: Decision | None = None
+        self.active_reason: str | None = None  # why the active profile became active
+        self.server_down_since: float | None = time.time()
+        self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
+        self._requests: list[Request] = []
+        self._reload_pending = False
+        self._started = False
+        self._retries = 0
+        self._watchers: set[asyncio.Queue[Result]] = set()
+        self._stop = asyncio.Event()
+        from routing.scheduler import Scheduler
+
+        self.scheduler = Scheduler(self._pass)
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def run(self) -> int:
+        loop = asyncio.get_running_loop()
+        self.state = state_store.load(self.settings.state_path)
+        self._reload(initial=True)
+        control = ControlServer(self, self.settings.socket_path)
+        await control.start()
+        watch = DirectoryWatch(self._watched_dirs(), self._file_changed)
+        watch.start(loop)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self._file_changed, "SIGHUP")
+        tasks = [
+            asyncio.create_task(self.scheduler.run(), name="scheduler"),
+            asyncio.create_task(self._server_loop(), name="server"),
+        ]
+        interval = notify.watchdog_interval()
+        if interval:
+            tasks.append(asyncio.create_task(self._watchdog(interval), name="watchdog"))
+        log.info(
+            "dawroute started: %d profile(s), control socket %s",
+            len(self.loaded.profiles),
+            self.settings.socket_path,
+        )
+        notify.notify("READY=1\nSTATUS=starting")
+        await self._stop.wait()
+        notify.notify("STOPPING=1")
+        log.info("stopping")
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        watch.close(loop)
+        await control.close()
+        state_store.save(self.settings.state_path, self.state)
+        if self.backend is not None:
+            self.backend.close()
+        return 0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _watched_dirs(self) -> list[Path]:
+        dirs = {p if p.is_dir() or not p.suffix else p.parent for p in self.settings.profile_paths}
+        if self.settings.config_path is not None:
+            dirs.add(self.settings.config_path.parent)
+        return sorted(dirs)
+
+    async def _watchdog(self, interval: float) -> None:
+        while True:
+            notify.notify("WATCHDOG=1")
+            await asyncio.sleep(interval)
+
+    # ------------------------------------------------------------ sources
+
+    def _file_changed(self, what: str) -> None:
+        log.debug("reload requested (%s)", what)
+        self._reload_pending = True
+        self.scheduler.poke(f"config changed: {what}")
+
+    async def _server_loop(self) -> None:
+        """Stay connected: a server that goes away is normal; reconnect with backoff."""
+        delay = 0.05
+        while True:
+            backend = PulseBackend(self.settings.server)
+            try:
+                await backend.connect(timeout=2.0)
+            except (ServerError, TimeoutError, OSError) as exc:
+                self._server_lost(f"cannot connect: {exc}")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.05
+            self.backend = backend
+            self.server_down_since = None
+            self._record("server", "sound server connected")
+            self.scheduler.poke("server connected")  # full resync
+            try:
+                async for change in backend.changes():
+                    self.scheduler.poke(f"{change.facility} {change.kind} #{change.index}")
+            except (Disconnected, ServerError) as exc:
+                self._server_lost(f"connection lost: {exc}")
+            finally:
+                self.backend = None
+                backend.close()
+
+    def _server_lost(self, why: str) -> None:
+        if self.server_down_since is None:
+            self.server_down_since = time.time()
+            log.warning("sound server unavailable: %s", why)
+            self._record("server", f"sound server unavailable ({why})")
+            notify.notify("STATUS=sound server unavailable")
+
+    # ------------------------------------------------------------ the pass
+
+    async def _pass(self, reasons: list[str]) -> None:
+        if self._reload_pending:
+            self._reload_pending = False
+            self._reload()
+        requests, self._requests = self._requests, []
+        backend = self.backend
+        if backend is None:
+            for r in requests:
+                r.fail(ServerUnavailable(self._down_message()))
+            return
+        try:
+            snapshot = await backend.observe()
+            cause = Cause.EVENT if self._started else Cause.STARTUP
+            for req in requests or [Request(Trigger(cause))]:
+                snapshot = await self._handle(backend, req, snapshot)
+            self._started = True
+        except (Disconnected, ServerError) as exc:
+            for r in requests:
+                r.fail(ServerUnavailable(f"sound server went away: {exc}"))
+
+    async def _handle(self, backend: PulseBackend, req: Request, snapshot: Snapshot) -> Snapshot:
+        d = policy.decide(
+            self.loaded.profiles,
+            snapshot,
+            self.state,
+            req.trigger,
+            self.loaded.config.safety.max_volume,
+        )
+        self.snapshot, self.decision = snapshot, d
+        if d.error is not None:
+            req.fail(ERRORS_BY_NAME[d.error](d.reason))
+            return snapshot
+        done: list[str] = []
+        failed: list[str] = []
+        if d.plan is not None:
+            ops = reconcile.ops(d.plan, snapshot)
+            if ops:
+                result = await backend.apply(ops)
+                done = [op.describe() for op in result.done]
+                failed = [f"{op.describe()}: {why}" for op, why in result.failed]
+                snapshot = await backend.observe()
+                self.snapshot = snapshot
+        self._commit(d, req.trigger, done, failed)
+        if failed:
+            self._retry()
+            req.fail(ProfileNotApplied(f"{d.profile}: " + "; ".join(failed)))
+        else:
+            self._retries = 0
+            req.answer(
+                {
+                    "profile": d.profile,
+                    "reason": d.reason,
+                    "done": done,
+                    "manual": d.manual is not None,
+                }
+            )
+        return snapshot
+
+    def _retry(self) -> None:
+        # e.g. the device vanished between observe and apply: its remove event will also
+        # poke us, but a failure without an event must not wait forever — nor spin.
+        self._retries += 1
+        if self._retries <= MAX_RETRIES:
+            self.scheduler.poke("retry after failed apply")
+
+    def _commit(self, d: Decision, trigger: Trigger, done: list[str], failed: list[str]) -> None:
+        now = time.time()
+        old = self.state
+        new = State(
+            active=d.profile,
+            active_since=old.active_since if d.profile == old.active else now,
+            manual=d.manual,
+            manual_since=old.manual_since
+            if d.manual == old.manual
+            else (now if d.manual else None),
+        )
+        if new != old:
+            self.state = new
+            state_store.save(self.settings.state_path, new)
+            notify.notify(f"STATUS=active profile: {d.profile or 'none'}")
+        if (
+            new.active != old.active
+            or self.active_reason is None
+            or trigger.cause not in (Cause.EVENT, Cause.STARTUP)
+        ):
+            self.active_reason = d.reason
+        if new.active != old.active or done or failed:
+            log.info(
+                "%s [%s] (%d op(s)%s)",
+                d.reason,
+                trigger.cause.value,
+                len(done),
+                f", {len(failed)} failed" if failed else "",
+            )
+            self._record(
+                "decision",
+                d.reason,
+                profile=d.profile,
+                cause=trigger.cause.value,
+                done=done,
+                failed=failed,
+            )
+
+    def _record(self, kind: str, message: str, **extra: Any) -> None:
+        event = {"time": time.time(), "kind": kind, "message": message, **extra}
+        self.history.append(event)
+        for q in self._watchers:
+            q.put_nowait(event)
+
+    # ------------------------------------------------------------ config
+
+    def _reload(self, initial: bool = False) -> bool:
+        s = self.settings
+        profiles, loaded, issues = check_all(s.profile_paths, s.config_path)
+        errors = tuple(i for i in issues if i.severity == "error")
+        warnings = tuple(i for i in issues if i.severity == "warning")
+        for issue in issues:
+            log.log(
+                logging.ERROR if issue.severity == "error" else logging.WARNING,
+                "%s",
+                issue.format(),
+            )
+        if errors:
+            kept = "keeping the last good configuration" if not initial else "no profiles loaded"
+            self.loaded = replace(self.loaded, errors=errors)
+            self._record(
+                "config",
+                f"configuration has {len(errors)} error(s); {kept}",
+                errors=[e.format() for e in errors],
+            )
+            return False
+        self.loaded = Loaded(
+            tuple(p.profile for p in profiles.profiles), loaded.config, (), warnings, time.time()
+        )
+        self._record("config", f"loaded {len(self.loaded.profiles)} profile(s)")
+        return True
+
+    # ------------------------------------------------------------ Control
+
+    async def _request(self, trigger: Trigger) -> Result:
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._requests.append(Request(trigger, future))
+        self.scheduler.poke(f"request {trigger.cause.value}")
+        try:
+            return await asyncio.wait_for(future, REQUEST_TIMEOUT)
+        except TimeoutError:
+            raise ProfileNotApplied("timed out waiting for the sound server") from None
+
+    async def switch(self, profile: str) -> Result:
+        return await self._request(Trigger(Cause.SWITCH, profile))
+
+    async def auto(self) -> Result:
+        return await self._request(Trigger(Cause.AUTO))
+
+    async def next(self) -> Result:
+        return await self._request(Trigger(Cause.NEXT))
+
+    async def previous(self) -> Result:
+        return await self._request(Trigger(Cause.PREVIOUS))
+
+    async def reload(self) -> Result:
+        ok = self._reload()
+        self.scheduler.poke("reload requested")
+        if not ok:
+            raise ConfigInvalid(list(self.loaded.errors))
+        return {
+            "profiles": [p.name for p in self.loaded.profiles],
+            "warnings": [w.format() for w in self.loaded.warnings],
+        }
+
+    async def list(self) -> Result:
+        snap = self.snapshot or Snapshot()
+        cap = self.loaded.config.safety.max_volume
+        rows = []
+        for p in self.loaded.profiles:
+            c = policy.candidate(p, self.loaded.profiles, snap, cap)
+            rows.append(
+                {
+                    "name": p.name,
+                    "description": p.description,
+                    "priority": p.priority,
+                    "auto": p.auto,
+                    "fallback": p.fallback,
+                    "present": c.plan is not None,
+                    "problem": c.problem,
+                    "active": p.name == self.state.active,
+                }
+            )
+        return {"profiles": rows}
+
+    async def status(self) -> Result:
+        return status_report(self)
+
+    async def watch(self) -> AsyncIterator[Result]:
+        q: asyncio.Queue[Result] = asyncio.Queue()
+        self._watchers.add(q)
+        try:
+            while True:
+                yield await q.get()
+        finally:
+            self._watchers.discard(q)
+
+    def _down_message(self) -> str:
+        since = time.strftime("%H:%M:%S", time.localtime(self.server_down_since or time.time()))
+        return f"sound server unavailable since {since}"
+
+
+def status_report(d: Daemon) -> Result:
+    """Everything `dawroute status` shows, as plain data."""
+    snap = d.snapshot
+    plan = d.decision.plan if d.decision else None
+    server: dict[str, Any] = {
+        "available": d.backend is not None,
+        "unavailable_since": d.server_down_since,
+    }
+    if snap is not None:
+        server.update(kind=snap.server.value, version=snap.server_version)
+    outputs = []
+    streams = []
+    if snap is not None and plan is not None:
+        for o in plan.outputs:
+            dev = snap.device(o.device)
+            outputs.append(
+                {
+                    "device": o.device,
+                    "label": dev.label if dev else o.device,
+                    "present": dev is not None,
+                    "volume": dev.volume if dev else None,
+                    "max_volume": o.max_volume,
+                    "profile_volume": o.volume,
+                }
+            )
+    if snap is not None:
+        daw_ids = set(plan.daw_streams) if plan else set()
+        for s in snap.streams:
+            if s.index in daw_ids:
+                dev = snap.device(s.sink or "")
+                streams.append(
+                    {
+                        "index": s.index,
+                        "app": s.app_name,
+                        "sink": s.sink,
+                        "label": dev.label if dev else s.sink,
+                        "on_target": plan is not None and s.sink == plan.target,
+                    }
+                )
+    return {
+        "active": d.state.active,
+        "active_since": d.state.active_since,
+        "manual": d.state.manual,
+        "manual_since": d.state.manual_since,
+        "reason": d.active_reason,
+        "problems": list(d.decision.problems) if d.decision else [],
+        "target": plan.target if plan else None,
+        "outputs": outputs,
+        "streams": streams,
+        "server": server,
+        "config": {
+            "profiles": len(d.loaded.profiles),
+            "loaded_at": d.loaded.loaded_at,
+            "errors": [e.format() for e in d.loaded.errors],
+            "warnings": [w.format() for w in d.loaded.warnings],
+        },
+        "events": list(d.history)[-10:],
+    }
+
+
+def run(settings: Settings) -> int:
+    daemon = Daemon(settings)
+    with contextlib.suppress(KeyboardInterrupt):
+        return asyncio.run(daemon.run())
+    return 0

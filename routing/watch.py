@@ -1,0 +1,81 @@
+"""Config-file changes via inotify (ctypes; no polling, no extra dependency).
+
+Editors save in many ways (write in place, write temp + rename, delete + create), so we
+watch the directories and report any change to a .yaml file; the daemon's scheduler
+coalesces the burst into one reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import logging
+import os
+import struct
+from collections.abc import Callable
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+IN_MODIFY = 0x002
+IN_CLOSE_WRITE = 0x008
+IN_MOVED_FROM = 0x040
+IN_MOVED_TO = 0x080
+IN_CREATE = 0x100
+IN_DELETE = 0x200
+IN_NONBLOCK = 0o4000
+IN_CLOEXEC = 0o2000000
+_MASK = IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE
+_EVENT = struct.Struct("iIII")
+
+
+class DirectoryWatch:
+    """Calls `on_change(path)` on the loop for changes to *.yaml in the given directories."""
+
+    def __init__(self, directories: list[Path], on_change: Callable[[str], None]) -> None:
+        self._dirs = directories
+        self._on_change = on_change
+        self._fd = -1
+        self._libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        self._wd: dict[int, Path] = {}
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> bool:
+        self._fd = self._libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+        if self._fd < 0:
+            log.warning(
+                "inotify unavailable (%s); reload with SIGHUP", os.strerror(ctypes.get_errno())
+            )
+            return False
+        self.rewatch()
+        loop.add_reader(self._fd, self._read)
+        return True
+
+    def rewatch(self) -> None:
+        """(Re)add watches; a directory created later (e.g. profiles/) is picked up."""
+        for d in self._dirs:
+            if d.is_dir() and d not in self._wd.values():
+                wd = self._libc.inotify_add_watch(self._fd, os.fsencode(d), _MASK)
+                if wd >= 0:
+                    self._wd[wd] = d
+
+    def _read(self) -> None:
+        try:
+            data = os.read(self._fd, 65536)
+        except BlockingIOError:
+            return
+        offset = 0
+        while offset + _EVENT.size <= len(data):
+            wd, _mask, _cookie, length = _EVENT.unpack_from(data, offset)
+            raw = data[offset + _EVENT.size : offset + _EVENT.size + length].rstrip(b"\0")
+            offset += _EVENT.size + length
+            name = os.fsdecode(raw)
+            if name.endswith((".yaml", ".yml")) or (name and (self._wd[wd] / name).is_dir()):
+                self._on_change(str(self._wd.get(wd, Path("?")) / name))
+        self.rewatch()
+
+    def close(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._fd >= 0:
+            loop.remove_reader(self._fd)
+            os.close(self._fd)
+            self._fd = -1
