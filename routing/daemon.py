@@ -87,6 +87,7 @@ class Daemon:
         self.server_down_since: float | None = time.time()
         self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
         self._requests: list[Request] = []
+        self._dead: list[PulseBackend] = []  # lost connections, closed between passes
         self._reload_pending = False
         self._started = False
         self._retries = 0
@@ -125,18 +126,34 @@ class Daemon:
         await self._stop.wait()
         notify.notify("STOPPING=1")
         log.info("stopping")
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._shutdown(tasks)
         watch.close(loop)
         await control.close()
         state_store.save(self.settings.state_path, self.state)
-        if self.backend is not None:
-            self.backend.close()
         return 0
 
     def stop(self) -> None:
         self._stop.set()
+
+    async def _shutdown(self, tasks: list[asyncio.Task[None]]) -> None:
+        """Let the running pass finish, then drop the server connection.
+
+        Cancelling a pass mid-apply left libpulse callbacks firing into cancelled
+        futures and, on closing the context, a segfault (seen in the 50-plug burst test).
+        """
+        scheduler, *others = tasks
+        self.scheduler.stop()
+        try:
+            await asyncio.wait_for(scheduler, 5.0)
+        except TimeoutError:
+            log.warning("a pass did not finish within 5 s; stopping anyway")
+        for t in others:
+            t.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        self._close_dead()
+        if self.backend is not None:
+            self.backend.close()
+            self.backend = None
 
     def _watched_dirs(self) -> list[Path]:
         dirs = {p if p.is_dir() or not p.suffix else p.parent for p in self.settings.profile_paths}
@@ -179,8 +196,12 @@ class Daemon:
             except (Disconnected, ServerError) as exc:
                 self._server_lost(f"connection lost: {exc}")
             finally:
+                # Not closed here: a pass may be awaiting on it, and libpulse aborts the
+                # process on a call into a freed context (context.c assertion, seen when
+                # PipeWire stopped mid-pass). The scheduler closes it between passes.
                 self.backend = None
-                backend.close()
+                self._dead.append(backend)
+                self.scheduler.poke("server connection lost")
 
     def _server_lost(self, why: str) -> None:
         if self.server_down_since is None:
@@ -191,7 +212,12 @@ class Daemon:
 
     # ------------------------------------------------------------ the pass
 
+    def _close_dead(self) -> None:
+        while self._dead:
+            self._dead.pop().close()
+
     async def _pass(self, reasons: list[str]) -> None:
+        self._close_dead()
         if self._reload_pending:
             self._reload_pending = False
             self._reload()

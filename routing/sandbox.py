@@ -176,11 +176,7 @@ def start_pulseaudio() -> Stack:
         "load-module module-always-sink\n"
     )
     with _stop_on_error(stack):
-        stack.spawn("pulseaudio", [
-            "pulseaudio", "--system=no", "-n", "-F", str(base / "default.pa"),
-            "--daemonize=no", "--exit-idle-time=-1", "--realtime=no", "--high-priority=no",
-            "--use-pid-file=no", "--log-target=stderr", "--log-level=notice",
-        ])  # fmt: skip
+        _spawn_pulseaudio(stack)
         stack.env["PULSE_SERVER"] = f"unix:{sock}"
         wait_for(lambda: _pulse_ready(stack), what="PulseAudio to answer")
     return stack
@@ -231,25 +227,37 @@ def start_pipewire_pulse(stack: Stack) -> None:
         )
 
 
-def restart_pipewire(stack: Stack) -> None:
-    """Kill and restart the whole PipeWire stack on the same sockets (a crash/upgrade)."""
-    for name in ("pipewire-pulse", "wireplumber", "pipewire"):
+_SERVER_PROCESSES = {
+    "pipewire": ("pipewire-pulse", "wireplumber", "pipewire"),
+    "pulseaudio": ("pulseaudio",),
+}
+
+
+def stop_server(stack: Stack) -> None:
+    """The sound server goes away (crash, upgrade); dbus and our other children stay."""
+    for name in _SERVER_PROCESSES[stack.kind]:
         stack.stop_process(name)
-    stack.spawn("pipewire", ["pipewire"])
-    wait_for(lambda: _pipewire_socket_live(stack.base / "pipewire-0"), what="PipeWire socket")
-    stack.spawn("wireplumber", ["wireplumber"])
-    start_pipewire_pulse(stack)
 
 
-def restart_pulseaudio(stack: Stack) -> None:
-    stack.stop_process("pulseaudio")
+def start_server(stack: Stack) -> None:
+    """Start the server again on the same sockets, as systemd would after a crash."""
     with _stop_on_error(stack):
-        stack.spawn("pulseaudio", [
-            "pulseaudio", "--system=no", "-n", "-F", str(stack.base / "default.pa"),
-            "--daemonize=no", "--exit-idle-time=-1", "--realtime=no", "--high-priority=no",
-            "--use-pid-file=no", "--log-target=stderr", "--log-level=notice",
-        ])  # fmt: skip
-        wait_for(lambda: _pulse_ready(stack), what="PulseAudio to answer")
+        if stack.kind == "pulseaudio":
+            _spawn_pulseaudio(stack)
+            wait_for(lambda: _pulse_ready(stack), what="PulseAudio to answer")
+            return
+        stack.spawn("pipewire", ["pipewire"])
+        wait_for(lambda: _pipewire_socket_live(stack.base / "pipewire-0"), what="PipeWire socket")
+        stack.spawn("wireplumber", ["wireplumber"])
+        start_pipewire_pulse(stack)
+
+
+def _spawn_pulseaudio(stack: Stack) -> None:
+    stack.spawn("pulseaudio", [
+        "pulseaudio", "--system=no", "-n", "-F", str(stack.base / "default.pa"),
+        "--daemonize=no", "--exit-idle-time=-1", "--realtime=no", "--high-priority=no",
+        "--use-pid-file=no", "--log-target=stderr", "--log-level=notice",
+    ])  # fmt: skip
 
 
 def _pipewire_socket_live(path: Path) -> bool:

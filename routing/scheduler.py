@@ -20,6 +20,7 @@ class Scheduler:
         self._run_pass = run_pass
         self._reasons: list[str] = []
         self._wake = asyncio.Event()
+        self._stopping = False
         self.passes = 0
 
     def poke(self, reason: str) -> None:
@@ -27,10 +28,17 @@ class Scheduler:
             self._reasons.append(reason)
         self._wake.set()
 
+    def stop(self) -> None:
+        """Finish the pass in progress (never cut an apply in half), then return from run()."""
+        self._stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            if self._stopping:
+                return
             reasons, self._reasons = self._reasons, []
             self.passes += 1
             try:

@@ -56,26 +56,31 @@ def _start(kind: str) -> sandbox.Stack:
     return stack
 
 
+def _stop(stack: sandbox.Stack) -> None:
+    _STARTED.extend(stack.pids())  # servers restarted by a test have new pids
+    stack.stop()
+
+
 @pytest.fixture(params=["pulseaudio", "pipewire"])
 def server(request: pytest.FixtureRequest) -> Iterator[sandbox.Stack]:
     """The same test against real PulseAudio and real PipeWire + WirePlumber + pipewire-pulse."""
     stack = _start(request.param)
     yield stack
-    stack.stop()
+    _stop(stack)
 
 
 @pytest.fixture
 def pipewire() -> Iterator[sandbox.Stack]:
     stack = _start("pipewire")
     yield stack
-    stack.stop()
+    _stop(stack)
 
 
 @pytest.fixture
 def jack() -> Iterator[sandbox.Stack]:
     stack = _start("jackd")
     yield stack
-    stack.stop()
+    _stop(stack)
 
 
 @pytest.fixture

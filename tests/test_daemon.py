@@ -1,0 +1,386 @@
+"""The daemon as users run it: a real subprocess on real PulseAudio and PipeWire servers."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from routing import sandbox
+from tests.conftest import wait_until
+from tests.test_apply import EXAMPLES, server_state
+
+AMP, IFACE, GUEST = sandbox.USB_AMP, sandbox.INTERFACE, sandbox.USB_AMP_2
+
+
+class Running:
+    def __init__(self, stack: sandbox.Stack, env: dict[str, str]) -> None:
+        self.stack = stack
+        self.env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = Path(env["HOME"]) / "daemon.log"
+
+    @property
+    def profiles(self) -> Path:
+        return Path(self.env["XDG_CONFIG_HOME"]) / "dawroute" / "profiles"
+
+    @property
+    def socket(self) -> Path:
+        return Path(self.env["XDG_RUNTIME_DIR"]) / "dawroute" / "control.sock"
+
+    @property
+    def state_file(self) -> Path:
+        return Path(self.env["XDG_STATE_HOME"]) / "dawroute" / "state.json"
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "routing", "daemon"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until(
+            lambda: self.status()["server"]["available"] and self.status()["active"],
+            timeout=10,
+            what="the daemon to route",
+        )
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(10)
+        self.proc = None
+        return rc
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        out = subprocess.run(
+            [sys.executable, "-m", "routing", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if check:
+            assert out.returncode == 0, f"{args}: {out.stderr}{out.stdout}\n{self.log_text()}"
+        return out
+
+    def status(self) -> dict:
+        return json.loads(self.cli("status", "--json").stdout)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+@pytest.fixture
+def daemon(server: sandbox.Stack, client_env: dict[str, str]) -> Iterator[Running]:
+    profiles = Path(client_env["XDG_CONFIG_HOME"]) / "dawroute" / "profiles"
+    profiles.mkdir(parents=True)
+    for f in EXAMPLES.glob("*.yaml"):
+        if f.name != "config.yaml":
+            shutil.copy(f, profiles)
+    sandbox.plug(server, IFACE)
+    sandbox.start_daw(server, sink=IFACE.name)
+    wait_until(lambda: server_state(server)[0] == [IFACE.name], what="the DAW stream")
+    running = Running(server, client_env)
+    running.start()
+    yield running
+    # shown by pytest only when the test failed
+    try:
+        print("SERVER STATE", server_state(server)[:2])
+    except Exception as exc:  # the server may be down in a failed restart test
+        print("SERVER STATE unavailable:", exc)
+    print("DAEMON LOG\n" + running.log_text()[-6000:])
+    if running.proc is not None:
+        assert running.stop() == 0, running.log_text()
+
+
+def routed_to(stack: sandbox.Stack, sink_name: str) -> bool:
+    daw, default, _ = server_state(stack)
+    return daw == [sink_name] and default == sink_name
+
+
+def routed_to_ours(stack: sandbox.Stack, profile: str) -> bool:
+    daw, default, _ = server_state(stack)
+    return daw == [default] and default.startswith(f"dawroute.{profile}.")
+
+
+def volume(stack: sandbox.Stack, sink_name: str) -> float:
+    return float(server_state(stack)[2][sink_name][0])
+
+
+def test_plugging_amp_switches_and_unplugging_falls_back_at_the_fallbacks_level(
+    daemon: Running, server: sandbox.Stack
+) -> None:
+    assert routed_to_ours(server, "speakers")
+    handle = sandbox.plug(server, AMP)
+    wait_until(lambda: routed_to(server, AMP.name), what="DAW on the amp")
+    assert volume(server, AMP.name) == pytest.approx(45, abs=0.6)  # cap is 60 %
+    st = daemon.status()
+    assert st["active"] == "usb-amp" and st["manual"] is None
+    assert st["reason"] == "usb-amp: auto, priority 90, 'Schiit Fulla Analog Stereo' present"
+    assert st["outputs"][0]["max_volume"] == 60.0
+    text = daemon.cli("status").stdout
+    assert "Schiit Fulla Analog Stereo: 45 % (cap 60 %)" in text
+    # while on headphones, someone turns the interface all the way up
+    sandbox.with_pulse(
+        server, lambda p: p.volume_set_all_chans(p.get_sink_by_name(IFACE.name), 1.0)
+    )
+    sandbox.unplug(server, handle)
+    wait_until(lambda: routed_to_ours(server, "speakers"), what="fallback to the speakers")
+    assert volume(server, IFACE.name) == pytest.approx(70, abs=0.6)  # the fallback's own level
+    assert daemon.status()["active"] == "speakers"
+
+
+def test_manual_switch_holds_until_auto_and_ends_when_its_device_leaves(
+    daemon: Running, server: sandbox.Stack
+) -> None:
+    amp = sandbox.plug(server, AMP)
+    wait_until(lambda: routed_to(server, AMP.name), what="DAW on the amp")
+    out = daemon.cli("switch", "phones-3-4")
+    assert "phones-3-4: manual choice" in out.stdout
+    assert routed_to_ours(server, "phones-3-4")  # `switch` replies once applied
+    sandbox.plug(server, GUEST)  # tracking-duo (priority 95) becomes possible…
+    time.sleep(0.3)  # …and must NOT take over from the manual choice
+    assert routed_to_ours(server, "phones-3-4")
+    st = daemon.status()
+    assert st["manual"] == "phones-3-4" and st["manual_since"]
+    daemon.cli("auto")
+    assert routed_to_ours(server, "tracking-duo")
+    daemon.cli("switch", "mono-check")
+    assert routed_to_ours(server, "mono-check")
+    sandbox.unplug(server, amp)
+    wait_until(lambda: routed_to_ours(server, "speakers"), what="fallback after manual device left")
+    assert daemon.status()["manual"] is None
+
+
+def test_switch_errors_have_names_sentences_and_exit_codes(daemon: Running) -> None:
+    out = daemon.cli("switch", "nope", check=False)
+    assert out.returncode == 5 and out.stderr.strip() == "dawroute: no profile named 'nope'"
+    out = daemon.cli("switch", "usb-amp", check=False)
+    assert out.returncode == 6
+    assert out.stderr.strip() == "dawroute: usb-amp: no connected device matches"
+
+
+def test_sound_server_restart_is_survived_and_the_profile_reapplied(
+    daemon: Running, server: sandbox.Stack
+) -> None:
+    sandbox.plug(server, AMP)
+    wait_until(lambda: routed_to(server, AMP.name), what="DAW on the amp")
+    pid = daemon.proc.pid if daemon.proc else None
+    sandbox.stop_server(server)
+    wait_until(lambda: not daemon.status()["server"]["available"], what="daemon noticing")
+    assert "sound server unavailable since" in daemon.cli("status").stdout
+    out = daemon.cli("switch", "speakers", check=False)
+    assert out.returncode == 8 and "sound server unavailable since" in out.stderr
+    sandbox.start_server(server)
+    sandbox.plug(server, IFACE)
+    sandbox.plug(server, AMP)
+    sandbox.start_daw(server, sink=IFACE.name)
+    wait_until(lambda: routed_to(server, AMP.name), timeout=10, what="re-applied after restart")
+    assert daemon.proc is not None and daemon.proc.pid == pid and daemon.proc.poll() is None
+    assert volume(server, AMP.name) <= 60.0 + 0.6
+
+
+def test_a_burst_of_50_plugs_and_unplugs_converges(daemon: Running, server: sandbox.Stack) -> None:
+    def burst(p) -> None:
+        handle = None
+        for i in range(50):
+            if handle is None:
+                handle = p.module_load(*AMP.modules()[0])
+            else:
+                p.module_unload(handle)
+                handle = None
+            if i == 49:
+                assert handle is None
+        p.module_load(*AMP.modules()[0])  # ends plugged in
+
+    sandbox.with_pulse(server, burst)
+
+    def on_the_amp() -> bool:
+        # in a burst PulseAudio may name the new sink "<name>.2" while the old one is
+        # still being freed: exactly why selectors never use names with suffixes
+        # On PipeWire, WirePlumber itself re-links the DAW to a re-appearing node it
+        # remembers, at the node's fresh 100 %: the daemon must cap it right after.
+        daw, default, sinks = server_state(server)
+        amps = [n for n in sinks if n.startswith(AMP.name)]
+        capped = all(sinks[n][0] <= 60.6 for n in amps)
+        return len(amps) == 1 and daw == amps and default == amps[0] and capped
+
+    wait_until(on_the_amp, timeout=10, what="convergence on the amp, capped")
+    assert daemon.proc is not None and daemon.proc.poll() is None
+
+
+def test_broken_edit_keeps_last_good_config_and_fixing_it_reloads(
+    daemon: Running, server: sandbox.Stack
+) -> None:
+    amp_file = daemon.profiles / "usb-headphone-amp.yaml"
+    good = amp_file.read_text()
+    amp_file.write_text(good.replace("max_volume: 60%", "max_volume: 60%\n  volum: 3"))
+    wait_until(lambda: daemon.status()["config"]["errors"], what="the reload to fail")
+    errors = daemon.status()["config"]["errors"]
+    assert errors == [
+        f"{amp_file}:11:3: output.volum: unknown key 'volum' — did you mean `volume`?"
+    ]
+    assert "the last good configuration is still in use" in daemon.cli("status").stdout
+    out = daemon.cli("reload", check=False)
+    assert out.returncode == 3 and "unknown key 'volum'" in out.stderr
+    sandbox.plug(server, AMP)  # the last good profiles still route
+    wait_until(lambda: routed_to(server, AMP.name), what="DAW on the amp")
+    amp_file.write_text(good.replace("volume: 45%", "volume: 40%"))
+    wait_until(lambda: not daemon.status()["config"]["errors"], what="the fixed reload")
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGHUP)  # SIGHUP reloads too
+    wait_until(lambda: "loaded 6 profile(s)" in [e["message"] for e in daemon.status()["events"]])
+
+
+def test_state_survives_sigterm_and_startup_does_not_raise_volume(
+    daemon: Running, server: sandbox.Stack
+) -> None:
+    sandbox.plug(server, AMP)
+    wait_until(lambda: routed_to(server, AMP.name), what="DAW on the amp")
+    daemon.cli("switch", "usb-amp")
+    assert daemon.stop() == 0
+    saved = json.loads(daemon.state_file.read_text())
+    assert saved["active"] == "usb-amp" and saved["manual"] == "usb-amp"
+    assert not daemon.socket.exists()
+    sandbox.with_pulse(server, lambda p: p.volume_set_all_chans(p.get_sink_by_name(AMP.name), 0.2))
+    daemon.start()
+    st = daemon.status()
+    assert (st["active"], st["manual"]) == ("usb-amp", "usb-amp")
+    assert volume(server, AMP.name) == pytest.approx(20, abs=0.6)  # restored, not raised
+
+
+def test_control_socket_is_private_and_survives_garbage(daemon: Running) -> None:
+    assert daemon.socket.stat().st_mode & 0o777 == 0o600
+    replies = []
+    for payload in (
+        b"this is not json\n",
+        b"[1, 2]\n",
+        b'{"id": 7, "method": "explode"}\n',
+        b'{"id": 8, "method": "switch", "params": {}}\n',
+        b"x" * 70000 + b"\n",
+    ):
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(str(daemon.socket))
+            s.sendall(payload)
+            replies.append(json.loads(s.makefile("rb").readline()))
+    names = [r["error"]["name"] for r in replies]
+    assert names == ["BadRequest"] * 5
+    assert replies[2]["id"] == 7 and "unknown method 'explode'" in replies[2]["error"]["message"]
+    assert daemon.status()["active"]  # and the daemon carries on
+
+
+def _connect_as(uid: int, path: Path) -> str:
+    """Fork, drop to `uid`, ask for status; returns what happened (no exec needed)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            os.chdir(path.parent)  # as root: so only the last directory's mode matters
+            os.setgid(uid)
+            os.setuid(uid)
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(path.name)
+                with contextlib.suppress(BrokenPipeError):  # refused peers are cut off
+                    s.sendall(b'{"id": 1, "method": "status"}\n')
+                answer = s.makefile("rb").readline().decode() or "closed"
+        except OSError as exc:
+            answer = type(exc).__name__
+        os.write(write_end, answer.encode()[:4000])
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(pid, 0)
+    with os.fdopen(read_end) as f:
+        return f.read()
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to act as another user")
+def test_other_users_are_refused(daemon: Running) -> None:
+    nobody = 65534
+    # 1) the socket file is 0600: another user cannot even connect
+    assert _connect_as(nobody, daemon.socket) == "PermissionError"
+    # 2) even if the file were opened up, the peer uid check refuses them
+    daemon.socket.chmod(0o666)
+    daemon.socket.parent.chmod(0o777)
+    raw = _connect_as(nobody, daemon.socket)
+    assert raw.startswith("{"), raw
+    reply = json.loads(raw)
+    assert reply["error"]["name"] == "PermissionDenied"
+    daemon.socket.chmod(0o600)
+
+
+def test_cli_without_daemon_says_how_to_start_it(client_env: dict[str, str]) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "routing", "status"],
+        env=client_env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 4
+    assert out.stderr.strip() == (
+        "dawroute: daemon not running — start it with "
+        "`systemctl --user start dawroute` (or `dawroute daemon`)"
+    )
+
+
+def test_status_cli_does_not_import_the_daemon_stack() -> None:
+    code = (
+        "import sys\nfrom routing.cli import main\ntry: main(['status'])\nexcept SystemExit: "
+        "pass\nheavy = [m for m in ('pulsectl', 'pydantic', 'yaml', 'rtmidi', "
+        "'routing.daemon', 'routing.backends.pulse') if m in sys.modules]\nprint(heavy)"
+    )
+    env = {**os.environ, "DAWROUTE_SOCKET": "/nonexistent/sock"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_watch_streams_decisions(daemon: Running, server: sandbox.Stack) -> None:
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "routing", "watch", "--json"],
+        env=daemon.env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(0.3)  # let it subscribe
+        sandbox.plug(server, AMP)
+        assert watcher.stdout is not None
+        event = json.loads(watcher.stdout.readline())
+        assert event["kind"] == "decision" and event["profile"] == "usb-amp"
+        assert any(line.startswith("move 'REAPER'") for line in event["done"])
+    finally:
+        watcher.terminate()
+        watcher.wait(5)
+
+
+def test_systemd_unit_passes_verify(tmp_path: Path) -> None:
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("SKIPPED LOUDLY: systemd-analyze not installed")
+    repo_unit = Path(__file__).resolve().parent.parent / "systemd" / "dawroute.service"
+    # as scripts/install-service links it: ~/.local/bin/dawroute -> the venv's dawroute
+    unit = tmp_path / "dawroute.service"
+    dawroute_bin = Path(sys.executable).parent / "dawroute"
+    unit.write_text(repo_unit.read_text().replace("%h/.local/bin/dawroute", str(dawroute_bin)))
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(run), "HOME": str(tmp_path)}
+    out = subprocess.run(
+        ["systemd-analyze", "verify", "--user", "--man=no", str(unit)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.strip() == "", out.stderr
