@@ -384,3 +384,16 @@ def test_systemd_unit_passes_verify(tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stderr.strip() == "", out.stderr
+
+
+def test_run_commands_sandbox_demo_shows_plug_switch_unplug_fallback(tmp_path: Path) -> None:
+    if sandbox.missing_tools("pipewire"):
+        pytest.skip("SKIPPED LOUDLY: PipeWire not installed; run ./scripts/test")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
+    env["PULSE_COOKIE"] = str(tmp_path / "cookie")
+    out = subprocess.run([sys.executable, "-m", "routing.demo"], env=env, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    statuses = out.stdout.split("$ dawroute status")[1:]
+    actives = [s.split("active:")[1].split("(")[0].strip() for s in statuses]
+    assert actives == ["speakers", "usb-amp", "speakers"]
