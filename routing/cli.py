@@ -97,9 +97,44 @@ def build_parser() -> argparse.ArgumentParser:
     cmd("reload", cmd_simple, "re-read profiles and config.yaml").set_defaults(method="reload")
     sp = cmd("watch", cmd_watch, "print each decision as it happens")
     sp.add_argument("--json", action="store_true")
+    _add_midi_parser(sub)
     sp = cmd("completion", cmd_completion, "print shell completion (bash)")
     sp.add_argument("shell", nargs="?", default="bash", choices=["bash"])
     return p
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _add_midi_parser(sub: Any) -> None:
+    sp = sub.add_parser(
+        "midi", help="MIDI ports, monitor and learn", description="MIDI ports, monitor and learn"
+    )
+    sp.set_defaults(func=lambda _args: _usage(sp))
+    msub = sp.add_subparsers(metavar="ACTION")
+    mp = msub.add_parser("ports", help="list MIDI ports (JACK and ALSA)")
+    mp.add_argument("--json", action="store_true")
+    mp.set_defaults(func=cmd_midi_ports)
+    mp = msub.add_parser("monitor", help="print incoming messages as trigger snippets")
+    mp.add_argument("--port", default="~.", help="input port, exact or ~regex (default: all)")
+    mp.add_argument("--api", default="auto", choices=["auto", "jack", "alsa"])
+    mp.add_argument("--count", type=int, default=0, help="stop after N messages")
+    mp.add_argument("--timeout", type=float, help="stop after S seconds without a message")
+    mp.set_defaults(func=cmd_midi_monitor)
+    mp = msub.add_parser(
+        "learn", help="wait for the next press and print (or --write) the trigger for an action"
+    )
+    what = mp.add_mutually_exclusive_group(required=True)
+    what.add_argument("--switch", metavar="PROFILE")
+    what.add_argument("--toggle", nargs=2, metavar=("A", "B"))
+    what.add_argument("--action", choices=["next", "previous", "auto", "volume_up", "volume_down"])
+    mp.add_argument("--port", default="~.", help="input port, exact or ~regex (default: all)")
+    mp.add_argument("--api", default="auto", choices=["auto", "jack", "alsa"])
+    mp.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (default 30)")
+    mp.add_argument("--write", action="store_true", help="add it to config.yaml (then checked)")
+    mp.set_defaults(func=cmd_midi_learn)
 
 
 def _version() -> str:
@@ -239,6 +274,86 @@ def cmd_apply(args: argparse.Namespace) -> int:
     return asyncio.run(
         apply_once(args.profile, args.profiles or [paths.profiles_dir()], dry_run=args.dry_run)
     )
+
+
+# ---------------------------------------------------------------- MIDI
+
+
+def cmd_midi_ports(args: argparse.Namespace) -> int:
+    from routing.learn import list_ports
+
+    ports = list_ports()
+    if args.json:
+        print(json.dumps(ports, indent=2))
+        return 0
+    for api, info in ports.items():
+        if not info["available"]:
+            print(f"{api}: unavailable: {info['why']}")
+            continue
+        print(f"{api}:")
+        for p in info["inputs"]:
+            print(f"  in   {p}")
+        for p in info["outputs"]:
+            print(f"  out  {p}")
+    return 0
+
+
+def cmd_midi_monitor(args: argparse.Namespace) -> int:
+    from routing import midi
+    from routing.learn import describe, messages
+
+    try:
+        for n, msg in enumerate(messages(args.port, args.api, args.timeout), 1):
+            print(describe(msg), flush=True)
+            if args.count and n >= args.count:
+                break
+    except midi.MidiUnavailable as exc:
+        print(f"dawroute: {exc}", file=sys.stderr)
+        return 6
+    return 0
+
+
+def cmd_midi_learn(args: argparse.Namespace) -> int:
+    from routing import midi
+    from routing.config import check_all
+    from routing.learn import add_trigger, messages
+    from routing.triggers import as_trigger_yaml
+
+    if args.switch:
+        action = f"switch: {args.switch}"
+    elif args.toggle:
+        action = f"toggle: [{args.toggle[0]}, {args.toggle[1]}]"
+    else:
+        action = f"action: {args.action}"
+    print(f"press the pad, key or foot switch for `{action}` …", file=sys.stderr, flush=True)
+    try:
+        msg = next(iter(messages(args.port, args.api, args.timeout)), None)
+    except midi.MidiUnavailable as exc:
+        print(f"dawroute: {exc}", file=sys.stderr)
+        return 6
+    if msg is None:
+        print(f"dawroute: no MIDI message within {args.timeout:g} s", file=sys.stderr)
+        return 1
+    snippet = as_trigger_yaml(msg, action)
+    print(snippet)
+    if not args.write:
+        return 0
+    config = paths.config_file()
+    before = config.read_text(encoding="utf-8") if config.exists() else None
+    add_trigger(config, snippet)
+    _, _, issues = check_all([paths.profiles_dir()], config)
+    errors = [i for i in issues if i.severity == "error"]
+    if errors:
+        for e in errors:
+            print(e.format(), file=sys.stderr)
+        if before is None:
+            config.unlink()
+        else:
+            config.write_text(before, encoding="utf-8")
+        print("dawroute: not written: config.yaml would not pass `dawroute check`", file=sys.stderr)
+        return ConfigInvalid.exit_code
+    print(f"added to {config}; `dawroute reload` (or save) makes the daemon use it")
+    return 0
 
 
 # ---------------------------------------------------------------- daemon and its client

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from routing import notify, policy, reconcile
+from routing import notify, policy, reconcile, triggers
 from routing import state as state_store
 from routing.backends.pulse import Disconnected, PulseBackend, ServerError
 from routing.config import Config, check_all
@@ -28,10 +28,12 @@ from routing.errors import (
     ProfileNotApplied,
     ServerUnavailable,
 )
-from routing.model import Snapshot
+from routing.midi import MidiControl
+from routing.model import SetVolume, Snapshot
 from routing.policy import Cause, Decision, Trigger
 from routing.profiles import Profile
 from routing.state import State
+from routing.triggers import TriggerState
 from routing.watch import DirectoryWatch
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ HISTORY = 50
 class Request:
     trigger: Trigger
     future: asyncio.Future[Result] | None = None
+    volume_step: float = 0.0  # MIDI volume_up/volume_down: nudge the outputs, within caps
 
     def answer(self, result: Result) -> None:
         if self.future is not None and not self.future.done():
@@ -93,6 +96,9 @@ class Daemon:
         self._retries = 0
         self._watchers: set[asyncio.Queue[Result]] = set()
         self._stop = asyncio.Event()
+        self.midi: MidiControl | None = None
+        self._trigger_state = TriggerState()
+        self._midi_tasks: set[asyncio.Task[None]] = set()
         from routing.scheduler import Scheduler
 
         self.scheduler = Scheduler(self._pass)
@@ -105,6 +111,7 @@ class Daemon:
         self._reload(initial=True)
         control = ControlServer(self, self.settings.socket_path)
         await control.start()
+        self._restart_midi()
         watch = DirectoryWatch(self._watched_dirs(), self._file_changed)
         watch.start(loop)
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -154,6 +161,58 @@ class Daemon:
         if self.backend is not None:
             self.backend.close()
             self.backend = None
+        if self.midi is not None:
+            self.midi.close()
+
+    # ------------------------------------------------------------ MIDI
+
+    def _restart_midi(self) -> None:
+        """(Re)open MIDI for the current config; no triggers and no LEDs = no MIDI at all."""
+        if self.midi is not None:
+            self.midi.close()
+            self.midi = None
+        cfg = self.loaded.config.midi
+        if not cfg.triggers and cfg.feedback is None:
+            return
+        self.midi = MidiControl(cfg, self._on_midi, asyncio.get_running_loop())
+        self.midi.start()
+        self.midi.send_leds(self.state.active)
+
+    def _on_midi(self, port: str, data: list[int], when: float) -> None:
+        """Runs on the loop (handed over from rtmidi's thread); only queues requests."""
+        msg = triggers.parse(port, data, when)
+        if msg is None:
+            return
+        cfg = self.loaded.config.midi
+        actions, self._trigger_state = triggers.evaluate(
+            cfg.triggers, msg, self._trigger_state, self.state.active, cfg.debounce_ms
+        )
+        for action in actions:
+            log.info(
+                "MIDI %s %s/%s on %s → %s",
+                msg.kind.value,
+                msg.channel,
+                msg.number,
+                port,
+                action.describe(),
+            )
+            task = asyncio.create_task(self._midi_request(action))
+            self._midi_tasks.add(task)  # keep a reference until done (asyncio holds weak ones)
+            task.add_done_callback(self._midi_tasks.discard)
+
+    async def _midi_request(self, action: triggers.Action) -> None:
+        step = self.loaded.config.safety.volume_step
+        do = triggers.Do
+        try:
+            if action.do is do.SWITCH:
+                await self.switch(action.profile or "")
+            elif action.do in (do.NEXT, do.PREVIOUS, do.AUTO):
+                await getattr(self, action.do.value)()
+            else:
+                await self._request(Trigger(), step if action.do is do.VOLUME_UP else -step)
+        except DawrouteError as exc:
+            log.warning("MIDI %s: %s", action.describe(), exc.message)
+            self._record("midi", f"{action.describe()}: {exc.message}")
 
     def _watched_dirs(self) -> list[Path]:
         dirs = {p if p.is_dir() or not p.suffix else p.parent for p in self.settings.profile_paths}
@@ -253,6 +312,13 @@ class Daemon:
         failed: list[str] = []
         if d.plan is not None:
             ops = reconcile.ops(d.plan, snapshot)
+            if req.volume_step:
+                touched = {op.device for op in ops if isinstance(op, SetVolume)}
+                ops += [
+                    op
+                    for op in reconcile.nudge(d.plan, snapshot, req.volume_step)
+                    if isinstance(op, SetVolume) and op.device not in touched
+                ]
             if ops:
                 result = await backend.apply(ops)
                 done = [op.describe() for op in result.done]
@@ -297,6 +363,8 @@ class Daemon:
             self.state = new
             state_store.save(self.settings.state_path, new)
             notify.notify(f"STATUS=active profile: {d.profile or 'none'}")
+            if self.midi is not None and new.active != old.active:
+                self.midi.send_leds(new.active)
         if (
             new.active != old.active
             or self.active_reason is None
@@ -356,9 +424,9 @@ class Daemon:
 
     # ------------------------------------------------------------ Control
 
-    async def _request(self, trigger: Trigger) -> Result:
+    async def _request(self, trigger: Trigger, volume_step: float = 0.0) -> Result:
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._requests.append(Request(trigger, future))
+        self._requests.append(Request(trigger, future, volume_step))
         self.scheduler.poke(f"request {trigger.cause.value}")
         try:
             return await asyncio.wait_for(future, REQUEST_TIMEOUT)
@@ -481,6 +549,7 @@ def status_report(d: Daemon) -> Result:
             "warnings": [w.format() for w in d.loaded.warnings],
         },
         "events": list(d.history)[-10:],
+        "midi": d.midi.status() if d.midi is not None else None,
     }
 
 

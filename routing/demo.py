@@ -32,8 +32,13 @@ def _cli(env: dict[str, str], *args: str) -> None:
 def _wait_active(env: dict[str, str], profile: str, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        out = subprocess.run([sys.executable, "-m", "routing", "status", "--json"], env=env,
-                             capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            [sys.executable, "-m", "routing", "status", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if f'"active": "{profile}"' in out.stdout:
             return
         time.sleep(0.05)
@@ -42,8 +47,12 @@ def _wait_active(env: dict[str, str], profile: str, timeout: float = 10.0) -> No
 
 def main() -> int:
     if sandbox.missing_tools("pipewire"):
-        print("dawroute demo: PipeWire tools missing: " + ", ".join(
-            sandbox.missing_tools("pipewire")) + " — run ./scripts/setup", file=sys.stderr)
+        print(
+            "dawroute demo: PipeWire tools missing: "
+            + ", ".join(sandbox.missing_tools("pipewire"))
+            + " — run ./scripts/setup",
+            file=sys.stderr,
+        )
         return 3
     stack = sandbox.start_pipewire()
     daemon = None
@@ -84,10 +93,13 @@ def _client_env(stack: sandbox.Stack) -> dict[str, str]:
     for f in EXAMPLES.glob("*.yaml"):
         if f.name != "config.yaml":
             shutil.copy(f, config / "profiles")
-    env.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
-               XDG_STATE_HOME=str(home / ".local" / "state"),
-               PULSE_COOKIE=str(home / "cookie"),
-               PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
+    env.update(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_STATE_HOME=str(home / ".local" / "state"),
+        PULSE_COOKIE=str(home / "cookie"),
+        PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+    )
     return env
 
 

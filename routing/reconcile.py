@@ -106,3 +106,16 @@ def _label(name: str, snapshot: Snapshot, plan: Plan) -> str:
         return dev.label
     virt = next((v for v in plan.virtual if v.name == name), None)
     return virt.description if virt else name
+
+
+def nudge(plan: Plan, snapshot: Snapshot, delta: float) -> list[Op]:
+    """Volume up/down by `delta` percent on the plan's outputs, never past their caps."""
+    out: list[Op] = []
+    for o in plan.outputs:
+        dev = snapshot.device(o.device)
+        if dev is None:
+            continue
+        want = min(max(dev.volume + delta, 0.0), o.max_volume)
+        if abs(want - dev.volume) > TOLERANCE:
+            out.append(SetVolume(dev.name, dev.label, want, o.max_volume, dev.volume))
+    return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,6 +97,29 @@ def client_env(server: sandbox.Stack, tmp_path: Path) -> dict[str, str]:
     )
     (tmp_path / "run").mkdir(mode=0o700)
     return env
+
+
+@pytest.fixture
+def daemon(server: sandbox.Stack, client_env: dict[str, str]) -> Iterator[Any]:
+    """The dawroute daemon as a subprocess on `server`, with the example profiles, an
+    interface plugged in and a DAW playing on it."""
+    from tests.daemonrun import Running, install_examples, server_state
+
+    install_examples(Path(client_env["XDG_CONFIG_HOME"]) / "dawroute" / "profiles")
+    sandbox.plug(server, sandbox.INTERFACE)
+    sandbox.start_daw(server, sink=sandbox.INTERFACE.name)
+    wait_until(lambda: server_state(server)[0] == [sandbox.INTERFACE.name], what="the DAW")
+    running = Running(server, client_env)
+    running.start()
+    yield running
+    # shown by pytest only when the test failed
+    try:
+        print("SERVER STATE", server_state(server)[:2])
+    except Exception as exc:  # the server may be down in a failed restart test
+        print("SERVER STATE unavailable:", exc)
+    print("DAEMON LOG\n" + running.log_text()[-6000:])
+    if running.proc is not None:
+        assert running.stop() == 0, running.log_text()
 
 
 def wait_until(check: Callable[[], bool], timeout: float = 5.0, what: str = "condition") -> None:

@@ -18,6 +18,7 @@ from routing.policy import Cause, Trigger
 from routing.profiles import load_profiles_or_raise
 from routing.state import State
 from tests.conftest import wait_until
+from tests.daemonrun import server_state
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "profiles"
 AMP, IFACE, GUEST = sandbox.USB_AMP, sandbox.INTERFACE, sandbox.USB_AMP_2
@@ -44,25 +45,6 @@ def dawroute(env: dict[str, str], *args: str, check: bool = True) -> subprocess.
     if check:
         assert out.returncode == 0, out.stderr + out.stdout
     return out
-
-
-def server_state(stack: sandbox.Stack):
-    """(REAPER stream sink names, default sink, {sink name: (volume %, proplist, channels)})."""
-
-    def read(p):
-        sinks = {s.index: s for s in p.sink_list()}
-        daw = [
-            sinks[i.sink].name
-            for i in p.sink_input_list()
-            if i.proplist.get("application.name") == "REAPER"
-        ]
-        info = {
-            s.name: (round(max(s.volume.values) * 100, 1), dict(s.proplist), s.channel_list)
-            for s in sinks.values()
-        }
-        return daw, p.server_info().default_sink_name, info
-
-    return sandbox.with_pulse(stack, read)
 
 
 def start_daw_on(stack: sandbox.Stack, sink: str) -> None:

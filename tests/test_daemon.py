@@ -11,112 +11,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from routing import sandbox
 from tests.conftest import wait_until
-from tests.test_apply import EXAMPLES, server_state
+from tests.daemonrun import Running, routed_to, routed_to_ours, server_state, volume
 
 AMP, IFACE, GUEST = sandbox.USB_AMP, sandbox.INTERFACE, sandbox.USB_AMP_2
-
-
-class Running:
-    def __init__(self, stack: sandbox.Stack, env: dict[str, str]) -> None:
-        self.stack = stack
-        self.env = env
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.log = Path(env["HOME"]) / "daemon.log"
-
-    @property
-    def profiles(self) -> Path:
-        return Path(self.env["XDG_CONFIG_HOME"]) / "dawroute" / "profiles"
-
-    @property
-    def socket(self) -> Path:
-        return Path(self.env["XDG_RUNTIME_DIR"]) / "dawroute" / "control.sock"
-
-    @property
-    def state_file(self) -> Path:
-        return Path(self.env["XDG_STATE_HOME"]) / "dawroute" / "state.json"
-
-    def start(self) -> None:
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "routing", "daemon"],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        wait_until(
-            lambda: self.status()["server"]["available"] and self.status()["active"],
-            timeout=10,
-            what="the daemon to route",
-        )
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-        rc = self.proc.wait(10)
-        self.proc = None
-        return rc
-
-    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        out = subprocess.run(
-            [sys.executable, "-m", "routing", *args],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        if check:
-            assert out.returncode == 0, f"{args}: {out.stderr}{out.stdout}\n{self.log_text()}"
-        return out
-
-    def status(self) -> dict:
-        return json.loads(self.cli("status", "--json").stdout)
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-
-@pytest.fixture
-def daemon(server: sandbox.Stack, client_env: dict[str, str]) -> Iterator[Running]:
-    profiles = Path(client_env["XDG_CONFIG_HOME"]) / "dawroute" / "profiles"
-    profiles.mkdir(parents=True)
-    for f in EXAMPLES.glob("*.yaml"):
-        if f.name != "config.yaml":
-            shutil.copy(f, profiles)
-    sandbox.plug(server, IFACE)
-    sandbox.start_daw(server, sink=IFACE.name)
-    wait_until(lambda: server_state(server)[0] == [IFACE.name], what="the DAW stream")
-    running = Running(server, client_env)
-    running.start()
-    yield running
-    # shown by pytest only when the test failed
-    try:
-        print("SERVER STATE", server_state(server)[:2])
-    except Exception as exc:  # the server may be down in a failed restart test
-        print("SERVER STATE unavailable:", exc)
-    print("DAEMON LOG\n" + running.log_text()[-6000:])
-    if running.proc is not None:
-        assert running.stop() == 0, running.log_text()
-
-
-def routed_to(stack: sandbox.Stack, sink_name: str) -> bool:
-    daw, default, _ = server_state(stack)
-    return daw == [sink_name] and default == sink_name
-
-
-def routed_to_ours(stack: sandbox.Stack, profile: str) -> bool:
-    daw, default, _ = server_state(stack)
-    return daw == [default] and default.startswith(f"dawroute.{profile}.")
-
-
-def volume(stack: sandbox.Stack, sink_name: str) -> float:
-    return float(server_state(stack)[2][sink_name][0])
 
 
 def test_plugging_amp_switches_and_unplugging_falls_back_at_the_fallbacks_level(
@@ -391,8 +294,9 @@ def test_run_commands_sandbox_demo_shows_plug_switch_unplug_fallback(tmp_path: P
         pytest.skip("SKIPPED LOUDLY: PipeWire not installed; run ./scripts/test")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
     env["PULSE_COOKIE"] = str(tmp_path / "cookie")
-    out = subprocess.run([sys.executable, "-m", "routing.demo"], env=env, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "routing.demo"], env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     statuses = out.stdout.split("$ dawroute status")[1:]
     actives = [s.split("active:")[1].split("(")[0].strip() for s in statuses]

@@ -1,0 +1,114 @@
+"""`dawroute midi ports | monitor | learn`: MIDI from the terminal, without the daemon."""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from routing import midi, yamlsource
+from routing.matching import text_matches
+from routing.triggers import Kind, MidiMessage, as_trigger_yaml, parse
+
+
+def list_ports() -> dict[str, Any]:
+    rtmidi = midi._rtmidi()
+    out: dict[str, Any] = {}
+    for name in ("jack", "alsa"):
+        try:
+            api, _ = midi.choose_api(name)
+            out[name] = {
+                "available": True,
+                "inputs": midi.port_names(api),
+                "outputs": midi.port_names(api, outputs=True),
+            }
+        except (midi.MidiUnavailable, rtmidi.RtMidiError) as exc:
+            out[name] = {"available": False, "why": str(exc), "inputs": [], "outputs": []}
+    return out
+
+
+def messages(
+    port_pattern: str, api_preference: str, timeout: float | None
+) -> Iterator[MidiMessage]:
+    """Presses from every input matching `port_pattern` (releases are left out)."""
+    api, _ = midi.choose_api(api_preference)
+    rtmidi = midi._rtmidi()
+    inbox: queue.Queue[MidiMessage] = queue.Queue()
+    opened = []
+    for index, port in enumerate(midi.port_names(api)):
+        if not text_matches(port_pattern, port):
+            continue
+        handle = rtmidi.MidiIn(rtapi=api, name=f"{midi.CLIENT_NAME}-learn")
+        handle.open_port(index, "in")
+
+        def deliver(msg: Any, _data: Any, port: str = port) -> None:
+            parsed = parse(port, msg[0], time.monotonic())
+            if (
+                parsed is not None
+                and parsed.kind is not Kind.NOTE_OFF
+                and (parsed.kind is not Kind.CC or parsed.value >= 64)
+            ):
+                inbox.put(parsed)
+
+        handle.set_callback(deliver)
+        opened.append(handle)
+    if not opened:
+        raise midi.MidiUnavailable(
+            f"no MIDI input matches '{port_pattern}' (see `dawroute midi ports`)"
+        )
+    try:
+        while True:
+            try:
+                yield inbox.get(timeout=timeout)
+            except queue.Empty:
+                return
+    finally:
+        for handle in opened:
+            midi._close(handle)
+
+
+def add_trigger(config_path: Path, snippet: str) -> None:
+    """Insert a trigger into config.yaml, keeping the user's comments and layout where the
+    file has a block list under `midi.triggers` (the common case)."""
+    text = config_path.read_text(encoding="utf-8") if config_path.exists() else ""
+    doc = yamlsource.load(text, str(config_path))
+    data = doc.data if isinstance(doc.data, dict) else {}
+    midi_cfg = data.get("midi") if isinstance(data.get("midi"), dict) else None
+    lines = text.splitlines(keepends=True)
+    if midi_cfg is None and "midi" not in data:
+        block = "midi:\n  triggers:\n" + _indent(snippet, 4)
+        new = text + ("" if not text or text.endswith("\n") else "\n") + block
+    elif (
+        midi_cfg is not None
+        and isinstance(midi_cfg.get("triggers"), list)
+        and ("midi", "triggers", 0) in doc.values
+    ):
+        line, _col = doc.values[("midi", "triggers", 0)]
+        if not lines[line - 1].lstrip().startswith("-"):
+            new = _rewrite(data, snippet)
+        else:
+            dash = len(lines[line - 1]) - len(lines[line - 1].lstrip())
+            lines.insert(line - 1, _indent(snippet, dash))
+            new = "".join(lines)
+    else:
+        new = _rewrite(data, snippet)
+    config_path.parent.mkdir(parents=True, exist_ok=True)
+    config_path.write_text(new, encoding="utf-8")
+
+
+def _rewrite(data: dict[str, Any], snippet: str) -> str:
+    midi_cfg = dict(data.get("midi") or {})
+    midi_cfg["triggers"] = [*(midi_cfg.get("triggers") or []), *yaml.safe_load(snippet)]
+    return yaml.safe_dump({**data, "midi": midi_cfg}, sort_keys=False)
+
+
+def _indent(snippet: str, spaces: int) -> str:
+    return "".join(" " * spaces + line + "\n" for line in snippet.splitlines())
+
+
+def describe(msg: MidiMessage) -> str:
+    return as_trigger_yaml(msg, "switch: PROFILE   # or toggle: [A, B] / action: next")

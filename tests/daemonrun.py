@@ -1,0 +1,114 @@
+"""Running the real daemon as a subprocess, and reading the real server's state."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from routing import sandbox
+from tests.conftest import wait_until
+
+
+def server_state(stack: sandbox.Stack):
+    """(REAPER stream sink names, default sink, {sink name: (volume %, proplist, channels)})."""
+
+    def read(p):
+        sinks = {s.index: s for s in p.sink_list()}
+        daw = [
+            sinks[i.sink].name
+            for i in p.sink_input_list()
+            if i.proplist.get("application.name") == "REAPER"
+        ]
+        info = {
+            s.name: (round(max(s.volume.values) * 100, 1), dict(s.proplist), s.channel_list)
+            for s in sinks.values()
+        }
+        return daw, p.server_info().default_sink_name, info
+
+    return sandbox.with_pulse(stack, read)
+
+
+class Running:
+    def __init__(self, stack: sandbox.Stack, env: dict[str, str]) -> None:
+        self.stack = stack
+        self.env = env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = Path(env["HOME"]) / "daemon.log"
+
+    @property
+    def profiles(self) -> Path:
+        return Path(self.env["XDG_CONFIG_HOME"]) / "dawroute" / "profiles"
+
+    @property
+    def socket(self) -> Path:
+        return Path(self.env["XDG_RUNTIME_DIR"]) / "dawroute" / "control.sock"
+
+    @property
+    def state_file(self) -> Path:
+        return Path(self.env["XDG_STATE_HOME"]) / "dawroute" / "state.json"
+
+    def start(self) -> None:
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "routing", "daemon"],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        wait_until(
+            lambda: self.status()["server"]["available"] and self.status()["active"],
+            timeout=10,
+            what="the daemon to route",
+        )
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        rc = self.proc.wait(10)
+        self.proc = None
+        return rc
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        out = subprocess.run(
+            [sys.executable, "-m", "routing", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if check:
+            assert out.returncode == 0, f"{args}: {out.stderr}{out.stdout}\n{self.log_text()}"
+        return out
+
+    def status(self) -> dict:
+        return json.loads(self.cli("status", "--json").stdout)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def routed_to(stack: sandbox.Stack, sink_name: str) -> bool:
+    daw, default, _ = server_state(stack)
+    return daw == [sink_name] and default == sink_name
+
+
+def routed_to_ours(stack: sandbox.Stack, profile: str) -> bool:
+    daw, default, _ = server_state(stack)
+    return daw == [default] and default.startswith(f"dawroute.{profile}.")
+
+
+def volume(stack: sandbox.Stack, sink_name: str) -> float:
+    return float(server_state(stack)[2][sink_name][0])
+
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "profiles"
+
+
+def install_examples(target: Path) -> None:
+    target.mkdir(parents=True, exist_ok=True)
+    for f in EXAMPLES.glob("*.yaml"):
+        if f.name != "config.yaml":
+            (target / f.name).write_text(f.read_text())

@@ -1,0 +1,231 @@
+"""A foot switch and pads on a real JACK server drive the daemon on a real sound server."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from routing import sandbox
+from tests.conftest import wait_until
+from tests.daemonrun import Running, install_examples, routed_to_ours
+
+rtmidi = pytest.importorskip("rtmidi")
+
+CONFIG = """
+midi:
+  debounce_ms: 40
+  triggers:
+    - port: "~FakeController"
+      note: 36
+      switch: phones-3-4
+    - port: "~FakeController"
+      cc: 64
+      toggle: [speakers, phones-3-4]
+  feedback:
+    port: "~FakeLEDs"
+    profiles:
+      speakers: {note: 36}
+      phones-3-4: {note: 37}
+"""
+
+
+@pytest.fixture(params=["pulseaudio"])
+def server(request: pytest.FixtureRequest, jack: sandbox.Stack) -> Iterator[sandbox.Stack]:
+    """PulseAudio for the audio side (PipeWire is covered by the daemon tests), plus jackd."""
+    from tests.conftest import _start, _stop
+
+    stack = _start(request.param)
+    yield stack
+    _stop(stack)
+
+
+@pytest.fixture
+def client_env(server: sandbox.Stack, jack: sandbox.Stack, tmp_path: Path) -> dict[str, str]:
+    env = dict(server.env)
+    env.update(
+        PULSE_COOKIE=str(tmp_path / "cookie"),
+        HOME=str(tmp_path),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        XDG_RUNTIME_DIR=str(tmp_path / "run"),
+    )
+    env.update({k: v for k, v in jack.env.items() if k.startswith("JACK_")})
+    (tmp_path / "run").mkdir(mode=0o700)
+    (tmp_path / "config" / "dawroute").mkdir(parents=True)
+    (tmp_path / "config" / "dawroute" / "config.yaml").write_text(CONFIG)
+    return env
+
+
+@pytest.fixture
+def jack_env(jack: sandbox.Stack) -> Iterator[None]:
+    """JACK clients in THIS process (the fake controller) read these when they open."""
+    keys = ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")
+    old = {k: os.environ.get(k) for k in keys}
+    os.environ.update({k: jack.env[k] for k in keys})
+    yield
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+class Controller:
+    """A virtual MIDI controller: an output port the daemon reads, an input for its LEDs."""
+
+    def __init__(self) -> None:
+        self.out = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name="FakeController")
+        self.out.open_virtual_port("out")
+        self.leds: list[list[int]] = []
+        self.led_in: Any = None
+        self.plug_leds()
+
+    def plug_leds(self) -> None:
+        self.led_in = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name="FakeLEDs")
+        self.led_in.open_virtual_port("in")
+        self.led_in.set_callback(lambda m, _d: self.leds.append(list(m[0])))
+
+    def unplug_leds(self) -> None:
+        assert self.led_in is not None
+        self.led_in.close_port()
+        self.led_in.delete()
+        self.led_in = None
+
+    def send(self, *data: int) -> None:
+        self.out.send_message(list(data))
+
+    def close(self) -> None:
+        if self.led_in is not None:
+            self.unplug_leds()
+        self.out.close_port()
+        self.out.delete()  # really closes the JACK client (jackd stalls otherwise)
+
+
+@pytest.fixture
+def controller(daemon: Running, jack_env: None) -> Iterator[Controller]:
+    c = Controller()  # plugged in after the daemon started: found through JACK's callback
+    wait_until(
+        lambda: (
+            daemon.status()["midi"]["inputs"] == ["FakeController:out"]
+            and daemon.status()["midi"]["feedback"] == "FakeLEDs:in"
+        ),
+        what="the daemon to open the controller",
+    )
+    yield c
+    c.close()
+
+
+def test_pad_note_switches_the_daw_to_its_profile(
+    daemon: Running, server: sandbox.Stack, controller: Controller
+) -> None:
+    assert routed_to_ours(server, "speakers")
+    controller.send(0x90, 36, 100)
+    wait_until(lambda: routed_to_ours(server, "phones-3-4"), what="the DAW on outputs 3-4")
+    assert daemon.status()["manual"] == "phones-3-4"
+
+
+def test_foot_switch_toggles_and_a_double_fire_counts_once(
+    daemon: Running, server: sandbox.Stack, controller: Controller
+) -> None:
+    controller.send(0xB0, 64, 127)  # press
+    controller.send(0xB0, 64, 0)  # release
+    controller.send(0xB0, 64, 127)  # contact bounce: a second press within 40 ms
+    wait_until(lambda: routed_to_ours(server, "phones-3-4"), what="first toggle")
+    time.sleep(0.2)  # the bounce must not have toggled back
+    assert routed_to_ours(server, "phones-3-4")
+    controller.send(0xB0, 64, 0)
+    time.sleep(0.1)
+    controller.send(0xB0, 64, 127)  # a real second press
+    wait_until(lambda: routed_to_ours(server, "speakers"), what="toggled back")
+
+
+def test_leds_follow_the_active_profile_and_return_after_replug(
+    daemon: Running, server: sandbox.Stack, controller: Controller
+) -> None:
+    wait_until(lambda: [0x90, 36, 127] in controller.leds, what="speakers LED lit")
+    controller.leds.clear()
+    daemon.cli("switch", "phones-3-4")
+    wait_until(
+        lambda: controller.leds[-2:] == [[0x90, 36, 0], [0x90, 37, 127]],
+        what="LEDs after the switch",
+    )
+    controller.unplug_leds()
+    wait_until(lambda: daemon.status()["midi"]["feedback"] is None, what="LED port gone")
+    assert (
+        "feedback: port '~FakeLEDs' matches no MIDI output" in daemon.status()["midi"]["problems"]
+    )
+    controller.leds.clear()
+    controller.plug_leds()
+    wait_until(
+        lambda: controller.leds[-2:] == [[0x90, 36, 0], [0x90, 37, 127]],
+        what="LEDs re-sent to the re-plugged controller",
+    )
+
+
+def _learn(env: dict[str, str], c: Controller, *data: int) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "routing",
+            "midi",
+            "learn",
+            "--switch",
+            "usb-amp",
+            "--port",
+            "~FakeController",
+            "--write",
+            "--timeout",
+            "20",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    while "press the pad" not in proc.stderr.readline():
+        pass
+    time.sleep(0.3)  # its input port is being connected
+    c.send(*data)
+    out, err = proc.communicate(timeout=20)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def test_learn_writes_a_trigger_that_check_accepts(
+    client_env: dict[str, str], jack_env: None, tmp_path: Path
+) -> None:
+    config = tmp_path / "config" / "dawroute" / "config.yaml"
+    before = config.read_text()
+    c = Controller()
+    try:
+        # no profiles yet: the learned trigger names a profile that does not exist
+        refused = _learn(client_env, c, 0x99, 42, 90)
+        assert refused.returncode == 3
+        assert "midi.triggers[0].switch: no profile named 'usb-amp'" in refused.stderr
+        assert config.read_text() == before, "a refused learn leaves config.yaml as it was"
+        install_examples(tmp_path / "config" / "dawroute" / "profiles")
+        learned = _learn(client_env, c, 0x99, 42, 90)
+    finally:
+        c.close()
+    assert learned.returncode == 0, learned.stderr
+    assert learned.stdout.splitlines() == [
+        '- port: "FakeController:out"',
+        "  channel: 10",
+        "  note: 42",
+        "  switch: usb-amp",
+        f"added to {config}; `dawroute reload` (or save) makes the daemon use it",
+    ]
+    text = config.read_text()
+    assert "note: 42" in text and text.count("~FakeController") == 2  # old triggers kept
+    check = subprocess.run(
+        [sys.executable, "-m", "routing", "check"], env=client_env, capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stderr
