@@ -17,6 +17,9 @@ from typing import Any
 
 from routing import notify, policy, reconcile, triggers
 from routing import state as state_store
+from routing.backends.composite import Backends
+from routing.backends.jack import JackBackend, JackUnavailable
+from routing.backends.pipewire import ClockError
 from routing.backends.pulse import Disconnected, PulseBackend, ServerError
 from routing.config import Config, check_all
 from routing.control import ControlServer, Result
@@ -97,6 +100,10 @@ class Daemon:
         self._watchers: set[asyncio.Queue[Result]] = set()
         self._stop = asyncio.Event()
         self.midi: MidiControl | None = None
+        self.jack: JackBackend | None = None
+        self._jack_next_try = 0.0
+        self._jack_reset = False  # PipeWire restarted: its JACK is a new server too
+        self._jack_delay = 0.5
         self._trigger_state = TriggerState()
         self._midi_tasks: set[asyncio.Task[None]] = set()
         from routing.scheduler import Scheduler
@@ -163,6 +170,8 @@ class Daemon:
             self.backend = None
         if self.midi is not None:
             self.midi.close()
+        if self.jack is not None:
+            self.jack.close()
 
     # ------------------------------------------------------------ MIDI
 
@@ -247,6 +256,10 @@ class Daemon:
             delay = 0.05
             self.backend = backend
             self.server_down_since = None
+            # PipeWire's libjack does not always report the restart to a JACK client
+            # (seen on 0.3.65: no shutdown callback), so reconnect JACK with the server.
+            self._jack_reset = True
+            self._jack_next_try = 0.0
             self._record("server", "sound server connected")
             self.scheduler.poke("server connected")  # full resync
             try:
@@ -280,12 +293,17 @@ class Daemon:
         if self._reload_pending:
             self._reload_pending = False
             self._reload()
+        self._ensure_jack()
         requests, self._requests = self._requests, []
-        backend = self.backend
-        if backend is None:
+        pulse = self.backend
+        if pulse is None:
             for r in requests:
                 r.fail(ServerUnavailable(self._down_message()))
             return
+        jack = self.jack if self.jack is not None and self.jack.alive else None
+        backend = Backends(
+            pulse, jack, any(p.clock.rate or p.clock.quantum for p in self.loaded.profiles)
+        )
         try:
             snapshot = await backend.observe()
             cause = Cause.EVENT if self._started else Cause.STARTUP
@@ -295,8 +313,39 @@ class Daemon:
         except (Disconnected, ServerError) as exc:
             for r in requests:
                 r.fail(ServerUnavailable(f"sound server went away: {exc}"))
+        except (JackUnavailable, ClockError) as exc:
+            # JACK vanished mid-pass or pw-metadata failed: its own event brings us back
+            log.warning("pass incomplete: %s", exc)
+            for r in requests:
+                r.fail(ProfileNotApplied(str(exc)))
 
-    async def _handle(self, backend: PulseBackend, req: Request, snapshot: Snapshot) -> Snapshot:
+    def _ensure_jack(self) -> None:
+        """Keep a JACK connection while a profile maps DAW ports; retry slowly without one."""
+        if not any(p.daw.ports for p in self.loaded.profiles):
+            if self.jack is not None:
+                self.jack.close()
+                self.jack = None
+            return
+        if self.jack is not None and self.jack.alive and not self._jack_reset:
+            return
+        self._jack_reset = False
+        now = time.monotonic()
+        if now < self._jack_next_try:
+            return
+        if self.jack is not None:
+            self.jack.close()
+        loop = asyncio.get_running_loop()
+        self.jack = JackBackend(self.scheduler.poke, loop.call_soon_threadsafe)
+        try:
+            self.jack.connect()
+            self._jack_delay = 0.5
+        except JackUnavailable as exc:
+            log.warning("DAW ports not linked: %s; retrying in %.1f s", exc, self._jack_delay)
+            self._jack_next_try = now + self._jack_delay
+            loop.call_later(self._jack_delay, self.scheduler.poke, "jack retry")
+            self._jack_delay = min(self._jack_delay * 2, 10.0)
+
+    async def _handle(self, backend: Backends, req: Request, snapshot: Snapshot) -> Snapshot:
         d = policy.decide(
             self.loaded.profiles,
             snapshot,
@@ -416,10 +465,14 @@ class Daemon:
                 errors=[e.format() for e in errors],
             )
             return False
+        midi_changed = loaded.config.midi != self.loaded.config.midi
         self.loaded = Loaded(
             tuple(p.profile for p in profiles.profiles), loaded.config, (), warnings, time.time()
         )
         self._record("config", f"loaded {len(self.loaded.profiles)} profile(s)")
+        if midi_changed and not initial:
+            self._trigger_state = TriggerState()
+            self._restart_midi()
         return True
 
     # ------------------------------------------------------------ Control

@@ -54,6 +54,7 @@ class Device:
     module: int | None = None  # owning module index, to unload ours
     monitor_of: str | None = None  # sources that are monitors of a sink
     feeds: tuple[str, ...] = ()  # ours only: the sinks this virtual sink plays into
+    api: str = "pulse"  # "jack": jackd hardware, reached only through JACK ports
 
     @property
     def usb_id(self) -> str | None:
@@ -83,6 +84,34 @@ class Stream:
 
 
 @dataclass(frozen=True, slots=True)
+class Port:
+    """A JACK-style audio port (jackd, or PipeWire's JACK)."""
+
+    name: str  # "client:port"
+    client: str
+    output: bool  # produces audio (a DAW's out) vs consumes it (a device's playback)
+    physical: bool
+    channel: str | None = None  # device ports: FL, FR, AUX2, …
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    source: str
+    target: str
+
+    def describe(self) -> str:
+        return f"{self.source} → {self.target}"
+
+
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """PipeWire's forced clock (settings metadata); 0 = not forced."""
+
+    rate: int = 0
+    quantum: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     devices: tuple[Device, ...] = ()
     streams: tuple[Stream, ...] = ()
@@ -90,6 +119,10 @@ class Snapshot:
     default_source: str | None = None
     server: ServerKind = ServerKind.UNKNOWN
     server_version: str = ""
+    ports: tuple[Port, ...] | None = None  # None: no JACK graph observed
+    links: frozenset[Link] = frozenset()
+    clock: Clock | None = None  # None: not observed (not PipeWire, or not needed)
+    allowed_rates: tuple[int, ...] = ()  # PipeWire's clock.allowed-rates
 
     def sinks(self) -> tuple[Device, ...]:
         return tuple(d for d in self.devices if d.direction is Direction.SINK)
@@ -146,6 +179,11 @@ class Plan:
     raise_volume: bool = True
     # True when this plan changes the active profile: levels are set to the profile's own.
     switching: bool = False
+    links: tuple[Link, ...] = ()  # DAW ports → device ports (profiles with daw.ports)
+    daw_ports: tuple[str, ...] = ()  # the DAW output ports those links start from
+    exclusive: bool = False  # remove the DAW ports' other links
+    clock: Clock = Clock()  # the profile's forced clock; Clock() releases a forced one
+    notes: tuple[str, ...] = ()  # things the user should know about this plan
 
 
 # ---------------------------------------------------------------- ops
@@ -215,7 +253,45 @@ class SetDefault:
         return f"set default {self.direction.value} to {self.label}"
 
 
-Op = LoadVirtual | UnloadVirtual | SetVolume | MoveStream | SetStreamVolume | SetDefault
+@dataclass(frozen=True, slots=True)
+class Connect:
+    link: Link
+
+    def describe(self) -> str:
+        return f"link {self.link.describe()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    link: Link
+
+    def describe(self) -> str:
+        return f"unlink {self.link.describe()}"
+
+
+@dataclass(frozen=True, slots=True)
+class SetClock:
+    clock: Clock
+
+    def describe(self) -> str:
+        if not self.clock.rate and not self.clock.quantum:
+            return "release the forced clock rate and quantum"
+        return (
+            f"force clock rate {self.clock.rate or 'auto'}, quantum {self.clock.quantum or 'auto'}"
+        )
+
+
+Op = (
+    LoadVirtual
+    | UnloadVirtual
+    | SetVolume
+    | MoveStream
+    | SetStreamVolume
+    | SetDefault
+    | Connect
+    | Disconnect
+    | SetClock
+)
 
 
 @dataclass(frozen=True, slots=True)

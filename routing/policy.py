@@ -15,7 +15,18 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from routing.matching import resolve, text_matches
-from routing.model import Device, Direction, OutputPlan, Plan, Snapshot, VirtualSink
+from routing.model import Clock as ClockState
+from routing.model import (
+    Device,
+    Direction,
+    Link,
+    OutputPlan,
+    Plan,
+    ServerKind,
+    Snapshot,
+    VirtualSink,
+)
+from routing.portmap import plan_links
 from routing.profiles import AlsoOutput, Output, Profile
 from routing.state import State
 
@@ -78,6 +89,7 @@ def decide(
     plan = decision.plan
     if plan is not None:
         plan = replace(plan, raise_volume=raise_volume, switching=decision.profile != state.active)
+        problems = tuple(dict.fromkeys(problems + plan.notes))
     return replace(decision, plan=plan, problems=problems)
 
 
@@ -202,11 +214,14 @@ def _plan(
     snapshot: Snapshot,
     default_cap: float,
 ) -> Plan:
+    jack_only = outputs[0][1].api == "jack"  # jackd hardware: only DAW ports reach it
+    if jack_only:
+        outputs = outputs[:1]
     virtual: list[VirtualSink] = []
     leaves: list[str] = []
     several = len(outputs) > 1
     for i, (spec, dev) in enumerate(outputs):
-        remap = _remap(profile, spec, dev, f".{i}" if several else "")
+        remap = None if jack_only else _remap(profile, spec, dev, f".{i}" if several else "")
         if remap is None:
             leaves.append(dev.name)
         else:
@@ -224,17 +239,49 @@ def _plan(
         )
         virtual.append(combine)
         target = combine.name
+    links, daw_ports, notes = _links(profile, outputs[0][1], snapshot)
     return Plan(
         profile=profile.name,
         target=target,
-        outputs=_levels(outputs, default_cap),
+        outputs=() if jack_only else _levels(outputs, default_cap),
         virtual=tuple(virtual),
-        daw_streams=tuple(
-            s.index for s in snapshot.streams if is_daw(profile, s.app_name, s.binary)
-        ),
-        set_default_sink=profile.daw.set_default,
+        daw_streams=()
+        if jack_only
+        else tuple(s.index for s in snapshot.streams if is_daw(profile, s.app_name, s.binary)),
+        set_default_sink=profile.daw.set_default and not jack_only,
         default_source=_input(profile, snapshot),
+        links=links,
+        daw_ports=daw_ports,
+        exclusive=profile.daw.exclusive,
+        clock=ClockState(profile.clock.rate or 0, profile.clock.quantum or 0),
+        notes=tuple(notes) + _clock_note(profile, snapshot),
     )
+
+
+def _links(
+    profile: Profile, device: Device, snapshot: Snapshot
+) -> tuple[tuple[Link, ...], tuple[str, ...], list[str]]:
+    if not profile.daw.ports:
+        return (), (), []
+    if snapshot.ports is None:
+        return (), (), ["daw.ports: no JACK server reachable, DAW ports not linked"]
+    return plan_links(profile.daw.ports, device, snapshot)
+
+
+def _clock_note(profile: Profile, snapshot: Snapshot) -> tuple[str, ...]:
+    rate = profile.clock.rate
+    if rate and snapshot.allowed_rates and rate not in snapshot.allowed_rates:
+        allowed = ", ".join(map(str, snapshot.allowed_rates))
+        return (
+            f"clock: {rate} Hz is not among the rates the graph allows ({allowed}); add "
+            "it to default.clock.allowed-rates in pipewire.conf",
+        )
+    if (rate or profile.clock.quantum) and snapshot.server is not ServerKind.PIPEWIRE:
+        return (
+            "clock: rate/quantum are applied on PipeWire only; on PulseAudio or jackd "
+            "they need a server restart with the new settings",
+        )
+    return ()
 
 
 def _remap(

@@ -9,13 +9,16 @@ the DAW never lands on an output above its cap.
 from __future__ import annotations
 
 from routing.model import (
+    Connect,
     Device,
     Direction,
+    Disconnect,
     LoadVirtual,
     MoveStream,
     Op,
     OutputPlan,
     Plan,
+    SetClock,
     SetDefault,
     SetStreamVolume,
     SetVolume,
@@ -35,12 +38,35 @@ def ops(plan: Plan, snapshot: Snapshot) -> list[Op]:
     result += [LoadVirtual(v) for v in plan.virtual if v.name not in ours]
     result += _moves(plan, snapshot)
     result += _defaults(plan, snapshot)
+    result += _links(plan, snapshot)
+    if snapshot.clock is not None and snapshot.clock != plan.clock:
+        result.append(SetClock(plan.clock))
     result += [
         UnloadVirtual(name, dev.module)
         for name, dev in ours.items()
         if name not in wanted and dev.module is not None
     ]
     return result
+
+
+def _links(plan: Plan, snapshot: Snapshot) -> list[Op]:
+    """New links first, then (exclusive) the DAW ports' other links: no gap in the sound."""
+    if snapshot.ports is None:
+        return []
+    existing = {p.name for p in snapshot.ports}
+    out: list[Op] = [
+        Connect(link)
+        for link in plan.links
+        if link not in snapshot.links and link.source in existing and link.target in existing
+    ]
+    if plan.exclusive:
+        wanted = set(plan.links)
+        out += [
+            Disconnect(link)
+            for link in sorted(snapshot.links, key=lambda x: (x.source, x.target))
+            if link.source in plan.daw_ports and link not in wanted
+        ]
+    return out
 
 
 def landing(plan: Plan, snapshot: Snapshot) -> bool:

@@ -15,6 +15,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -208,6 +209,9 @@ def start_pipewire(with_pulse: bool = True) -> Stack:
         )
         wait_for(bus.exists, what="dbus-daemon socket")
         stack.env["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={bus}"
+        # native clients (pw-metadata, PipeWire's libjack) find the socket here even when
+        # a client's XDG_RUNTIME_DIR points elsewhere
+        stack.env["PIPEWIRE_RUNTIME_DIR"] = str(base)
         stack.spawn("pipewire", ["pipewire"])
         wait_for((base / "pipewire-0").exists, what="PipeWire socket")
         stack.spawn("wireplumber", ["wireplumber"])
@@ -445,9 +449,71 @@ def start_daw(
     return stack.spawn(f"daw-{app}-{len(stack.procs)}", argv)
 
 
+def pipewire_jack_libdir() -> str | None:
+    """Where PipeWire's libjack lives (what `pw-jack` puts on LD_LIBRARY_PATH)."""
+    import glob
+
+    found = sorted(glob.glob("/usr/lib/*/pipewire-0.3/jack")) + sorted(
+        glob.glob("/usr/lib/pipewire-0.3/jack")
+    )
+    return found[0] if found else None
+
+
+def jack_env(stack: Stack) -> dict[str, str]:
+    """Environment for a JACK client of this stack (jackd, or PipeWire's JACK)."""
+    env = dict(stack.env)
+    if stack.kind == "pipewire":
+        libdir = pipewire_jack_libdir()
+        if libdir is None:
+            raise SandboxError("PipeWire's libjack not found (Debian package pipewire-jack)")
+        env["LD_LIBRARY_PATH"] = libdir
+    return env
+
+
+def start_jack_daw(
+    stack: Stack, name: str = "FakeDAW", outputs: int = 2
+) -> subprocess.Popen[bytes]:
+    """A JACK client that looks like a DAW on the JACK API (out_1 … out_N) and, like a
+    DAW, comes back when the JACK server restarts."""
+    argv = [sys.executable, "-m", "routing.sandbox", "jack-daw", name, str(outputs)]
+    return stack.spawn(f"jack-daw-{name}", argv, env=jack_env(stack))
+
+
+def _jack_daw(name: str, outputs: int) -> None:
+    import threading
+
+    import jack
+
+    while True:
+        gone = threading.Event()
+        try:
+            client = jack.Client(name, no_start_server=True)
+        except jack.JackError:
+            time.sleep(0.05)
+            continue
+        for i in range(1, outputs + 1):
+            client.outports.register(f"out_{i}")
+        client.set_shutdown_callback(lambda _s, _r, gone=gone: gone.set())
+        client.activate()
+        gone.wait()
+        client.close()
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["jack-daw"]:
+        _jack_daw(argv[1], int(argv[2]))
+        return 0
+    print("usage: python -m routing.sandbox jack-daw NAME OUTPUTS", file=sys.stderr)
+    return 2
+
+
 def with_pulse(stack: Stack, fn: Callable[[Any], Any]) -> Any:
     """Run `fn(pulsectl.Pulse)` against the stack (for assertions from the server's view)."""
     import pulsectl
 
     with pulsectl.Pulse("dawroute-check", server=stack.pulse_server) as p:
         return fn(p)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -71,6 +71,13 @@ def server(request: pytest.FixtureRequest) -> Iterator[sandbox.Stack]:
 
 
 @pytest.fixture
+def pulseaudio() -> Iterator[sandbox.Stack]:
+    stack = _start("pulseaudio")
+    yield stack
+    _stop(stack)
+
+
+@pytest.fixture
 def pipewire() -> Iterator[sandbox.Stack]:
     stack = _start("pipewire")
     yield stack

@@ -1,0 +1,64 @@
+"""PipeWire-native extras the pulse protocol does not carry: the forced clock rate and
+quantum in the "settings" metadata (what `pw-metadata -n settings` shows and sets).
+
+pw-metadata costs ~3 ms a call (process start; project probe), so the daemon reads the
+metadata only when a profile uses `clock`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import shutil
+
+from routing.model import Clock
+
+log = logging.getLogger(__name__)
+
+_LINE = re.compile(r"key:'(?P<key>[^']+)' value:'(?P<value>[^']*)'")
+
+
+class ClockError(RuntimeError):
+    pass
+
+
+async def _pw_metadata(*args: str, env: dict[str, str] | None = None) -> str:
+    if shutil.which("pw-metadata") is None:
+        raise ClockError("pw-metadata not installed (Debian package pipewire-bin)")
+    proc = await asyncio.create_subprocess_exec(
+        "pw-metadata",
+        "-n",
+        "settings",
+        "0",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    if proc.returncode != 0:
+        raise ClockError(f"pw-metadata failed: {err.decode(errors='replace').strip()}")
+    return out.decode(errors="replace")
+
+
+def parse_settings(text: str) -> dict[str, str]:
+    return {m["key"]: m["value"] for m in _LINE.finditer(text)}
+
+
+async def read_clock(env: dict[str, str] | None = None) -> tuple[Clock, tuple[int, ...]]:
+    """(the forced clock, the rates the graph allows)."""
+    settings = parse_settings(await _pw_metadata(env=env))
+    allowed = tuple(int(r) for r in re.findall(r"\d+", settings.get("clock.allowed-rates", "")))
+    return Clock(
+        _int(settings.get("clock.force-rate")), _int(settings.get("clock.force-quantum"))
+    ), allowed
+
+
+async def set_clock(clock: Clock, env: dict[str, str] | None = None) -> None:
+    await _pw_metadata("clock.force-rate", str(clock.rate), env=env)
+    await _pw_metadata("clock.force-quantum", str(clock.quantum), env=env)
+
+
+def _int(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else 0
