@@ -4,7 +4,6 @@ inside the commands that need them, so `dawroute status` costs little more than 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
@@ -147,6 +146,8 @@ def _version() -> str:
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
+    import asyncio
+
     from routing.matching import suggest_selector
 
     snapshot = asyncio.run(_observe())
@@ -269,6 +270,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_apply(args: argparse.Namespace) -> int:
+    import asyncio
+
     from routing.oneshot import apply_once
 
     return asyncio.run(
@@ -388,14 +391,20 @@ def _setup_logging(verbose: bool) -> None:
     )
 
 
+def run(coro: Any) -> Any:
+    from routing.client import run as run_sync
+
+    return run_sync(coro)
+
+
 def _client() -> Any:
-    from routing.control import ControlClient
+    from routing.client import ControlClient
 
     return ControlClient(paths.control_socket())
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    st = asyncio.run(_client().status())
+    st = run(_client().status())
     if args.json:
         print(json.dumps(st, indent=2))
         return 0
@@ -406,7 +415,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    rows = asyncio.run(_client().list())["profiles"]
+    rows = run(_client().list())["profiles"]
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -419,13 +428,13 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_switch(args: argparse.Namespace) -> int:
-    res = asyncio.run(_client().switch(args.profile))
+    res = run(_client().switch(args.profile))
     _print_result(res)
     return 0
 
 
 def cmd_simple(args: argparse.Namespace) -> int:
-    res = asyncio.run(getattr(_client(), args.method)())
+    res = run(getattr(_client(), args.method)())
     if args.method == "reload":
         for w in res.get("warnings", []):
             print(w)
@@ -444,15 +453,14 @@ def _print_result(res: dict[str, Any]) -> None:
 def cmd_watch(args: argparse.Namespace) -> int:
     import time
 
-    async def follow() -> None:
-        async for ev in _client().watch():
-            if args.json:
-                print(json.dumps(ev), flush=True)
-            else:
-                stamp = time.strftime("%H:%M:%S", time.localtime(ev["time"]))
-                print(f"{stamp} {ev['kind']:<8} {ev['message']}", flush=True)
+    from routing.client import follow
 
-    asyncio.run(follow())
+    for ev in follow(_client().watch()):
+        if args.json:
+            print(json.dumps(ev), flush=True)
+        else:
+            stamp = time.strftime("%H:%M:%S", time.localtime(ev["time"]))
+            print(f"{stamp} {ev['kind']:<8} {ev['message']}", flush=True)
     return 0
 
 

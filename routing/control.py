@@ -1,8 +1,8 @@
-"""The control socket: one JSON object per line each way, served by the daemon, used by the CLI.
+"""The control socket's server side: serves a `Control` (routing.contract) to the CLI.
 
-`Control` is the one contract. The daemon implements it; `ControlClient` implements it
-over the socket; errors cross as names (errors.ERRORS_BY_NAME) and come back as the
-same exception types.
+`Control` is the one contract. The daemon implements it; `routing.client.ControlClient`
+implements it over the socket; errors cross as names (errors.ERRORS_BY_NAME) and come
+back as the same exception types.
 
 Request:  {"id": 1, "method": "switch", "params": {"profile": "usb-amp"}}
 Reply:    {"id": 1, "result": {...}}  or  {"id": 1, "error": {"name": "...", "message": "..."}}
@@ -18,36 +18,13 @@ import logging
 import os
 import socket
 import struct
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from routing.errors import (
-    ERRORS_BY_NAME,
-    BadRequest,
-    DaemonNotRunning,
-    DawrouteError,
-    PermissionDenied,
-)
+from routing.contract import MAX_LINE, METHODS, Control
+from routing.errors import BadRequest, DawrouteError, PermissionDenied
 
 log = logging.getLogger(__name__)
-
-MAX_LINE = 64 * 1024  # a request larger than this is refused, the daemon carries on
-Result = dict[str, Any]
-
-
-class Control(Protocol):
-    async def status(self) -> Result: ...
-    async def list(self) -> Result: ...
-    async def switch(self, profile: str) -> Result: ...
-    async def auto(self) -> Result: ...
-    async def next(self) -> Result: ...
-    async def previous(self) -> Result: ...
-    async def reload(self) -> Result: ...
-    def watch(self) -> AsyncIterator[Result]: ...
-
-
-METHODS = ("status", "list", "switch", "auto", "next", "previous", "reload")
 
 
 # ---------------------------------------------------------------- server
@@ -160,80 +137,3 @@ def _error(exc: DawrouteError) -> dict[str, str]:
 async def _send(writer: asyncio.StreamWriter, obj: dict[str, Any]) -> None:
     writer.write(json.dumps(obj).encode() + b"\n")
     await writer.drain()
-
-
-# ---------------------------------------------------------------- client
-
-
-class ControlClient:
-    """`Control` over the socket, for the CLI."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._next_id = 0
-
-    async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        try:
-            return await asyncio.open_unix_connection(self._path, limit=4 * MAX_LINE)
-        except PermissionError as exc:
-            raise PermissionDenied(f"cannot open {self._path}: it belongs to another user") from exc
-        except (FileNotFoundError, ConnectionRefusedError) as exc:
-            raise DaemonNotRunning(
-                "daemon not running — start it with `systemctl --user start dawroute` "
-                "(or `dawroute daemon`)"
-            ) from exc
-
-    async def _call(self, method: str, **params: Any) -> Result:
-        reader, writer = await self._open()
-        try:
-            self._next_id += 1
-            await _send(writer, {"id": self._next_id, "method": method, "params": params})
-            line = await reader.readline()
-        finally:
-            writer.close()
-        return _unwrap(line)
-
-    async def status(self) -> Result:
-        return await self._call("status")
-
-    async def list(self) -> Result:
-        return await self._call("list")
-
-    async def switch(self, profile: str) -> Result:
-        return await self._call("switch", profile=profile)
-
-    async def auto(self) -> Result:
-        return await self._call("auto")
-
-    async def next(self) -> Result:
-        return await self._call("next")
-
-    async def previous(self) -> Result:
-        return await self._call("previous")
-
-    async def reload(self) -> Result:
-        return await self._call("reload")
-
-    async def watch(self) -> AsyncIterator[Result]:
-        reader, writer = await self._open()
-        try:
-            await _send(writer, {"id": 1, "method": "watch", "params": {}})
-            while line := await reader.readline():
-                msg = json.loads(line)
-                if "error" in msg:
-                    _unwrap(line)
-                yield msg["event"]
-        finally:
-            writer.close()
-
-
-def _unwrap(line: bytes) -> Result:
-    if not line:
-        raise DaemonNotRunning("the daemon closed the connection without answering")
-    msg = json.loads(line)
-    if "error" in msg:
-        err = msg["error"]
-        cls = ERRORS_BY_NAME.get(err.get("name"), DawrouteError)
-        raise cls(err.get("message", "unknown error"))
-    result: Result = msg["result"]
-    return result

@@ -22,7 +22,8 @@ from routing.backends.jack import JackBackend, JackUnavailable
 from routing.backends.pipewire import ClockError
 from routing.backends.pulse import Disconnected, PulseBackend, ServerError
 from routing.config import Config, check_all
-from routing.control import ControlServer, Result
+from routing.contract import Result
+from routing.control import ControlServer
 from routing.errors import (
     ERRORS_BY_NAME,
     ConfigInvalid,
@@ -93,7 +94,11 @@ class Daemon:
         self.server_down_since: float | None = time.time()
         self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
         self._requests: list[Request] = []
-        self._dead: list[PulseBackend] = []  # lost connections, closed between passes
+        self._dead: list[PulseBackend] = []
+        self._timing: dict[str, float] = {
+            "observe": 0.0,
+            "apply": 0.0,
+        }  # lost connections, closed between passes
         self._reload_pending = False
         self._started = False
         self._retries = 0
@@ -305,7 +310,9 @@ class Daemon:
             pulse, jack, any(p.clock.rate or p.clock.quantum for p in self.loaded.profiles)
         )
         try:
+            t0 = time.perf_counter()
             snapshot = await backend.observe()
+            self._timing["observe"] = time.perf_counter() - t0
             cause = Cause.EVENT if self._started else Cause.STARTUP
             for req in requests or [Request(Trigger(cause))]:
                 snapshot = await self._handle(backend, req, snapshot)
@@ -369,7 +376,15 @@ class Daemon:
                     if isinstance(op, SetVolume) and op.device not in touched
                 ]
             if ops:
+                t0 = time.perf_counter()
                 result = await backend.apply(ops)
+                self._timing["apply"] = time.perf_counter() - t0
+                log.debug(
+                    "pass: observe %.2f ms, apply %.2f ms (%d ops)",
+                    self._timing["observe"] * 1e3,
+                    self._timing["apply"] * 1e3,
+                    len(ops),
+                )
                 done = [op.describe() for op in result.done]
                 failed = [f"{op.describe()}: {why}" for op, why in result.failed]
                 snapshot = await backend.observe()

@@ -200,6 +200,14 @@ def start_pipewire(with_pulse: bool = True) -> Stack:
     (cfg / "bluetooth.lua.d" / "51-dawroute-headless.lua").write_text(
         "bluez_monitor.enabled = false\n"
     )
+    # pipewire-pulse accepts 64 clients by default; the scale benchmark plays 300 DAW
+    # streams, one pacat client each ("failed to create client: Connection refused")
+    pulse_conf = base / ".config" / "pipewire" / "pipewire-pulse.conf.d"
+    pulse_conf.mkdir(parents=True)
+    (pulse_conf / "50-dawroute-sandbox.conf").write_text(
+        'pulse.properties = { server.address = [ { address = "unix:native" '
+        "max-clients = 1024 } ] }\n"
+    )
     bus = base / "bus"
     with _stop_on_error(stack):
         # WirePlumber exits (rc 70) without a session bus; give it a private one.
@@ -334,6 +342,7 @@ class FakeDevice:
     serial: str | None = None
     card_name: str | None = None
     source: bool = False
+    priority: int | None = None  # priority.session/driver: what the session manager ranks by
 
     def properties(self) -> str:
         props = [f'device.description="{self.description}"', "device.class=sound"]
@@ -346,6 +355,8 @@ class FakeDevice:
             props.append(f'device.serial="{self.serial}"')
         if self.card_name:
             props.append(f'alsa.card_name="{self.card_name}"')
+        if self.priority is not None:
+            props += [f"priority.session={self.priority}", f"priority.driver={self.priority}"]
         # outer single, inner double quotes: the only nesting both servers parse
         return "'" + " ".join(props) + "'"
 

@@ -241,7 +241,7 @@ def test_cli_without_daemon_says_how_to_start_it(client_env: dict[str, str]) -> 
 def test_status_cli_does_not_import_the_daemon_stack() -> None:
     code = (
         "import sys\nfrom routing.cli import main\ntry: main(['status'])\nexcept SystemExit: "
-        "pass\nheavy = [m for m in ('pulsectl', 'pydantic', 'yaml', 'rtmidi', "
+        "pass\nheavy = [m for m in ('pulsectl', 'pydantic', 'yaml', 'rtmidi', 'asyncio', "
         "'routing.daemon', 'routing.backends.pulse') if m in sys.modules]\nprint(heavy)"
     )
     env = {**os.environ, "DAWROUTE_SOCKET": "/nonexistent/sock"}

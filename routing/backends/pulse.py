@@ -60,6 +60,7 @@ class PulseBackend:
         self._server = server
         self._client_name = client_name
         self._pulse: Any = None
+        self._sinks: dict[str, tuple[int, int]] = {}  # name → (index, channels), last observe
 
     async def connect(self, timeout: float = 2.0) -> None:
         self._pulse = pulsectl_asyncio.PulseAsync(self._client_name, server=self._server)
@@ -91,6 +92,7 @@ class PulseBackend:
             p.server_info(), p.sink_list(), p.source_list(), p.sink_input_list()
         )
         sink_names = {s.index: s.name for s in sinks}
+        self._sinks = {s.name: (int(s.index), len(s.volume.values)) for s in sinks}
         devices = [device_from(s, Direction.SINK) for s in sinks]
         devices += [device_from(s, Direction.SOURCE, sink_names) for s in sources]
         streams = [stream_from(i, sink_names) for i in inputs]
@@ -122,22 +124,20 @@ class PulseBackend:
     # ------------------------------------------------------------ apply
 
     async def apply(self, ops: list[Op]) -> ApplyResult:
-        """Run ops in order. Moves in one phase go out together (pipelined, not one round
-        trip each). A failure before the moves stops the run: the DAW must not land on an
-        output whose level could not be set."""
+        """Run ops in reconcile's order, pipelined.
+
+        One connection's commands are executed by the server in the order they are sent
+        (PulseAudio and pipewire-pulse alike), so a phase of ops goes out at once and the
+        level is still set before the DAW's streams move — without one round trip per op.
+        Loading one of our sinks is awaited on its own: later ops refer to it by name.
+        A failure in a phase that sets levels or creates sinks stops the run: the DAW must
+        not land on an output whose level could not be set.
+        """
         done: list[Op] = []
         failed: list[tuple[Op, str]] = []
-        i = 0
-        while i < len(ops):
-            batch = [ops[i]]
-            while (
-                isinstance(ops[i], MoveStream | SetStreamVolume)
-                and i + len(batch) < len(ops)
-                and type(ops[i + len(batch)]) is type(ops[i])
-            ):
-                batch.append(ops[i + len(batch)])
-            results = await asyncio.gather(*(self._run(op) for op in batch), return_exceptions=True)
-            for op, res in zip(batch, results, strict=True):
+        for phase in _phases(ops):
+            results = await asyncio.gather(*(self._run(op) for op in phase), return_exceptions=True)
+            for op, res in zip(phase, results, strict=True):
                 if isinstance(res, Disconnected | asyncio.CancelledError):
                     raise res
                 if isinstance(res, BaseException):
@@ -146,10 +146,18 @@ class PulseBackend:
                 else:
                     log.info("%s", op.describe())
                     done.append(op)
-            if failed and isinstance(batch[0], LoadVirtual | SetVolume):
+            if failed and any(isinstance(op, LoadVirtual | SetVolume) for op in phase):
                 break
-            i += len(batch)
         return ApplyResult(tuple(done), tuple(failed))
+
+    async def _sink(self, name: str) -> tuple[int, int]:
+        """(index, channel count) of a sink: from the last snapshot when we have it (no
+        round trip), else asked for (a sink we created a moment ago)."""
+        known = self._sinks.get(name)
+        if known is not None:
+            return known
+        sink = await self.pulse.get_sink_by_name(name)
+        return int(sink.index), len(sink.volume.values)
 
     async def _run(self, op: Op) -> None:
         p = self.pulse
@@ -159,18 +167,29 @@ class PulseBackend:
             case UnloadVirtual(module=m):
                 await p.module_unload(m)
             case SetVolume(device=name, volume=vol):
-                sink = await p.get_sink_by_name(name)
-                await p.sink_volume_set(sink.index, _volume(sink, vol))
+                index, channels = await self._sink(name)
+                await p.sink_volume_set(index, pulsectl.PulseVolumeInfo(vol / 100.0, channels))
             case SetStreamVolume(stream=idx, volume=vol):
                 stream = await p.sink_input_info(idx)
                 await p.sink_input_volume_set(idx, _volume(stream, vol))
             case MoveStream(stream=idx, sink=name):
-                sink = await p.get_sink_by_name(name)
-                await p.sink_input_move(idx, sink.index)
+                index, _ = await self._sink(name)
+                await p.sink_input_move(idx, index)
             case SetDefault(direction=Direction.SINK, device=name):
                 await p.sink_default_set(name)
             case SetDefault(direction=Direction.SOURCE, device=name):
                 await p.source_default_set(name)
+
+
+def _phases(ops: list[Op]) -> list[list[Op]]:
+    """Split at each LoadVirtual (awaited alone, in order); everything else is pipelined."""
+    phases: list[list[Op]] = []
+    for op in ops:
+        if isinstance(op, LoadVirtual) or not phases or isinstance(phases[-1][0], LoadVirtual):
+            phases.append([op])
+        else:
+            phases[-1].append(op)
+    return phases
 
 
 def _volume(obj: Any, percent: float) -> Any:

@@ -1,0 +1,177 @@
+"""The three things that can put the DAW on a newly plugged device, side by side:
+the server's own policy, the pactl script users write, and the dawroute daemon."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from routing import sandbox
+
+AMP_NAME = "bench_amp"
+IFACE_NAME = "bench_iface"
+
+BENCH_PROFILES = f"""
+profiles:
+  - name: iface
+    fallback: true
+    output: {{name: "{IFACE_NAME}", volume: 60%, max_volume: 80%}}
+  - name: amp
+    priority: 90
+    output: {{usb: "30be:1019", volume: 45%, max_volume: 60%}}
+"""
+
+# What users write instead of a daemon: move every stream to each new sink.
+PACTL_SCRIPT = r"""
+pactl subscribe | while read -r line; do
+  case "$line" in
+    *"'new' on sink #"*)
+      sink=${line##*#}
+      for i in $(pactl list short sink-inputs | cut -f1); do pactl move-sink-input "$i" "$sink"; done ;;
+  esac
+done
+"""
+
+
+def amp(priority: int) -> sandbox.FakeDevice:
+    """The USB amp as the bench plugs it; `priority` is what WirePlumber/PulseAudio rank by."""
+    return sandbox.FakeDevice(
+        name=AMP_NAME,
+        description="Bench Amp",
+        usb="30be:1019",
+        serial="bench",
+        card_name="Bench Amp",
+        priority=priority,
+    )
+
+
+IFACE = sandbox.FakeDevice(
+    name=IFACE_NAME,
+    description="Bench Interface",
+    usb="1235:8212",
+    card_name="Bench Interface",
+    priority=1000,
+)
+
+
+class Reactor:
+    name = "?"
+    device_priority = 1  # low: the server's own policy does not pick it
+
+    def start(self, stack: sandbox.Stack, workdir: Path) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+class ServerPolicy(Reactor):
+    """WirePlumber's policy (PipeWire) or module-switch-on-connect (PulseAudio)."""
+
+    device_priority = 3000
+
+    def __init__(self, kind: str) -> None:
+        self.name = "WirePlumber" if kind == "pipewire" else "switch-on-connect"
+        self._module: int | None = None
+        self._stack: sandbox.Stack | None = None
+
+    def start(self, stack: sandbox.Stack, workdir: Path) -> None:
+        self._stack = stack
+        if stack.kind == "pulseaudio":
+            self._module = sandbox.with_pulse(
+                stack, lambda p: p.module_load("module-switch-on-connect", "ignore_virtual=no")
+            )
+
+    def stop(self) -> None:
+        if self._module is not None and self._stack is not None:
+            module = self._module
+            sandbox.with_pulse(self._stack, lambda p: p.module_unload(module))
+            self._module = None
+
+
+class PactlScript(Reactor):
+    name = "pactl script"
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, stack: sandbox.Stack, workdir: Path) -> None:
+        self._proc = subprocess.Popen(
+            ["bash", "-c", PACTL_SCRIPT],
+            env=stack.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        time.sleep(0.2)  # let `pactl subscribe` connect
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            os.killpg(self._proc.pid, signal.SIGTERM)
+            self._proc.wait()
+            self._proc = None
+
+
+class Dawroute(Reactor):
+    name = "dawroute"
+
+    def __init__(
+        self,
+        profiles: str = BENCH_PROFILES,
+        extra_env: dict[str, str] | None = None,
+        config: str = "",
+    ) -> None:
+        self.profiles = profiles
+        self.config = config
+        self.extra_env = extra_env or {}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.env: dict[str, str] = {}
+
+    def start(self, stack: sandbox.Stack, workdir: Path) -> None:
+        home = workdir / "dawroute-home"
+        cfg = home / "config" / "dawroute"
+        (cfg / "profiles").mkdir(parents=True, exist_ok=True)
+        (cfg / "profiles" / "bench.yaml").write_text(self.profiles)
+        if self.config:
+            (cfg / "config.yaml").write_text(self.config)
+        (home / "run").mkdir(mode=0o700, exist_ok=True)
+        self.env = {
+            **stack.env,
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / "config"),
+            "XDG_STATE_HOME": str(home / "state"),
+            "XDG_RUNTIME_DIR": str(home / "run"),
+            "PULSE_COOKIE": str(home / "cookie"),
+            **self.extra_env,
+        }
+        log = open(workdir / "dawroute.log", "ab")  # noqa: SIM115 - owned by the child
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "routing", "daemon"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            out = subprocess.run(
+                [sys.executable, "-m", "routing", "status", "--json"],
+                env=self.env,
+                capture_output=True,
+                text=True,
+            )
+            if out.returncode == 0 and json.loads(out.stdout)["server"]["available"]:
+                return
+            time.sleep(0.05)
+        raise RuntimeError("dawroute daemon did not come up")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+            self.proc = None

@@ -1,0 +1,204 @@
+"""bench/results/*.json → docs/benchmarks.md (+ latency CDF plots in docs/img/)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+DOC = ROOT / "docs" / "benchmarks.md"
+IMG = ROOT / "docs" / "img"
+
+
+def _ms(v: float | None) -> str:
+    return "—" if v is None else f"{v:.2f}"
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return "—" if not a or not b else f"{a / b:.2f}×"
+
+
+def _load(name: str) -> dict[str, Any] | None:
+    f = RESULTS / f"{name}.json"
+    return json.loads(f.read_text()) if f.exists() else None
+
+
+def hotplug_section(name: str, data: dict[str, Any]) -> list[str]:
+    r = data["result"]
+    policy = "WirePlumber" if r["server"] == "pipewire" else "switch-on-connect"
+    lines = [f"### {r['version']}: {r['rounds']} plugs per reactor, alternating", ""]
+    for phase, title in (
+        ("plug", "device appears → every DAW stream on it"),
+        ("unplug", "device removed → DAW on the fallback"),
+    ):
+        lines += [
+            f"**{title}** (ms; ratio = p50 against {policy})",
+            "",
+            "| reactor | p50 | p90 | p99 | n | missed | p50 ratio |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        base = r["summary"][phase].get(policy, {}).get("p50")
+        for reactor, s in r["summary"][phase].items():
+            lines.append(
+                f"| {reactor} | {_ms(s['p50'])} | {_ms(s['p90'])} | {_ms(s['p99'])} | "
+                f"{s['n']} | {r['missed'].get(reactor, 0)} | {_ratio(s['p50'], base)} |"
+            )
+        lines.append("")
+        img = _cdf(f"{name}-{phase}", r[phase], f"{r['version']}: {title}")
+        if img:
+            lines += [f"![{title}](img/{img})", ""]
+    return lines
+
+
+def _cdf(stem: str, samples: dict[str, list[float]], title: str) -> str | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    IMG.mkdir(parents=True, exist_ok=True)
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for reactor, values in samples.items():
+        if values:
+            xs = sorted(values)
+            ys = [(i + 1) / len(xs) for i in range(len(xs))]
+            ax.step(xs, ys, where="post", label=reactor)
+    ax.set_xlabel("ms")
+    ax.set_ylabel("fraction of plugs")
+    ax.set_title(title, fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(IMG / f"{stem}.png", dpi=100)
+    plt.close(fig)
+    return f"{stem}.png"
+
+
+def cli_section(data: dict[str, Any]) -> list[str]:
+    s = data["result"]["summary"]
+    return [
+        "| command | p50 ms | p90 ms | vs |",
+        "|---|---|---|---|",
+        f"| `dawroute switch NAME` (process start → reply after apply) | {_ms(s['switch']['p50'])} "
+        f"| {_ms(s['switch']['p90'])} | {_ratio(s['switch']['p50'], s['pactl']['p50'])} of the "
+        "pactl script |",
+        f"| pactl script: `pactl move-sink-input` + `pactl set-default-sink` | "
+        f"{_ms(s['pactl']['p50'])} | {_ms(s['pactl']['p90'])} | baseline |",
+        f"| `dawroute status` | {_ms(s['status']['p50'])} | {_ms(s['status']['p90'])} | "
+        f"{_ratio(s['status']['p50'], s['python']['p50'])} of `python -c pass` |",
+        f"| `dawroute check profiles/` | {_ms(s['check']['p50'])} | {_ms(s['check']['p90'])} | "
+        f"{_ratio(s['check']['p50'], s['python']['p50'])} of `python -c pass` |",
+        f"| `python -c pass` | {_ms(s['python']['p50'])} | {_ms(s['python']['p90'])} | "
+        "interpreter start |",
+        "",
+    ]
+
+
+def midi_section(data: dict[str, Any]) -> list[str]:
+    lines = [
+        "| JACK period | period ms | p50 ms | p90 ms | p99 ms | n | p99 target (period + 3 ms) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for period, r in data["result"].items():
+        s = r["summary"]
+        target = r["period_ms"] + 3
+        verdict = "—" if s["p99"] is None else ("met" if s["p99"] <= target else "missed")
+        lines.append(
+            f"| {period} | {r['period_ms']:.2f} | {_ms(s['p50'])} | {_ms(s['p90'])} | "
+            f"{_ms(s['p99'])} | {s['n']} | {target:.2f}: {verdict} |"
+        )
+    return [*lines, ""]
+
+
+def scale_section(data: dict[str, Any]) -> list[str]:
+    r = data["result"]
+    lines = [
+        "| DAW streams | `switch` replied (ms) | all moved, seen on the server (ms) |",
+        "|---|---|---|",
+    ]
+    for n, v in r["streams"].items():
+        lines.append(f"| {n} | {_ms(v['replied_ms'])} | {_ms(v['all_moved_ms'])} |")
+    lines += ["", "| devices present | hot-plug → routed p50 (ms) | p90 | n |", "|---|---|---|---|"]
+    for n, v in r["devices"].items():
+        s = v["summary"]
+        lines.append(f"| {n} | {_ms(s['p50'])} | {_ms(s['p90'])} | {s['n']} |")
+    p = r["profiles"]
+    st = r["storm"]
+    lines += [
+        "",
+        f"- {p['profiles']} profiles loaded and checked: {_ms(p['in_process_ms'])} ms in "
+        f"process, {_ms(p['cli_wall_ms'])} ms for `dawroute check` (process included).",
+        f"- Storm of {st['events']} plug/unplug events: converged {_ms(st['converged_ms'])} ms "
+        f"after the storm began; daemon CPU {st['daemon_cpu_s']:.2f} s; RSS "
+        f"{st['rss_start_mb']:.1f} MB → {st['rss_after_mb']:.1f} MB.",
+        "",
+    ]
+    return lines
+
+
+def idle_section(data: dict[str, Any]) -> list[str]:
+    r = data["result"]
+    return [
+        f"- {r['seconds']:.0f} s idle: CPU {r['cpu_s']:.3f} s, {r['context_switches']} context "
+        f"switches (all threads), RSS {r['rss_mb']:.1f} MB → {r['rss_after_mb']:.1f} MB.",
+        "",
+    ]
+
+
+def main() -> int:
+    out = [
+        "# Benchmarks",
+        "",
+        "Generated by `./scripts/bench` (`bench/run.py`, then `bench/report.py`) from "
+        "`bench/results/*.json`. Every number comes from real servers started for the run; "
+        "each comparison is against a baseline measured in the same run, on the same server.",
+        "",
+    ]
+    any_quick = False
+    sections = (
+        ("hotplug-pipewire", "Hot-plug on PipeWire + WirePlumber"),
+        ("hotplug-pulseaudio", "Hot-plug on PulseAudio"),
+        ("cli", "CLI"),
+        ("midi", "MIDI message → routed (jackd + PulseAudio)"),
+        ("scale", "Scale"),
+        ("idle", "Idle cost"),
+    )
+    for name, title in sections:
+        data = _load(name)
+        if data is None:
+            continue
+        any_quick |= bool(data["quick"])
+        m = data["machine"]
+        out += [
+            f"## {title}",
+            "",
+            f"_{m['date']}, {m['cpus']} CPUs, Python {m['python']}, kernel {m['kernel']}, "
+            f"{data['seconds']} s{' — QUICK run, few samples' if data['quick'] else ''}_",
+            "",
+        ]
+        if name.startswith("hotplug"):
+            out += hotplug_section(name, data)
+        else:
+            out += {
+                "cli": cli_section,
+                "midi": midi_section,
+                "scale": scale_section,
+                "idle": idle_section,
+            }[name](data)
+    notes = ROOT / "bench" / "NOTES.md"
+    if notes.exists():
+        out += [notes.read_text()]
+    if any_quick:
+        out.insert(2, "**Some sections come from a quick (smoke) run and have few samples.**\n")
+    DOC.write_text("\n".join(out) + "\n")
+    print(f"wrote {DOC}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,490 @@
+"""dawroute benchmarks on real servers. `./scripts/bench` (full) or `--quick` (CI smoke).
+
+Each benchmark writes bench/results/<name>.json (or --out DIR); bench/report.py turns
+them into docs/benchmarks.md. Nothing here asserts a time: the report states ratios
+against a baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from bench.harness import Observer, cpu_seconds, percentiles, rss_mb, wakeups
+from bench.reactors import (
+    AMP_NAME,
+    BENCH_PROFILES,
+    IFACE,
+    IFACE_NAME,
+    Dawroute,
+    PactlScript,
+    Reactor,
+    ServerPolicy,
+    amp,
+)
+from routing import sandbox
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+
+
+def _start(kind: str) -> sandbox.Stack:
+    return sandbox.start_pulseaudio() if kind == "pulseaudio" else sandbox.start_pipewire()
+
+
+def _server_version(stack: sandbox.Stack) -> str:
+    info = sandbox.with_pulse(stack, lambda p: p.server_info())
+    return f"{info.server_name} {info.server_version}"
+
+
+# ---------------------------------------------------------------- 1+2: hot-plug and unplug
+
+
+async def _one_plug(
+    obs: Observer, stack: sandbox.Stack, reactor: Reactor
+) -> tuple[float | None, float | None]:
+    daw_proc = sandbox.start_daw(stack, sink=IFACE_NAME)
+    try:
+        daw = await obs.daw_stream()
+        await obs.wait_routed(daw, IFACE_NAME, time.perf_counter(), 3.0)
+        obs.drain()
+        module = await obs.pulse.module_load(*amp(reactor.device_priority).modules()[0])
+        appeared, routed = await obs.wait_routed(daw, AMP_NAME, None, 3.0)
+        plug_ms = (routed - appeared) * 1000 if appeared and routed else None
+        obs.drain()
+        t_remove = time.perf_counter()
+        await obs.pulse.module_unload(module)
+        _, back = await obs.wait_routed(daw, IFACE_NAME, t_remove, 3.0)
+        unplug_ms = (back - t_remove) * 1000 if back else None
+        return plug_ms, unplug_ms
+    finally:
+        daw_proc.terminate()
+        daw_proc.wait()
+        stack.procs = [(n, p) for n, p in stack.procs if p is not daw_proc]
+
+
+def hotplug(kind: str, rounds: int, work: Path) -> dict[str, Any]:
+    stack = _start(kind)
+    try:
+        sandbox.plug(stack, IFACE)
+        reactors: list[Reactor] = [ServerPolicy(kind), PactlScript(), Dawroute()]
+        plug: dict[str, list[float]] = {r.name: [] for r in reactors}
+        unplug: dict[str, list[float]] = {r.name: [] for r in reactors}
+        missed: dict[str, int] = {r.name: 0 for r in reactors}
+
+        async def measure(reactor: Reactor) -> None:
+            async with Observer(stack.pulse_server) as obs:
+                p, u = await _one_plug(obs, stack, reactor)
+            for table, value in ((plug, p), (unplug, u)):
+                if value is None:
+                    missed[reactor.name] += 1
+                else:
+                    table[reactor.name].append(value)
+
+        for _ in range(rounds):  # reactors alternate, round after round, on the same server
+            for reactor in reactors:
+                reactor.start(stack, work)
+                try:
+                    asyncio.run(measure(reactor))
+                finally:
+                    reactor.stop()
+        return {
+            "server": kind,
+            "version": _server_version(stack),
+            "rounds": rounds,
+            "plug": plug,
+            "unplug": unplug,
+            "missed": missed,
+            "summary": {
+                "plug": {k: percentiles(v) for k, v in plug.items()},
+                "unplug": {k: percentiles(v) for k, v in unplug.items()},
+            },
+        }
+    finally:
+        stack.stop()
+
+
+# ---------------------------------------------------------------- 3: CLI
+
+
+def _time(argv: list[str], env: dict[str, str], n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        subprocess.run(argv, env=env, capture_output=True, check=False)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def cli(rounds: int, work: Path) -> dict[str, Any]:
+    stack = sandbox.start_pipewire()
+    daemon = Dawroute(BENCH_PROFILES.replace("priority: 90", "priority: 90\n    auto: false"))
+    try:
+        sandbox.plug(stack, IFACE)
+        sandbox.plug(stack, amp(1))
+        sandbox.start_daw(stack, sink=IFACE_NAME)
+        time.sleep(0.3)
+        daemon.start(stack, work)
+        env = daemon.env
+        dawroute = [sys.executable, "-m", "routing"]
+        switch: list[float] = []
+        pactl: list[float] = []
+        daw = sandbox.with_pulse(
+            stack,
+            lambda p: next(
+                i.index
+                for i in p.sink_input_list()
+                if i.proplist.get("application.name") == "REAPER"
+            ),
+        )
+        for i in range(rounds):
+            target = "amp" if i % 2 == 0 else "iface"
+            switch += _time([*dawroute, "switch", target], env, 1)
+            sink = AMP_NAME if i % 2 else IFACE_NAME  # the baseline moves it back and forth too
+            script = f"pactl move-sink-input {daw} {sink} && pactl set-default-sink {sink}"
+            pactl += _time(["bash", "-c", script], env, 1)
+        status = _time([*dawroute, "status"], env, rounds)
+        check = _time([*dawroute, "check", str(ROOT / "profiles")], env, rounds)
+        python = _time([sys.executable, "-c", "pass"], env, rounds)
+        return {
+            "switch": switch,
+            "pactl": pactl,
+            "status": status,
+            "check": check,
+            "python": python,
+            "summary": {
+                k: percentiles(v)
+                for k, v in (
+                    ("switch", switch),
+                    ("pactl", pactl),
+                    ("status", status),
+                    ("check", check),
+                    ("python", python),
+                )
+            },
+        }
+    finally:
+        daemon.stop()
+        stack.stop()
+
+
+# ---------------------------------------------------------------- 4: MIDI
+
+
+MIDI_CONFIG = """
+midi:
+  debounce_ms: 0
+  triggers:
+    - port: "~BenchController"
+      note: 36
+      toggle: [iface, amp]
+"""
+
+
+def midi(rounds: int, work: Path) -> dict[str, Any]:
+    import rtmidi
+
+    out: dict[str, Any] = {}
+    for period in (64, 256):
+        jack = sandbox.start_jackd(period=period)
+        stack = sandbox.start_pulseaudio()
+        os.environ.update({k: jack.env[k] for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")})
+        daemon = Dawroute(
+            BENCH_PROFILES.replace("priority: 90", "priority: 90\n    auto: false"),
+            {k: v for k, v in jack.env.items() if k.startswith("JACK_")},
+            MIDI_CONFIG,
+        )
+        ctl = None
+        try:
+            sandbox.plug(stack, IFACE)
+            sandbox.plug(stack, amp(1))
+            sandbox.start_daw(stack, sink=IFACE_NAME)
+            ctl = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name="BenchController")
+            ctl.open_virtual_port("out")
+            daemon.start(stack, work)
+            time.sleep(0.5)  # the daemon finds the controller port
+            samples = asyncio.run(_midi_samples(stack, ctl, rounds))
+            out[str(period)] = {
+                "period_ms": period / 48.0,
+                "samples": samples,
+                "summary": percentiles(samples),
+            }
+        finally:
+            if ctl is not None:
+                ctl.close_port()
+                ctl.delete()
+            daemon.stop()
+            stack.stop()
+            jack.stop()
+    return out
+
+
+async def _midi_samples(stack: sandbox.Stack, ctl: Any, rounds: int) -> list[float]:
+    samples: list[float] = []
+    async with Observer(stack.pulse_server) as obs:
+        daw = await obs.daw_stream()
+        for i in range(rounds):
+            target = AMP_NAME if i % 2 == 0 else IFACE_NAME
+            if i:
+                await asyncio.sleep(0.05)
+            obs.drain()
+            t = time.perf_counter()
+            ctl.send_message([0x90, 36, 100])
+            ctl.send_message([0x80, 36, 0])
+            _, routed = await obs.wait_routed(daw, target, t, 3.0)
+            if routed:
+                samples.append((routed - t) * 1000)
+    return samples
+
+
+# ---------------------------------------------------------------- 5: scale
+
+
+def scale(quick: bool, work: Path) -> dict[str, Any]:
+    from routing.client import ControlClient
+    from routing.client import run as run_sync
+
+    result: dict[str, Any] = {"streams": {}, "devices": {}}
+    counts = (1, 10) if quick else (1, 10, 100, 300)
+    for n in counts:
+        stack = sandbox.start_pipewire()
+        daemon = Dawroute(BENCH_PROFILES.replace("priority: 90", "priority: 90\n    auto: false"))
+        try:
+            sandbox.plug(stack, IFACE)
+            sandbox.plug(stack, amp(1))
+            for _ in range(n):
+                sandbox.start_daw(stack, sink=IFACE_NAME)
+            _wait_streams(stack, n)
+            daemon.start(stack, work)
+            client = ControlClient(
+                Path(daemon.env["XDG_RUNTIME_DIR"]) / "dawroute" / "control.sock"
+            )
+            t = time.perf_counter()
+            run_sync(client.switch("amp"))
+            replied = (time.perf_counter() - t) * 1000
+
+            sandbox.wait_for(partial(_all_on, stack, AMP_NAME), 10, "all streams moved")
+            settled = (time.perf_counter() - t) * 1000
+            result["streams"][str(n)] = {"replied_ms": replied, "all_moved_ms": settled}
+        finally:
+            daemon.stop()
+            stack.stop()
+    for n in (16,) if quick else (16, 64):
+        result["devices"][str(n)] = _hotplug_with_devices(n, 3 if quick else 15, work)
+    result["profiles"] = _many_profiles(500, work)
+    result["storm"] = _storm(200 if quick else 1000, work)
+    return result
+
+
+def _wait_streams(stack: sandbox.Stack, n: int) -> None:
+    sandbox.wait_for(lambda: len(_daw_sinks(stack)) == n, 30, f"{n} DAW streams")
+
+
+def _all_on(stack: sandbox.Stack, sink: str) -> bool:
+    return all(s == sink for s in _daw_sinks(stack))
+
+
+def _daw_sinks(stack: sandbox.Stack) -> list[str]:
+    def read(p: Any) -> list[str]:
+        names = {s.index: s.name for s in p.sink_list()}
+        return [
+            names.get(i.sink, "?")
+            for i in p.sink_input_list()
+            if i.proplist.get("application.name") == "REAPER"
+        ]
+
+    result: list[str] = sandbox.with_pulse(stack, read)
+    return result
+
+
+def _hotplug_with_devices(n: int, rounds: int, work: Path) -> dict[str, Any]:
+    stack = sandbox.start_pipewire()
+    daemon = Dawroute()
+    try:
+        sandbox.plug(stack, IFACE)
+        for i in range(n):
+            sandbox.plug(
+                stack,
+                sandbox.FakeDevice(
+                    name=f"bench_extra_{i}", description=f"Extra {i}", usb=f"1111:{i:04x}"
+                ),
+            )
+        daemon.start(stack, work)
+        samples: list[float] = []
+
+        async def measure() -> None:
+            async with Observer(stack.pulse_server) as obs:
+                for _ in range(rounds):
+                    p, _u = await _one_plug(obs, stack, daemon)
+                    if p is not None:
+                        samples.append(p)
+
+        asyncio.run(measure())
+        return {"samples": samples, "summary": percentiles(samples)}
+    finally:
+        daemon.stop()
+        stack.stop()
+
+
+def _many_profiles(n: int, work: Path) -> dict[str, Any]:
+    from routing.config import check_all
+
+    d = work / "many-profiles"
+    d.mkdir(exist_ok=True)
+    for i in range(n):
+        (d / f"p{i:03}.yaml").write_text(
+            f"name: p{i}\npriority: {i % 1000}\nfallback: {str(i == 0).lower()}\n"
+            f'output: {{usb: "{i:04x}:0001", volume: 40%, max_volume: 60%, '
+            f"channels: [AUX{i % 4}]}}\nclock: {{rate: 48000, quantum: 128}}\n"
+        )
+    runs = []
+    for _ in range(3):
+        t = time.perf_counter()
+        _, _, issues = check_all([d], None)
+        runs.append((time.perf_counter() - t) * 1000)
+    assert not [i for i in issues if i.severity == "error"]
+    wall = _time([sys.executable, "-m", "routing", "check", str(d)], dict(os.environ), 3)
+    return {"profiles": n, "in_process_ms": min(runs), "cli_wall_ms": min(wall)}
+
+
+def _storm(n: int, work: Path) -> dict[str, Any]:
+    stack = sandbox.start_pipewire()
+    daemon = Dawroute()
+    try:
+        sandbox.plug(stack, IFACE)
+        sandbox.start_daw(stack, sink=IFACE_NAME)
+        daemon.start(stack, work)
+        assert daemon.proc is not None
+        pid = daemon.proc.pid
+        time.sleep(0.5)
+        rss_start = rss_mb(pid)
+        cpu0 = cpu_seconds(pid)
+        t = time.perf_counter()
+
+        def burst(p: Any) -> None:
+            handle = None
+            for _ in range(n):
+                if handle is None:
+                    handle = p.module_load(*amp(1).modules()[0])
+                else:
+                    p.module_unload(handle)
+                    handle = None
+            p.module_load(*amp(1).modules()[0])
+
+        sandbox.with_pulse(stack, burst)
+        sandbox.wait_for(
+            lambda: (
+                _daw_sinks(stack) == [AMP_NAME]
+                or any(s.startswith(AMP_NAME) for s in _daw_sinks(stack))
+            ),
+            30,
+            "convergence after storm",
+        )
+        converged = (time.perf_counter() - t) * 1000
+        time.sleep(0.5)
+        return {
+            "events": n,
+            "converged_ms": converged,
+            "daemon_cpu_s": cpu_seconds(pid) - cpu0,
+            "rss_start_mb": rss_start,
+            "rss_after_mb": rss_mb(pid),
+        }
+    finally:
+        daemon.stop()
+        stack.stop()
+
+
+# ---------------------------------------------------------------- 6: idle
+
+
+def idle(seconds: float, work: Path) -> dict[str, Any]:
+    stack = sandbox.start_pipewire()
+    daemon = Dawroute()
+    try:
+        sandbox.plug(stack, IFACE)
+        sandbox.start_daw(stack, sink=IFACE_NAME)
+        daemon.start(stack, work)
+        assert daemon.proc is not None
+        pid = daemon.proc.pid
+        time.sleep(1.0)  # settle after start-up
+        cpu0, wake0, rss0 = cpu_seconds(pid), wakeups(pid), rss_mb(pid)
+        time.sleep(seconds)
+        return {
+            "seconds": seconds,
+            "cpu_s": cpu_seconds(pid) - cpu0,
+            "context_switches": wakeups(pid) - wake0,
+            "rss_mb": rss0,
+            "rss_after_mb": rss_mb(pid),
+        }
+    finally:
+        daemon.stop()
+        stack.stop()
+
+
+# ---------------------------------------------------------------- main
+
+BENCHES: dict[str, Callable[[argparse.Namespace, Path], Any]] = {
+    "hotplug-pipewire": lambda a, w: hotplug("pipewire", a.rounds, w),
+    "hotplug-pulseaudio": lambda a, w: hotplug("pulseaudio", a.rounds, w),
+    "cli": lambda a, w: cli(a.rounds, w),
+    "midi": lambda a, w: midi(a.rounds, w),
+    "scale": lambda a, w: scale(a.quick, w),
+    "idle": lambda a, w: idle(3.0 if a.quick else 60.0, w),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="bench", description=__doc__)
+    p.add_argument("--quick", action="store_true", help="few iterations (CI smoke)")
+    p.add_argument("--rounds", type=int, help="iterations per reactor (default 30, quick 3)")
+    p.add_argument("--only", nargs="*", choices=sorted(BENCHES), help="run only these")
+    p.add_argument("--out", type=Path, default=RESULTS, help="where to write the JSON")
+    args = p.parse_args(argv)
+    args.rounds = args.rounds or (3 if args.quick else 30)
+    args.out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault(
+        "PULSE_COOKIE", str(Path(tempfile.gettempdir()) / "dawroute-bench-cookie")
+    )
+    for name in args.only or list(BENCHES):
+        work = Path(tempfile.mkdtemp(prefix=f"dawroute-bench-{name}-"))
+        print(f"== {name}", flush=True)
+        t = time.perf_counter()
+        try:
+            data = BENCHES[name](args, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        data = {
+            "bench": name,
+            "quick": args.quick,
+            "machine": _machine(),
+            "seconds": round(time.perf_counter() - t, 1),
+            "result": data,
+        }
+        (args.out / f"{name}.json").write_text(json.dumps(data, indent=1))
+        print(json.dumps(data["result"].get("summary", data["result"]), indent=1)[:2000])
+    return 0
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

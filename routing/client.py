@@ -1,0 +1,120 @@
+"""`Control` over the control socket, for the CLI — without asyncio.
+
+Importing asyncio costs ~60 ms, most of a `dawroute status` (measured with
+`python -X importtime`, see docs/benchmarks.md), so the client talks over a blocking
+socket. Its methods are still coroutines (they implement the same `Control` protocol as
+the daemon) that never suspend: `run()` drives one to completion without an event loop,
+and they work unchanged under asyncio.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import AsyncIterator, Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+from routing.contract import MAX_LINE, Result
+from routing.errors import ERRORS_BY_NAME, DaemonNotRunning, DawrouteError, PermissionDenied
+
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine that never suspends (ControlClient's) to its result."""
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coro.close()
+    raise RuntimeError("ControlClient coroutines must not suspend")
+
+
+def follow(agen: AsyncIterator[T]) -> Any:
+    """Iterate ControlClient.watch() without an event loop."""
+    while True:
+        try:
+            yield run(agen.__anext__())  # type: ignore[arg-type]
+        except StopAsyncIteration:
+            return
+
+
+class ControlClient:
+    """Implements routing.contract.Control over the socket."""
+
+    def __init__(self, path: Path | str, timeout: float = 30.0) -> None:
+        self._path = str(path)
+        self._timeout = timeout
+        self._next_id = 0
+
+    def _open(self) -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+        sock.settimeout(self._timeout)
+        try:
+            sock.connect(self._path)
+        except PermissionError as exc:
+            sock.close()
+            raise PermissionDenied(f"cannot open {self._path}: it belongs to another user") from exc
+        except (FileNotFoundError, ConnectionRefusedError) as exc:
+            sock.close()
+            raise DaemonNotRunning(
+                "daemon not running — start it with `systemctl --user start dawroute` "
+                "(or `dawroute daemon`)"
+            ) from exc
+        return sock
+
+    def _call(self, method: str, **params: Any) -> Result:
+        self._next_id += 1
+        with self._open() as sock:
+            sock.sendall(_line({"id": self._next_id, "method": method, "params": params}))
+            reply = sock.makefile("rb").readline(4 * MAX_LINE)
+        return _unwrap(reply)
+
+    async def status(self) -> Result:
+        return self._call("status")
+
+    async def list(self) -> Result:
+        return self._call("list")
+
+    async def switch(self, profile: str) -> Result:
+        return self._call("switch", profile=profile)
+
+    async def auto(self) -> Result:
+        return self._call("auto")
+
+    async def next(self) -> Result:
+        return self._call("next")
+
+    async def previous(self) -> Result:
+        return self._call("previous")
+
+    async def reload(self) -> Result:
+        return self._call("reload")
+
+    async def watch(self) -> AsyncIterator[Result]:
+        with self._open() as sock:
+            sock.settimeout(None)  # events come when they come
+            sock.sendall(_line({"id": 1, "method": "watch", "params": {}}))
+            reader = sock.makefile("rb")
+            while line := reader.readline(4 * MAX_LINE):
+                msg = json.loads(line)
+                if "error" in msg:
+                    _unwrap(line)
+                yield msg["event"]
+
+
+def _line(obj: dict[str, Any]) -> bytes:
+    return json.dumps(obj).encode() + b"\n"
+
+
+def _unwrap(line: bytes) -> Result:
+    if not line:
+        raise DaemonNotRunning("the daemon closed the connection without answering")
+    msg = json.loads(line)
+    if "error" in msg:
+        err = msg["error"]
+        cls = ERRORS_BY_NAME.get(err.get("name"), DawrouteError)
+        raise cls(err.get("message", "unknown error"))
+    result: Result = msg["result"]
+    return result

@@ -1,0 +1,80 @@
+#!/bin/bash
+# PID 1 in the guest: the real stack (kernel, udev, ALSA, PipeWire + WirePlumber +
+# pipewire-pulse) plus the dawroute daemon and a DAW-like stream. The host plugs the
+# emulated USB audio device when we print "@@ READY_FOR_ADD" on the second serial port,
+# and pulls it on "@@ READY_FOR_DEL". Waits are on conditions, never fixed sleeps.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root LANG=C.UTF-8
+for a in $(cat /proc/cmdline); do
+    case "$a" in vm.work=*) WORK=${a#vm.work=} ;; vm.checkout=*) CHECKOUT=${a#vm.checkout=} ;; esac
+done
+OUT=$WORK/out
+PY=$WORK/venv/bin/python
+exec >"$OUT/guest.log" 2>&1
+up() { cut -d' ' -f1 /proc/uptime; }
+mark() { echo "@@ $* t=$(up)" >/dev/ttyS1; echo "=== [$(up)] $*"; }
+wait_for() {  # wait_for SECONDS CMD...: poll every 50 ms
+    local end=$(( $(date +%s) + $1 )); shift
+    until "$@" >/dev/null 2>&1; do [ "$(date +%s)" -gt "$end" ] && return 1; sleep 0.05; done
+}
+FAILS=""
+fail() { FAILS="$FAILS $1"; mark "FAIL_$1"; }
+finish() { mark DONE "$@"; sync; echo o >/proc/sysrq-trigger; sleep 10; }
+
+mount -t devpts devpts /dev/pts 2>/dev/null || { mkdir -p /dev/pts; mount -t devpts devpts /dev/pts; }
+mkdir -p /dev/shm && mount -t tmpfs -o mode=1777 shm /dev/shm
+mount -t tmpfs -o mode=0755 run /run
+mark BOOTED kernel=$(uname -r)
+
+# udev: coldplug, then module autoload on hot-plug (snd-usb-audio)
+mkdir -p /run/udev
+/lib/systemd/systemd-udevd --daemon --resolve-names=never
+udevadm trigger --type=subsystems --action=add
+udevadm trigger --type=devices --action=add
+udevadm settle --timeout=60
+# "the interface": snd-dummy (plus snd-aloop, as on a real studio box)
+modprobe snd-dummy && modprobe snd-aloop
+udevadm settle --timeout=30
+grep -q '\[Dummy' /proc/asound/cards || fail NO_DUMMY_CARD
+cat /proc/asound/cards
+
+export XDG_RUNTIME_DIR=/run/user/0 XDG_CONFIG_HOME=/root/.config XDG_STATE_HOME=/root/.local/state
+mkdir -p -m 0700 $XDG_RUNTIME_DIR
+dbus-daemon --session --address=unix:path=$XDG_RUNTIME_DIR/bus --fork
+export DBUS_SESSION_BUS_ADDRESS=unix:path=$XDG_RUNTIME_DIR/bus
+# WirePlumber 0.4 exits without these (it watches logind's runtime dirs; no logind here)
+mkdir -p /run/systemd/seats /run/systemd/sessions /run/systemd/users /run/systemd/machines
+pipewire >"$OUT/pipewire.log" 2>&1 &
+wait_for 60 test -S $XDG_RUNTIME_DIR/pipewire-0 || fail PIPEWIRE
+wireplumber >"$OUT/wireplumber.log" 2>&1 &
+pipewire-pulse >"$OUT/pipewire-pulse.log" 2>&1 &
+wait_for 60 bash -c 'pactl list short sinks | grep -q snd_dummy' || fail NO_DUMMY_SINK
+mark PIPEWIRE_READY
+
+mkdir -p $XDG_CONFIG_HOME/dawroute/profiles
+cp "$CHECKOUT/tests/vm/profiles.yaml" $XDG_CONFIG_HOME/dawroute/profiles/
+"$PY" -m routing check || fail PROFILES
+pacat -p --raw --client-name=REAPER --property=application.name=REAPER \
+    --property=application.process.binary=reaper /dev/zero &
+"$PY" -m routing daemon >"$OUT/dawroute.log" 2>&1 &
+wait_for 60 bash -c "'$PY' -m routing status --json | grep -q '\"active\": \"interface\"'" || fail DAEMON
+"$PY" -m routing status
+"$PY" -m routing devices
+mark DAEMON_READY
+
+phase() {  # phase NAME WATCH-ARGS…: let the host act, record the timings, check the result
+    local name=$1; shift
+    mark "READY_FOR_$name"
+    if "$PY" "$CHECKOUT/tests/vm/guest_watch.py" "$@" >"$OUT/phase-$name.json"; then
+        mark "PHASE_OK_$name"
+    else
+        fail "PHASE_$name"
+    fi
+    cat "$OUT/phase-$name.json"
+    "$PY" -m routing status | tee "$OUT/status-$name.txt"
+}
+phase ADD plug --cap 50
+phase DEL unplug --fallback-volume 70
+phase ADD2 plug --cap 50
+dmesg | grep -iE 'usb|snd' | tail -20
+if [ -z "$FAILS" ]; then finish OK; else finish "FAIL$FAILS"; fi
