@@ -155,9 +155,11 @@ class Dawroute(Reactor):
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            preexec_fn=sandbox.die_with_parent,  # noqa: PLW1509 - prctl() only
         )
         log.close()
-        deadline = time.monotonic() + 10
+        # generous: with 300 DAW streams playing, this 2-core machine's PipeWire is saturated
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             out = subprocess.run(
                 [sys.executable, "-m", "routing", "status", "--json"],
@@ -168,7 +170,8 @@ class Dawroute(Reactor):
             if out.returncode == 0 and json.loads(out.stdout)["server"]["available"]:
                 return
             time.sleep(0.05)
-        raise RuntimeError("dawroute daemon did not come up")
+        tail = (workdir / "dawroute.log").read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"dawroute daemon did not come up:\n{tail}")
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -118,7 +118,7 @@ def midi_section(data: dict[str, Any]) -> list[str]:
 def scale_section(data: dict[str, Any]) -> list[str]:
     r = data["result"]
     lines = [
-        "| DAW streams | `switch` replied (ms) | all moved, seen on the server (ms) |",
+        "| server, DAW streams | `switch` replied (ms) | all moved, seen on the server (ms) |",
         "|---|---|---|",
     ]
     for n, v in r["streams"].items():

@@ -41,7 +41,7 @@ def missing_tools(kind: str) -> list[str]:
     return [t for t in need if shutil.which(t) is None]
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
     # If the test run (or the run command) is killed, take the servers with it.
     libc = ctypes.CDLL("libc.so.6", use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -88,7 +88,7 @@ class Stack:
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only prctl() and setpgrp()
+            preexec_fn=die_with_parent,  # noqa: PLW1509 - only prctl() and setpgrp()
         )
         log.close()
         self.procs.append((name, proc))

@@ -57,12 +57,17 @@ class Running:
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=sandbox.die_with_parent,  # noqa: PLW1509 - prctl() only
             )
-        wait_until(
-            lambda: self.status()["server"]["available"] and self.status()["active"],
-            timeout=10,
-            what="the daemon to route",
-        )
+        try:
+            wait_until(
+                lambda: self.status()["server"]["available"] and self.status()["active"],
+                timeout=10,
+                what="the daemon to route",
+            )
+        except BaseException:
+            self.stop(signal.SIGKILL)  # a daemon that never came up must not outlive the test
+            raise
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         assert self.proc is not None
