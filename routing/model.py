@@ -184,6 +184,9 @@ class Plan:
     exclusive: bool = False  # remove the DAW ports' other links
     clock: Clock = Clock()  # the profile's forced clock; Clock() releases a forced one
     notes: tuple[str, ...] = ()  # things the user should know about this plan
+    # Outputs of the other profiles whose devices are present: kept within their caps
+    # too, because the server itself moves the DAW to one of them when this output goes.
+    standby: tuple[OutputPlan, ...] = ()
 
 
 # ---------------------------------------------------------------- ops

@@ -10,7 +10,7 @@ Precedence lives here and only here:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -88,9 +88,28 @@ def decide(
     decision = _choose(cands, state, trigger)
     plan = decision.plan
     if plan is not None:
-        plan = replace(plan, raise_volume=raise_volume, switching=decision.profile != state.active)
+        plan = replace(
+            plan,
+            raise_volume=raise_volume,
+            switching=decision.profile != state.active,
+            standby=_standby(plan, cands.values()),
+        )
         problems = tuple(dict.fromkeys(problems + plan.notes))
     return replace(decision, plan=plan, problems=problems)
+
+
+def _standby(plan: Plan, cands: Iterable[Candidate]) -> tuple[OutputPlan, ...]:
+    """Every other present profile's outputs, one per device at the lowest cap."""
+    active = {o.device for o in plan.outputs}
+    by_device: dict[str, OutputPlan] = {}
+    for c in cands:
+        for o in c.plan.outputs if c.plan else ():
+            if o.device in active:
+                continue
+            old = by_device.get(o.device)
+            if old is None or o.max_volume < old.max_volume:
+                by_device[o.device] = o
+    return tuple(by_device[d] for d in sorted(by_device))
 
 
 def _choose(cands: dict[str, Candidate], state: State, trigger: Trigger) -> Decision:

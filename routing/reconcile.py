@@ -87,6 +87,10 @@ def _levels(plan: Plan, snapshot: Snapshot) -> list[Op]:
         want = _wanted_volume(o, dev, switching, plan.raise_volume)
         if want is not None and abs(want - dev.volume) > TOLERANCE:
             out.append(SetVolume(dev.name, dev.label, want, o.max_volume, dev.volume))
+    for o in plan.standby:  # where the server would put the DAW if this output vanished
+        dev = snapshot.device(o.device)
+        if dev is not None and dev.volume > o.max_volume + TOLERANCE:
+            out.append(SetVolume(dev.name, dev.label, o.max_volume, o.max_volume, dev.volume))
     for v in plan.virtual:  # our own sinks pass the signal at unity, never boost it
         dev = snapshot.device(v.name)
         if dev is not None and dev.volume > 100.0 + TOLERANCE:

@@ -32,8 +32,23 @@ def test_switch_sets_level_before_the_daw_lands() -> None:
     assert kinds.index(SetVolume) < kinds.index(MoveStream) < kinds.index(SetDefault)
     assert [o.describe() for o in plan_ops] == [
         "set volume of Schiit Fulla to 45 % (cap 60 %)",
+        # the speakers stay within their cap while the headphones play: when the amp is
+        # pulled, the server itself moves the DAW there before dawroute can act
+        "set volume of Scarlett to 85 % (cap 85 %)",
         "move 'REAPER' stream 1 → Schiit Fulla",
         "set default sink to Schiit Fulla",
+    ]
+
+
+def test_speakers_are_kept_within_their_cap_while_the_headphones_play() -> None:
+    w = run(world(IFACE, AMP), State(active="speakers"))
+    louder = replace(
+        w, devices=tuple(replace(d, volume=100.0) if d.name == "scarlett" else d for d in w.devices)
+    )
+    d = decide(profiles(), louder, State(active="usb-amp"), Trigger())
+    assert d.plan is not None and d.profile == "usb-amp"
+    assert [o.describe() for o in ops(d.plan, louder)] == [
+        "set volume of Scarlett to 85 % (cap 85 %)"
     ]
 
 

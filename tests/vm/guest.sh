@@ -64,8 +64,14 @@ mark DAEMON_READY
 
 phase() {  # phase NAME WATCH-ARGS…: let the host act, record the timings, check the result
     local name=$1; shift
+    rm -f "$OUT/watching"
+    # the watcher starts first (Python takes ~1 s to start under TCG) so it sees every step
+    "$PY" "$CHECKOUT/tests/vm/guest_watch.py" "$@" --ready "$OUT/watching" \
+        >"$OUT/phase-$name.json" &
+    local watcher=$!
+    wait_for 60 test -e "$OUT/watching" || fail "WATCHER_$name"
     mark "READY_FOR_$name"
-    if "$PY" "$CHECKOUT/tests/vm/guest_watch.py" "$@" >"$OUT/phase-$name.json"; then
+    if wait "$watcher"; then
         mark "PHASE_OK_$name"
     else
         fail "PHASE_$name"

@@ -52,11 +52,14 @@ def main() -> int:
     ap.add_argument("phase", choices=["plug", "unplug"])
     ap.add_argument("--cap", type=float, default=100.0)
     ap.add_argument("--fallback-volume", type=float, default=None)
+    ap.add_argument("--ready", help="file to create once watching")
     a = ap.parse_args()
-    start = time.monotonic()
-    t: dict[str, float | None] = {"watch_start": start}
     want_card = a.phase == "plug"
     with pulsectl.Pulse("vm-watch") as p:
+        start = time.monotonic()
+        t: dict[str, float | None] = {"watch_start": start}
+        if a.ready:
+            open(a.ready, "w").close()
         while time.monotonic() - start < TIMEOUT:
             now = time.monotonic()
             if "card" not in t and usb_card() == want_card:
@@ -75,8 +78,12 @@ def main() -> int:
                 and on.proplist.get("device.bus") != "usb"
                 and on.name.find("dummy") >= 0
             ):
-                t["routed"] = now
-                break
+                # the server moves the stream itself when the sink goes; dawroute then
+                # sets the fallback's own level: wait for that too
+                t.setdefault("routed", now)
+                if a.fallback_volume is None or abs(volume(on) - a.fallback_volume) <= 0.6:
+                    t["level"] = now
+                    break
             time.sleep(0.01)
         on = daw_sink(p)
         result = {
