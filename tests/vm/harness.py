@@ -92,7 +92,8 @@ def prepare(cache: Path) -> None:
     (editable: the checkout is shared at the same path). Rebuilt only when stale."""
     subprocess.run([str(HERE / "build-boot.sh"), str(cache)], check=True)
     stamp = cache / "venv" / ".stamp"
-    want = hashlib.sha256((CHECKOUT / "pyproject.toml").read_bytes()).hexdigest()
+    # the editable install points at this checkout's path: another checkout needs its own
+    want = hashlib.sha256((CHECKOUT / "pyproject.toml").read_bytes()).hexdigest() + str(CHECKOUT)
     if not stamp.exists() or stamp.read_text() != want:
         shutil.rmtree(cache / "venv", ignore_errors=True)
         subprocess.run(["/usr/bin/python3", "-m", "venv", str(cache / "venv")], check=True)
