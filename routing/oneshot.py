@@ -20,7 +20,8 @@ from routing.errors import (
 from routing.model import Op, Plan, Snapshot
 from routing.state import State
 
-SETTLE_SECONDS = 2.0  # PipeWire applies moves asynchronously (ms); give it time to show
+SETTLE_SECONDS = 3.0  # PipeWire applies moves asynchronously (ms); give it time to show
+REAPPLY_SECONDS = 0.1  # how long an op is given to show before it is sent again
 
 
 async def apply_once(name: str, profile_paths: Sequence[Path], dry_run: bool) -> int:
@@ -71,13 +72,17 @@ async def converge(backend: PulseBackend, plan: Plan) -> tuple[Snapshot, list[Op
     PipeWire 0.3.65 with our mono remap), so a second pass is sometimes needed.
     """
     deadline = time.monotonic() + SETTLE_SECONDS
+    sent = time.monotonic()
     while True:
         await asyncio.sleep(0.01)
         snapshot = await backend.observe()
         remaining = reconcile.ops(plan, snapshot)
-        if not remaining or time.monotonic() > deadline:
+        now = time.monotonic()
+        if not remaining or now > deadline:
             return snapshot, remaining
-        await backend.apply(remaining)
+        if now - sent >= REAPPLY_SECONDS:  # not on every poll: it may still be on its way
+            await backend.apply(remaining)
+            sent = now
 
 
 def _print_ops(ops: Sequence[Op], verb: str) -> None:
