@@ -94,15 +94,20 @@ def jack() -> Iterator[sandbox.Stack]:
 @pytest.fixture
 def client_env(server: sandbox.Stack, tmp_path: Path) -> dict[str, str]:
     """Environment for running the `dawroute` CLI against the test server, hermetically."""
-    env = dict(server.env)
+    return hermetic_env(server.env, tmp_path)
+
+
+def hermetic_env(base: dict[str, str], home: Path) -> dict[str, str]:
+    """`base` (a server's client environment) with HOME and XDG dirs inside `home`."""
+    env = dict(base)
     env.update(
-        PULSE_COOKIE=str(tmp_path / "cookie"),
-        HOME=str(tmp_path),
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        XDG_STATE_HOME=str(tmp_path / "state"),
-        XDG_RUNTIME_DIR=str(tmp_path / "run"),
+        PULSE_COOKIE=str(home / "cookie"),
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / "config"),
+        XDG_STATE_HOME=str(home / "state"),
+        XDG_RUNTIME_DIR=str(home / "run"),
     )
-    (tmp_path / "run").mkdir(mode=0o700)
+    (home / "run").mkdir(mode=0o700, exist_ok=True)
     return env
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from routing import sandbox
-from tests.conftest import wait_until
+from tests.conftest import hermetic_env, wait_until
 from tests.daemonrun import Running
 
 IFACE, AMP = sandbox.INTERFACE, sandbox.USB_AMP
@@ -76,15 +76,8 @@ def clock(stack: sandbox.Stack) -> tuple[str, str]:
 
 @pytest.fixture
 def pw_daemon(pipewire: sandbox.Stack, tmp_path: Path) -> Iterator[Running]:
-    env = sandbox.jack_env(pipewire)  # the daemon loads PipeWire's libjack, like pw-jack
-    env.update(
-        PULSE_COOKIE=str(tmp_path / "cookie"),
-        HOME=str(tmp_path),
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        XDG_STATE_HOME=str(tmp_path / "state"),
-        XDG_RUNTIME_DIR=str(tmp_path / "run"),
-    )
-    (tmp_path / "run").mkdir(mode=0o700)
+    # the daemon loads PipeWire's libjack, like pw-jack
+    env = hermetic_env(sandbox.jack_env(pipewire), tmp_path)
     profiles = tmp_path / "config" / "dawroute" / "profiles"
     profiles.mkdir(parents=True)
     (profiles / "jack.yaml").write_text(PIPEWIRE_PROFILES)
@@ -151,16 +144,8 @@ def jackd_daemon(
     pulseaudio: sandbox.Stack, jack: sandbox.Stack, tmp_path: Path
 ) -> Iterator[Running]:
     """jackd for the DAW's ports, PulseAudio for everything else (a classic set-up)."""
-    env = dict(pulseaudio.env)
+    env = hermetic_env(pulseaudio.env, tmp_path)
     env.update({k: v for k, v in jack.env.items() if k.startswith("JACK_")})
-    env.update(
-        PULSE_COOKIE=str(tmp_path / "cookie"),
-        HOME=str(tmp_path),
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        XDG_STATE_HOME=str(tmp_path / "state"),
-        XDG_RUNTIME_DIR=str(tmp_path / "run"),
-    )
-    (tmp_path / "run").mkdir(mode=0o700)
     profiles = tmp_path / "config" / "dawroute" / "profiles"
     profiles.mkdir(parents=True)
     (profiles / "jack.yaml").write_text(JACKD_PROFILES)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from routing import sandbox
-from tests.conftest import wait_until
+from tests.conftest import hermetic_env, wait_until
 from tests.daemonrun import Running, install_examples, routed_to_ours
 
 rtmidi = pytest.importorskip("rtmidi")
@@ -48,16 +48,8 @@ def server(request: pytest.FixtureRequest, jack: sandbox.Stack) -> Iterator[sand
 
 @pytest.fixture
 def client_env(server: sandbox.Stack, jack: sandbox.Stack, tmp_path: Path) -> dict[str, str]:
-    env = dict(server.env)
-    env.update(
-        PULSE_COOKIE=str(tmp_path / "cookie"),
-        HOME=str(tmp_path),
-        XDG_CONFIG_HOME=str(tmp_path / "config"),
-        XDG_STATE_HOME=str(tmp_path / "state"),
-        XDG_RUNTIME_DIR=str(tmp_path / "run"),
-    )
+    env = hermetic_env(server.env, tmp_path)
     env.update({k: v for k, v in jack.env.items() if k.startswith("JACK_")})
-    (tmp_path / "run").mkdir(mode=0o700)
     (tmp_path / "config" / "dawroute").mkdir(parents=True)
     (tmp_path / "config" / "dawroute" / "config.yaml").write_text(CONFIG)
     return env
