@@ -15,8 +15,9 @@ import pytest
 HARNESS = Path(__file__).resolve().parent / "vm" / "harness.py"
 
 
+@pytest.mark.parametrize("server", ["pipewire", "pulseaudio"])
 def test_usb_amp_plugged_into_a_real_kernel_gets_the_daw_and_unplug_falls_back(
-    tmp_path_factory: pytest.TempPathFactory,
+    server: str,
 ) -> None:
     spec = importlib.util.spec_from_file_location("vm_harness", HARNESS)
     assert spec is not None and spec.loader is not None
@@ -31,7 +32,7 @@ def test_usb_amp_plugged_into_a_real_kernel_gets_the_daw_and_unplug_falls_back(
         )
     cache = Path(os.environ.get("DAWROUTE_VM_CACHE", "/tmp/dawroute-vm"))
     out = subprocess.run(
-        [sys.executable, str(HARNESS), "--cache", str(cache)],
+        [sys.executable, str(HARNESS), "--cache", str(cache), "--server", server],
         capture_output=True,
         text=True,
         timeout=300,

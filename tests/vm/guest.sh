@@ -6,7 +6,11 @@
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root LANG=C.UTF-8
 for a in $(cat /proc/cmdline); do
-    case "$a" in vm.work=*) WORK=${a#vm.work=} ;; vm.checkout=*) CHECKOUT=${a#vm.checkout=} ;; esac
+    case "$a" in
+        vm.work=*) WORK=${a#vm.work=} ;;
+        vm.checkout=*) CHECKOUT=${a#vm.checkout=} ;;
+        vm.server=*) SERVER=${a#vm.server=} ;;
+    esac
 done
 OUT=$WORK/out
 PY=$WORK/venv/bin/python
@@ -40,16 +44,26 @@ cat /proc/asound/cards
 
 export XDG_RUNTIME_DIR=/run/user/0 XDG_CONFIG_HOME=/root/.config XDG_STATE_HOME=/root/.local/state
 mkdir -p -m 0700 $XDG_RUNTIME_DIR
-dbus-daemon --session --address=unix:path=$XDG_RUNTIME_DIR/bus --fork
-export DBUS_SESSION_BUS_ADDRESS=unix:path=$XDG_RUNTIME_DIR/bus
-# WirePlumber 0.4 exits without these (it watches logind's runtime dirs; no logind here)
-mkdir -p /run/systemd/seats /run/systemd/sessions /run/systemd/users /run/systemd/machines
-pipewire >"$OUT/pipewire.log" 2>&1 &
-wait_for 60 test -S $XDG_RUNTIME_DIR/pipewire-0 || fail PIPEWIRE
-wireplumber >"$OUT/wireplumber.log" 2>&1 &
-pipewire-pulse >"$OUT/pipewire-pulse.log" 2>&1 &
+if [ "${SERVER:-pipewire}" = pulseaudio ]; then
+    # PulseAudio finds the ALSA cards itself (module-udev-detect), USB ones on hot-plug
+    printf '%s\n' "load-module module-udev-detect" \
+        "load-module module-native-protocol-unix auth-anonymous=1" \
+        "load-module module-always-sink" >/root/default.pa
+    pulseaudio --system=no -n -F /root/default.pa --daemonize=no --exit-idle-time=-1 \
+        --realtime=no --high-priority=no --log-target=stderr >"$OUT/pulseaudio.log" 2>&1 &
+else
+    dbus-daemon --session --address=unix:path=$XDG_RUNTIME_DIR/bus --fork
+    export DBUS_SESSION_BUS_ADDRESS=unix:path=$XDG_RUNTIME_DIR/bus
+    # WirePlumber 0.4 exits without these (it watches logind's runtime dirs; no logind here)
+    mkdir -p /run/systemd/seats /run/systemd/sessions /run/systemd/users /run/systemd/machines
+    pipewire >"$OUT/pipewire.log" 2>&1 &
+    wait_for 60 test -S $XDG_RUNTIME_DIR/pipewire-0 || fail PIPEWIRE
+    wireplumber >"$OUT/wireplumber.log" 2>&1 &
+    pipewire-pulse >"$OUT/pipewire-pulse.log" 2>&1 &
+fi
 wait_for 60 bash -c 'pactl list short sinks | grep -q snd_dummy' || fail NO_DUMMY_SINK
-mark PIPEWIRE_READY
+pactl info | grep -E 'Server Name|Server Version'
+mark SERVER_READY server=${SERVER:-pipewire}
 
 mkdir -p $XDG_CONFIG_HOME/dawroute/profiles
 cp "$CHECKOUT/tests/vm/profiles.yaml" $XDG_CONFIG_HOME/dawroute/profiles/

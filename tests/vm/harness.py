@@ -3,7 +3,8 @@ host's /usr and /etc shared read-only and the checkout shared, answer the guest'
 "@@ READY_FOR_…" markers by plugging/unplugging qemu's emulated USB audio device over
 QMP, enforce a timeout, and stop only our own qemu.
 
-Usage: python tests/vm/harness.py [--cache DIR] [--timeout S]   (prints the summary JSON)
+Usage: python tests/vm/harness.py [--cache DIR] [--timeout S] [--server pipewire|pulseaudio]
+(prints the summary JSON)
 """
 
 from __future__ import annotations
@@ -104,12 +105,13 @@ def prepare(cache: Path) -> None:
         stamp.write_text(want)
 
 
-def qemu_argv(cache: Path, out: Path, qmp: Path, accel: str) -> list[str]:
+def qemu_argv(cache: Path, out: Path, qmp: Path, accel: str, server: str) -> list[str]:
     cmdline = " ".join(
         [
             "console=ttyS0",
             "panic=-1",
             "quiet",
+            f"vm.server={server}",
             f"vm.init={HERE}/guest.sh",
             f"vm.work={cache}",
             f"vm.checkout={CHECKOUT}",
@@ -202,15 +204,23 @@ def _kvm_boots(cache: Path) -> bool:
     return booted
 
 
-def run(cache: Path, timeout: float, accel: str = "tcg") -> dict[str, Any]:
+def run(
+    cache: Path, timeout: float, accel: str = "tcg", server: str = "pipewire"
+) -> dict[str, Any]:
     out = cache / "out"
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     qmp_path = cache / "qmp.sock"
     qmp_path.unlink(missing_ok=True)
-    argv = qemu_argv(cache, out, qmp_path, accel)
+    argv = qemu_argv(cache, out, qmp_path, accel, server)
     (out / "qemu.cmdline").write_text(" ".join(argv))
-    summary: dict[str, Any] = {"accel": accel, "markers": [], "host": {}, "result": "TIMEOUT"}
+    summary: dict[str, Any] = {
+        "accel": accel,
+        "server": server,
+        "markers": [],
+        "host": {},
+        "result": "TIMEOUT",
+    }
     t0 = time.monotonic()
     with open(out / "qemu.stderr", "wb") as err:
         q = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
@@ -277,13 +287,14 @@ def _stop(q: subprocess.Popen[bytes], qmp: QMP | None) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/dawroute-vm"))
-    ap.add_argument("--timeout", type=float, default=170)
+    ap.add_argument("--timeout", type=float, default=120)
+    ap.add_argument("--server", choices=["pipewire", "pulseaudio"], default="pipewire")
     a = ap.parse_args()
     if missing():
         print(json.dumps({"result": "SKIPPED", "missing": missing()}))
         return 2
     prepare(a.cache)
-    summary = run(a.cache, a.timeout, choose_accel(a.cache))
+    summary = run(a.cache, a.timeout, choose_accel(a.cache), a.server)
     print(json.dumps(summary, indent=1))
     return 0 if summary["result"] == "OK" else 1
 
