@@ -28,6 +28,16 @@ midi:
     - port: "~FakeController"
       cc: 64
       toggle: [speakers, phones-3-4]
+    - port: "~FakeController"
+      cc: 65
+      mode: momentary
+      switch: phones-3-4
+    - port: "~FakeController"
+      note: 40
+      action: volume_up
+    - port: "~FakeController"
+      note: 41
+      action: volume_down
   feedback:
     port: "~FakeLEDs"
     profiles:
@@ -161,6 +171,34 @@ def test_leds_follow_the_active_profile_and_return_after_replug(
     )
 
 
+def test_momentary_switch_returns_on_release(
+    daemon: Running, server: sandbox.Stack, controller: Controller
+) -> None:
+    controller.send(0xB0, 65, 127)  # held: talkback on the headphones
+    wait_until(lambda: routed_to_ours(server, "phones-3-4"), what="held")
+    controller.send(0xB0, 65, 0)  # released: back where we were
+    wait_until(lambda: routed_to_ours(server, "speakers"), what="released")
+
+
+def test_volume_buttons_step_but_never_pass_the_cap(
+    daemon: Running, server: sandbox.Stack, controller: Controller
+) -> None:
+    from tests.daemonrun import volume
+
+    start = volume(server, sandbox.INTERFACE.name)  # speakers: 70 %, cap 85 %, step 3 %
+    controller.send(0x90, 40, 100)
+    wait_until(lambda: volume(server, sandbox.INTERFACE.name) >= start + 2.5, what="one step")
+    for _ in range(10):  # ten more steps would reach 103 %
+        controller.send(0x90, 40, 100)
+        controller.send(0x80, 40, 0)
+        time.sleep(0.06)  # past the debounce: these are real presses
+    wait_until(lambda: volume(server, sandbox.INTERFACE.name) >= 84.4, what="up to the cap")
+    time.sleep(0.3)
+    assert volume(server, sandbox.INTERFACE.name) <= 85.6
+    controller.send(0x90, 41, 100)
+    wait_until(lambda: volume(server, sandbox.INTERFACE.name) <= 82.6, what="one step down")
+
+
 def _learn(env: dict[str, str], c: Controller, *data: int) -> subprocess.CompletedProcess[str]:
     proc = subprocess.Popen(
         [
@@ -216,7 +254,9 @@ def test_learn_writes_a_trigger_that_check_accepts(
         f"added to {config}; `dawroute reload` (or save) makes the daemon use it",
     ]
     text = config.read_text()
-    assert "note: 42" in text and text.count("~FakeController") == 2  # old triggers kept
+    assert "note: 42" in text and text.count("~FakeController") == CONFIG.count(
+        "~FakeController"
+    )  # old triggers kept
     check = subprocess.run(
         [sys.executable, "-m", "routing", "check"], env=client_env, capture_output=True, text=True
     )
