@@ -304,8 +304,12 @@ class Daemon:
                 r.fail(ServerUnavailable(self._down_message()))
             return
         jack = self.jack if self.jack is not None and self.jack.alive else None
+        profiles = self.loaded.profiles
         backend = Backends(
-            pulse, jack, any(p.clock.rate or p.clock.quantum for p in self.loaded.profiles)
+            pulse,
+            jack,
+            want_clock=any(p.clock.rate or p.clock.quantum for p in profiles),
+            want_sources=any(p.input is not None for p in profiles),
         )
         try:
             t0 = time.perf_counter()

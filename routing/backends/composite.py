@@ -18,14 +18,16 @@ class Backends:
         jack: JackBackend | None,
         want_clock: bool,
         env: dict[str, str] | None = None,
+        want_sources: bool = True,
     ) -> None:
         self.pulse = pulse
         self.jack = jack
         self.want_clock = want_clock
         self.env = env
+        self.want_sources = want_sources
 
     async def observe(self) -> Snapshot:
-        snap = await self.pulse.observe()
+        snap = await self.pulse.observe(sources=self.want_sources)
         if self.jack is not None and self.jack.alive:
             ports, links, devices = self.jack.observe()
             snap = replace(snap, ports=ports, links=links, devices=snap.devices + devices)
