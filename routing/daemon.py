@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from routing import notify, policy, reconcile, triggers
+from routing import notify, policy, reconcile, status, triggers
 from routing import state as state_store
 from routing.backends.composite import Backends
 from routing.backends.jack import JackBackend, JackUnavailable
@@ -560,7 +560,7 @@ class Daemon:
         return {"profiles": rows}
 
     async def status(self) -> Result:
-        return status_report(self)
+        return status.report(self)
 
     async def watch(self) -> AsyncIterator[Result]:
         q: asyncio.Queue[Result] = asyncio.Queue()
@@ -574,67 +574,6 @@ class Daemon:
     def _down_message(self) -> str:
         since = time.strftime("%H:%M:%S", time.localtime(self.server_down_since or time.time()))
         return f"sound server unavailable since {since}"
-
-
-def status_report(d: Daemon) -> Result:
-    """Everything `dawroute status` shows, as plain data."""
-    snap = d.snapshot
-    plan = d.decision.plan if d.decision else None
-    server: dict[str, Any] = {
-        "available": d.backend is not None,
-        "unavailable_since": d.server_down_since,
-    }
-    if snap is not None:
-        server.update(kind=snap.server.value, version=snap.server_version)
-    outputs = []
-    streams = []
-    if snap is not None and plan is not None:
-        for o in plan.outputs:
-            dev = snap.device(o.device)
-            outputs.append(
-                {
-                    "device": o.device,
-                    "label": dev.label if dev else o.device,
-                    "present": dev is not None,
-                    "volume": dev.volume if dev else None,
-                    "max_volume": o.max_volume,
-                    "profile_volume": o.volume,
-                }
-            )
-    if snap is not None:
-        daw_ids = set(plan.daw_streams) if plan else set()
-        for s in snap.streams:
-            if s.index in daw_ids:
-                dev = snap.device(s.sink or "")
-                streams.append(
-                    {
-                        "index": s.index,
-                        "app": s.app_name,
-                        "sink": s.sink,
-                        "label": dev.label if dev else s.sink,
-                        "on_target": plan is not None and s.sink == plan.target,
-                    }
-                )
-    return {
-        "active": d.state.active,
-        "active_since": d.state.active_since,
-        "manual": d.state.manual,
-        "manual_since": d.state.manual_since,
-        "reason": d.active_reason,
-        "problems": list(d.decision.problems) if d.decision else [],
-        "target": plan.target if plan else None,
-        "outputs": outputs,
-        "streams": streams,
-        "server": server,
-        "config": {
-            "profiles": len(d.loaded.profiles),
-            "loaded_at": d.loaded.loaded_at,
-            "errors": [e.format() for e in d.loaded.errors],
-            "warnings": [w.format() for w in d.loaded.warnings],
-        },
-        "events": list(d.history)[-10:],
-        "midi": d.midi.status() if d.midi is not None else None,
-    }
 
 
 def run(settings: Settings) -> int:

@@ -144,7 +144,9 @@ def _switch(cands: dict[str, Candidate], name: str, state: State) -> Decision:
     if c is None:
         return _refuse(state, "ProfileNotFound", f"no profile named '{name}'")
     if c.plan is None:
-        return _refuse(state, "ProfileNotMatched", f"{name}: {c.problem}")
+        ambiguous = (c.problem or "").startswith(AMBIGUOUS)
+        error = "AmbiguousDevice" if ambiguous else "ProfileNotMatched"
+        return _refuse(state, error, f"{name}: {c.problem}")
     return _pick(c, "manual choice", name)
 
 
@@ -184,6 +186,7 @@ def _best_auto(cands: dict[str, Candidate]) -> Candidate | None:
 # ---------------------------------------------------------------- plans
 
 NOT_PRESENT = "no connected device matches"
+AMBIGUOUS = "selector matches"  # matching.Resolution.problem for two or more devices
 
 
 def candidate(

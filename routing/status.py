@@ -1,9 +1,15 @@
-"""`dawroute status` as text (pure: a status dict in, lines out)."""
+"""`dawroute status`: the daemon's report as plain data, and that data as text.
+
+Imported by the CLI for `render_status`, so the daemon is only imported for type checking.
+"""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from routing.daemon import Daemon
 
 
 def _clock(ts: float | None) -> str:
@@ -46,3 +52,64 @@ def render_status(st: dict[str, Any]) -> str:
         for ev in st["events"]:
             lines.append(f"  {_clock(ev['time'])}  {ev['kind']:<8} {ev['message']}")
     return "\n".join(lines)
+
+
+def report(d: Daemon) -> dict[str, Any]:
+    """Everything `dawroute status` shows, as plain data."""
+    snap = d.snapshot
+    plan = d.decision.plan if d.decision else None
+    server: dict[str, Any] = {
+        "available": d.backend is not None,
+        "unavailable_since": d.server_down_since,
+    }
+    if snap is not None:
+        server.update(kind=snap.server.value, version=snap.server_version)
+    outputs = []
+    streams = []
+    if snap is not None and plan is not None:
+        for o in plan.outputs:
+            dev = snap.device(o.device)
+            outputs.append(
+                {
+                    "device": o.device,
+                    "label": dev.label if dev else o.device,
+                    "present": dev is not None,
+                    "volume": dev.volume if dev else None,
+                    "max_volume": o.max_volume,
+                    "profile_volume": o.volume,
+                }
+            )
+    if snap is not None:
+        daw_ids = set(plan.daw_streams) if plan else set()
+        for s in snap.streams:
+            if s.index in daw_ids:
+                dev = snap.device(s.sink or "")
+                streams.append(
+                    {
+                        "index": s.index,
+                        "app": s.app_name,
+                        "sink": s.sink,
+                        "label": dev.label if dev else s.sink,
+                        "on_target": plan is not None and s.sink == plan.target,
+                    }
+                )
+    return {
+        "active": d.state.active,
+        "active_since": d.state.active_since,
+        "manual": d.state.manual,
+        "manual_since": d.state.manual_since,
+        "reason": d.active_reason,
+        "problems": list(d.decision.problems) if d.decision else [],
+        "target": plan.target if plan else None,
+        "outputs": outputs,
+        "streams": streams,
+        "server": server,
+        "config": {
+            "profiles": len(d.loaded.profiles),
+            "loaded_at": d.loaded.loaded_at,
+            "errors": [e.format() for e in d.loaded.errors],
+            "warnings": [w.format() for w in d.loaded.warnings],
+        },
+        "events": list(d.history)[-10:],
+        "midi": d.midi.status() if d.midi is not None else None,
+    }

@@ -70,8 +70,11 @@ class DirectoryWatch:
             raw = data[offset + _EVENT.size : offset + _EVENT.size + length].rstrip(b"\0")
             offset += _EVENT.size + length
             name = os.fsdecode(raw)
-            if name.endswith((".yaml", ".yml")) or (name and (self._wd[wd] / name).is_dir()):
-                self._on_change(str(self._wd.get(wd, Path("?")) / name))
+            directory = self._wd.get(wd)  # None for IN_IGNORED after a watched dir vanished
+            if directory is None:
+                continue
+            if name.endswith((".yaml", ".yml")) or (name and (directory / name).is_dir()):
+                self._on_change(str(directory / name))
         self.rewatch()
 
     def close(self, loop: asyncio.AbstractEventLoop) -> None:

@@ -165,3 +165,15 @@ def test_daw_apps_match_name_or_binary_and_ignore_other_apps() -> None:
     )
     d = decide(profiles(), world(IFACE, streams=streams), State(), Trigger())
     assert d.plan is not None and d.plan.daw_streams == (1, 3, 4)
+
+
+def test_switching_to_a_profile_whose_selector_is_ambiguous_names_both_devices() -> None:
+    twin = sink("fulla-2", usb="30be:1019")
+    d = decide(
+        profiles(),
+        world(IFACE, AMP, twin),
+        State(active="speakers"),
+        Trigger(Cause.SWITCH, "usb-amp"),
+    )
+    assert d.error == "AmbiguousDevice" and d.plan is None
+    assert "'Schiit Fulla' (fulla) and 'Fulla-2' (fulla-2)" in d.reason
