@@ -25,7 +25,7 @@ AMP, IFACE, GUEST = sandbox.USB_AMP, sandbox.INTERFACE, sandbox.USB_AMP_2
 def test_plugging_amp_switches_and_unplugging_falls_back_at_the_fallbacks_level(
     daemon: Running, server: sandbox.Stack
 ) -> None:
-    assert routed_to_ours(server, "speakers")
+    wait_until(lambda: routed_to_ours(server, "speakers"), what="the fallback at start")
     handle = sandbox.plug(server, AMP)
     wait_until(lambda: routed_to(server, AMP.name), what="DAW on the amp")
     assert volume(server, AMP.name) == pytest.approx(45, abs=0.6)  # cap is 60 %
@@ -52,16 +52,17 @@ def test_manual_switch_holds_until_auto_and_ends_when_its_device_leaves(
     wait_until(lambda: routed_to(server, AMP.name), what="DAW on the amp")
     out = daemon.cli("switch", "phones-3-4")
     assert "phones-3-4: manual choice" in out.stdout
-    assert routed_to_ours(server, "phones-3-4")  # `switch` replies once applied
+    # `switch` replies once the server took the changes; PipeWire finishes a move ms later
+    wait_until(lambda: routed_to_ours(server, "phones-3-4"), what="switched")
     sandbox.plug(server, GUEST)  # tracking-duo (priority 95) becomes possible…
     time.sleep(0.3)  # …and must NOT take over from the manual choice
     assert routed_to_ours(server, "phones-3-4")
     st = daemon.status()
     assert st["manual"] == "phones-3-4" and st["manual_since"]
     daemon.cli("auto")
-    assert routed_to_ours(server, "tracking-duo")
+    wait_until(lambda: routed_to_ours(server, "tracking-duo"), what="automatic again")
     daemon.cli("switch", "mono-check")
-    assert routed_to_ours(server, "mono-check")
+    wait_until(lambda: routed_to_ours(server, "mono-check"), what="switched to mono")
     sandbox.unplug(server, amp)
     wait_until(lambda: routed_to_ours(server, "speakers"), what="fallback after manual device left")
     assert daemon.status()["manual"] is None

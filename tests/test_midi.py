@@ -127,7 +127,7 @@ def controller(daemon: Running, jack_env: None) -> Iterator[Controller]:
 def test_pad_note_switches_the_daw_to_its_profile(
     daemon: Running, server: sandbox.Stack, controller: Controller
 ) -> None:
-    assert routed_to_ours(server, "speakers")
+    wait_until(lambda: routed_to_ours(server, "speakers"), what="the fallback at start")
     controller.send(0x90, 36, 100)
     wait_until(lambda: routed_to_ours(server, "phones-3-4"), what="the DAW on outputs 3-4")
     assert daemon.status()["manual"] == "phones-3-4"
