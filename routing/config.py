@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, TypeAdapter, model_validator
+from pydantic import Field, model_validator
 from pydantic.dataclasses import dataclass as pdataclass
 
 from routing import yamlsource
@@ -18,6 +18,7 @@ from routing.profiles import (
     ProfileName,
     ProfileSet,
     Volume,
+    adapter,
     did_you_mean,
     read_text,
     validate_document,
@@ -113,9 +114,6 @@ class Config:
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 
-_CONFIG = TypeAdapter(Config)
-
-
 @dataclass(frozen=True, slots=True)
 class LoadedConfig:
     config: Config
@@ -133,7 +131,7 @@ def parse_config(text: str, file: str) -> tuple[LoadedConfig, list[ConfigIssue]]
         return LoadedConfig(Config(), file, doc), [
             doc.issue((), "expected settings as `key: value` lines", "see docs/config.md")
         ]
-    parsed = validate_document(doc, _CONFIG, Config)
+    parsed = validate_document(doc, adapter(Config), Config)
     issues = sorted(doc.issues, key=lambda i: (i.line, i.column))
     return LoadedConfig(parsed or Config(), file, doc), issues
 
@@ -203,7 +201,7 @@ def check_all(
 
 
 def config_schema() -> dict[str, Any]:
-    schema = _CONFIG.json_schema()
+    schema = adapter(Config).json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "dawroute config.yaml"
     return schema

@@ -9,6 +9,7 @@ defaults and the exported JSON Schema from the same source. Locations come from
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -407,8 +408,12 @@ class ProfileSet:
 
 # ---------------------------------------------------------------- validation
 
-_PROFILE = TypeAdapter(Profile)
-_PROFILE_FILE = TypeAdapter(ProfileFile)
+
+@functools.cache
+def adapter(model: type) -> TypeAdapter[Any]:
+    """The validator for one of the format's dataclasses, built on first use (not at import:
+    the CLI imports this module for `check` only)."""
+    return TypeAdapter(model)
 
 
 def validate_document(doc: yamlsource.Located, adapter: TypeAdapter[Any], root: type) -> Any:
@@ -571,11 +576,11 @@ def parse_profiles(text: str, file: str) -> tuple[list[LoadedProfile], list[Conf
         ]
     paths: list[yamlsource.Path_]
     if isinstance(data, dict) and "profiles" in data:
-        parsed = validate_document(doc, _PROFILE_FILE, ProfileFile)
+        parsed = validate_document(doc, adapter(ProfileFile), ProfileFile)
         items = [] if parsed is None else list(parsed.profiles)
         paths = [("profiles", i) for i in range(len(items))]
     elif isinstance(data, dict):
-        parsed = validate_document(doc, _PROFILE, Profile)
+        parsed = validate_document(doc, adapter(Profile), Profile)
         items = [] if parsed is None else [parsed]
         paths = [()]
     else:
@@ -709,8 +714,8 @@ def load_profiles_or_raise(paths: Sequence[Path]) -> ProfileSet:
 
 def profile_schema() -> dict[str, Any]:
     """JSON Schema for a profile file (one profile, or `profiles: [...]`)."""
-    single = _PROFILE.json_schema()
-    many = _PROFILE_FILE.json_schema()
+    single = adapter(Profile).json_schema()
+    many = adapter(ProfileFile).json_schema()
     defs = {**single.pop("$defs", {}), **many.pop("$defs", {})}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
