@@ -52,11 +52,12 @@ async def apply_once(name: str, profile_paths: Sequence[Path], dry_run: bool) ->
         result = await backend.apply(ops)
         for op, why in result.failed:
             print(f"failed: {op.describe()}: {why}")
-        _, remaining = await converge(backend, decision.plan)
+        now, remaining = await converge(backend, decision.plan)
         if remaining or result.failed:
             raise ProfileNotApplied(
                 f"{name}: not fully applied; still to do: "
                 + "; ".join(o.describe() for o in remaining or [op for op, _ in result.failed])
+                + f" (the server's default sink is {now.default_sink or 'unset'})"
             )
         print(f"{name}: applied")
         return 0

@@ -58,6 +58,7 @@ def _start(kind: str) -> sandbox.Stack:
 
 
 def _stop(stack: sandbox.Stack) -> None:
+    print(f"--- {stack.kind} logs (shown when the test failed)\n{stack.log_tail(15)}")
     _STARTED.extend(stack.pids())  # servers restarted by a test have new pids
     stack.stop()
 

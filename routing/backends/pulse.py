@@ -61,6 +61,8 @@ class PulseBackend:
         self._client_name = client_name
         self._pulse: Any = None
         self._sinks: dict[str, tuple[int, int]] = {}  # name → (index, channels), last observe
+        self._defaults: dict[Direction, str | None] = {}  # as last observed
+        self._sent_defaults: dict[Direction, str] = {}  # what we last asked for
 
     async def connect(self, timeout: float = 2.0) -> None:
         self._pulse = pulsectl_asyncio.PulseAsync(self._client_name, server=self._server)
@@ -114,11 +116,15 @@ class PulseBackend:
         version = info.server_version or ""
         if kind is ServerKind.PIPEWIRE and "PipeWire" in name:
             version = name.rsplit(" ", 1)[-1].rstrip(")")
+        self._defaults = {
+            Direction.SINK: _default(info.default_sink_name),
+            Direction.SOURCE: _default(info.default_source_name),
+        }
         return Snapshot(
             devices=tuple(devices),
             streams=tuple(streams),
-            default_sink=_default(info.default_sink_name),
-            default_source=_default(info.default_source_name),
+            default_sink=self._defaults[Direction.SINK],
+            default_source=self._defaults[Direction.SOURCE],
             server=kind,
             server_version=version,
         )
@@ -184,10 +190,26 @@ class PulseBackend:
             case MoveStream(stream=idx, sink=name):
                 index, _ = await self._sink(name)
                 await p.sink_input_move(idx, index)
-            case SetDefault(direction=Direction.SINK, device=name):
-                await p.sink_default_set(name)
-            case SetDefault(direction=Direction.SOURCE, device=name):
-                await p.source_default_set(name)
+            case SetDefault(direction=direction, device=name):
+                await self._set_default(direction, name)
+
+    async def _set_default(self, direction: Direction, name: str) -> None:
+        """Set the default; if the same request already went out and did not take, bounce.
+
+        WirePlumber 0.4 picks the configured default once when it changes; if our sink was
+        not ready for it at that moment it keeps the old default, and pipewire-pulse does
+        not pass on a request for the value already configured — so re-sending alone never
+        helps (seen in ~1 of 10 test runs). Configuring the current default first makes the
+        metadata change twice and WirePlumber look again.
+        """
+        p = self.pulse
+        setter = p.sink_default_set if direction is Direction.SINK else p.source_default_set
+        current = self._defaults.get(direction)
+        if self._sent_defaults.get(direction) == name and current not in (None, name):
+            log.debug("default %s %s did not take; re-configuring via %s", direction, name, current)
+            await setter(current)
+        await setter(name)
+        self._sent_defaults[direction] = name
 
 
 def _phases(ops: list[Op]) -> list[list[Op]]:
