@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -364,7 +365,9 @@ def _many_profiles(n: int, work: Path) -> dict[str, Any]:
     return {"profiles": n, "in_process_ms": min(runs), "cli_wall_ms": min(wall)}
 
 
-def _storm(n: int, work: Path) -> dict[str, Any]:
+@contextlib.contextmanager
+def _daemon_with_daw(work: Path, settle: float) -> Iterator[tuple[sandbox.Stack, int]]:
+    """PipeWire with the interface, a DAW playing and the daemon: (stack, daemon pid)."""
     stack = sandbox.start_pipewire()
     daemon = Dawroute()
     try:
@@ -372,8 +375,15 @@ def _storm(n: int, work: Path) -> dict[str, Any]:
         sandbox.start_daw(stack, sink=IFACE_NAME)
         daemon.start(stack, work)
         assert daemon.proc is not None
-        pid = daemon.proc.pid
-        time.sleep(0.5)
+        time.sleep(settle)  # past start-up
+        yield stack, daemon.proc.pid
+    finally:
+        daemon.stop()
+        stack.stop()
+
+
+def _storm(n: int, work: Path) -> dict[str, Any]:
+    with _daemon_with_daw(work, 0.5) as (stack, pid):
         rss_start = rss_mb(pid)
         cpu0 = cpu_seconds(pid)
         t = time.perf_counter()
@@ -406,24 +416,13 @@ def _storm(n: int, work: Path) -> dict[str, Any]:
             "rss_start_mb": rss_start,
             "rss_after_mb": rss_mb(pid),
         }
-    finally:
-        daemon.stop()
-        stack.stop()
 
 
 # ---------------------------------------------------------------- 6: idle
 
 
 def idle(seconds: float, work: Path) -> dict[str, Any]:
-    stack = sandbox.start_pipewire()
-    daemon = Dawroute()
-    try:
-        sandbox.plug(stack, IFACE)
-        sandbox.start_daw(stack, sink=IFACE_NAME)
-        daemon.start(stack, work)
-        assert daemon.proc is not None
-        pid = daemon.proc.pid
-        time.sleep(1.0)  # settle after start-up
+    with _daemon_with_daw(work, 1.0) as (_stack, pid):
         cpu0, wake0, rss0 = cpu_seconds(pid), wakeups(pid), rss_mb(pid)
         time.sleep(seconds)
         return {
@@ -433,9 +432,6 @@ def idle(seconds: float, work: Path) -> dict[str, Any]:
             "rss_mb": rss0,
             "rss_after_mb": rss_mb(pid),
         }
-    finally:
-        daemon.stop()
-        stack.stop()
 
 
 # ---------------------------------------------------------------- main
