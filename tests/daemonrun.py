@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -28,7 +29,20 @@ def server_state(stack: sandbox.Stack):
         }
         return daw, p.server_info().default_sink_name, info
 
-    return sandbox.with_pulse(stack, read)
+    daw, default, info = sandbox.with_pulse(stack, read)
+    if stack.kind == "pipewire":
+        # WirePlumber's "default" metadata is the truth: pipewire-pulse 0.3.65 sometimes
+        # keeps reporting the previous default for seconds (see backends/pulse.py)
+        out = subprocess.run(
+            ["pw-metadata", "-n", "default", "0", "default.audio.sink"],
+            env=stack.env,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout
+        m = re.search(r'"name"\s*:\s*"([^"]*)"', out)
+        default = m.group(1) if m else default
+    return daw, default, info
 
 
 class Running:

@@ -187,7 +187,11 @@ def test_two_amps_at_once_then_leaving_removes_only_our_sinks(
     assert "someone_elses_remap" in sinks, "never touch sinks that are not ours"
 
 
-def test_device_vanishing_mid_apply_is_reported_and_the_next_pass_converges(server) -> None:
+def test_device_vanishing_mid_apply_is_reported_and_the_next_pass_converges(
+    server, monkeypatch
+) -> None:
+    if "PIPEWIRE_RUNTIME_DIR" in server.env:  # the backend's native checks (pw-metadata)
+        monkeypatch.setenv("PIPEWIRE_RUNTIME_DIR", server.env["PIPEWIRE_RUNTIME_DIR"])
     sandbox.plug(server, IFACE)
     amp = sandbox.plug(server, AMP)
     start_daw_on(server, IFACE.name)
@@ -199,6 +203,10 @@ def test_device_vanishing_mid_apply_is_reported_and_the_next_pass_converges(serv
             d = policy.decide(profiles, snap, State(active="speakers"), Trigger())
             assert d.profile == "usb-amp" and d.plan is not None
             await asyncio.to_thread(sandbox.unplug, server, amp)  # pulled out right now
+            # …and really gone from the server (PipeWire removes the node asynchronously)
+            await asyncio.to_thread(
+                wait_until, lambda: AMP.name not in server_state(server)[2], 5, "amp gone"
+            )
             result = await backend.apply(reconcile.ops(d.plan, snap))
             assert not result.ok
             # next pass: fresh snapshot, fallback, converges

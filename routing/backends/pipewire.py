@@ -62,3 +62,25 @@ async def set_clock(clock: Clock, env: dict[str, str] | None = None) -> None:
 
 def _int(value: str | None) -> int:
     return int(value) if value and value.isdigit() else 0
+
+
+async def read_defaults(env: dict[str, str] | None = None) -> dict[str, str]:
+    """WirePlumber's chosen defaults from the "default" metadata: {"audio.sink": name, …}."""
+    if shutil.which("pw-metadata") is None:
+        return {}
+    proc = await asyncio.create_subprocess_exec(
+        "pw-metadata",
+        "-n",
+        "default",
+        "0",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    out, _ = await proc.communicate()
+    found: dict[str, str] = {}
+    for key, value in parse_settings(out.decode(errors="replace")).items():
+        m = re.search(r'"name"\s*:\s*"([^"]*)"', value)
+        if key.startswith("default.") and m:
+            found[key.removeprefix("default.")] = m.group(1)
+    return found

@@ -16,6 +16,7 @@ from typing import Any
 import pulsectl
 import pulsectl_asyncio
 
+from routing.backends import pipewire
 from routing.model import (
     OWNER_PROPERTY,
     OWNER_VALUE,
@@ -120,6 +121,8 @@ class PulseBackend:
             Direction.SINK: _default(info.default_sink_name),
             Direction.SOURCE: _default(info.default_source_name),
         }
+        if kind is ServerKind.PIPEWIRE:
+            await self._confirm_defaults()
         return Snapshot(
             devices=tuple(devices),
             streams=tuple(streams),
@@ -128,6 +131,20 @@ class PulseBackend:
             server=kind,
             server_version=version,
         )
+
+    async def _confirm_defaults(self) -> None:
+        """pipewire-pulse 0.3.65 can keep reporting the previous default after WirePlumber
+        switched to the one we asked for (WirePlumber's "default" metadata showed ours while
+        server_info showed the old one, ~1 in 10 test runs, for seconds). When the report
+        disagrees with our last request, ask the metadata itself (pw-metadata, ~3 ms)."""
+        keys = {Direction.SINK: "audio.sink", Direction.SOURCE: "audio.source"}
+        stale = [d for d, sent in self._sent_defaults.items() if self._defaults.get(d) != sent]
+        if not stale:
+            return
+        native = await pipewire.read_defaults()
+        for direction in stale:
+            if keys[direction] in native:
+                self._defaults[direction] = native[keys[direction]]
 
     async def changes(self) -> AsyncIterator[Change]:
         """Server change notifications until the connection drops (then PulseDisconnected)."""
