@@ -221,8 +221,11 @@ def _learn(env: dict[str, str], c: Controller, *data: int) -> subprocess.Complet
         text=True,
     )
     assert proc.stderr is not None
-    while "press the pad" not in proc.stderr.readline():
-        pass
+    while True:  # wait until it listens (and do not spin if it died first)
+        line = proc.stderr.readline()
+        assert line, f"midi learn exited early: {proc.wait()}"
+        if "press the pad" in line:
+            break
     time.sleep(0.3)  # its input port is being connected
     c.send(*data)
     out, err = proc.communicate(timeout=20)
