@@ -9,21 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import statistics
-import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pulsectl_asyncio
-
-from routing import sandbox
-
-
-@dataclass
-class Sample:
-    reactor: str
-    ms: float | None  # None: the DAW never got there within the timeout
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:
@@ -151,11 +140,3 @@ def wakeups(pid: int) -> int:
             if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
                 total += int(line.split()[1])
     return total
-
-
-def run_quiet(argv: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
-
-
-def with_stack_pulse(stack: sandbox.Stack, fn: Any) -> Any:
-    return sandbox.with_pulse(stack, fn)

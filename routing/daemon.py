@@ -19,7 +19,7 @@ from routing import notify, policy, reconcile, status, triggers
 from routing import state as state_store
 from routing.backends.composite import Backends
 from routing.backends.jack import JackBackend, JackUnavailable
-from routing.backends.pipewire import ClockError
+from routing.backends.pipewire import MetadataError
 from routing.backends.pulse import Disconnected, PulseBackend, ServerError
 from routing.config import Config, check_all
 from routing.contract import Result
@@ -322,7 +322,7 @@ class Daemon:
         except (Disconnected, ServerError) as exc:
             for r in requests:
                 r.fail(ServerUnavailable(f"sound server went away: {exc}"))
-        except (JackUnavailable, ClockError) as exc:
+        except (JackUnavailable, MetadataError) as exc:
             # JACK vanished mid-pass or pw-metadata failed: its own event brings us back
             log.warning("pass incomplete: %s", exc)
             for r in requests:

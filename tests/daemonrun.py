@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from routing import sandbox
+from routing.backends.pipewire import read_defaults
 from tests.conftest import wait_until
 
 
@@ -33,15 +34,7 @@ def server_state(stack: sandbox.Stack):
     if stack.kind == "pipewire":
         # WirePlumber's "default" metadata is the truth: pipewire-pulse 0.3.65 sometimes
         # keeps reporting the previous default for seconds (see backends/pulse.py)
-        out = subprocess.run(
-            ["pw-metadata", "-n", "default", "0", "default.audio.sink"],
-            env=stack.env,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout
-        m = re.search(r'"name"\s*:\s*"([^"]*)"', out)
-        default = m.group(1) if m else default
+        default = asyncio.run(read_defaults(stack.env)).get("audio.sink", default)
     return daw, default, info
 
 

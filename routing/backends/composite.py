@@ -62,7 +62,7 @@ class Backends:
             try:
                 await pipewire.set_clock(op.clock, self.env)
                 done.append(op)
-            except pipewire.ClockError as exc:
+            except pipewire.MetadataError as exc:
                 failed.append((op, str(exc)))
         return ApplyResult(tuple(done), tuple(failed))
 

@@ -19,17 +19,18 @@ log = logging.getLogger(__name__)
 _LINE = re.compile(r"key:'(?P<key>[^']+)' value:'(?P<value>[^']*)'")
 
 
-class ClockError(RuntimeError):
+class MetadataError(RuntimeError):
     pass
 
 
-async def _pw_metadata(*args: str, env: dict[str, str] | None = None) -> str:
+async def _pw_metadata(name: str, *args: str, env: dict[str, str] | None = None) -> str:
+    """`pw-metadata -n NAME 0 [ARGS]`: read (no args) or set one key of that metadata."""
     if shutil.which("pw-metadata") is None:
-        raise ClockError("pw-metadata not installed (Debian package pipewire-bin)")
+        raise MetadataError("pw-metadata not installed (Debian package pipewire-bin)")
     proc = await asyncio.create_subprocess_exec(
         "pw-metadata",
         "-n",
-        "settings",
+        name,
         "0",
         *args,
         env=env,
@@ -38,7 +39,7 @@ async def _pw_metadata(*args: str, env: dict[str, str] | None = None) -> str:
     )
     out, err = await proc.communicate()
     if proc.returncode != 0:
-        raise ClockError(f"pw-metadata failed: {err.decode(errors='replace').strip()}")
+        raise MetadataError(f"pw-metadata failed: {err.decode(errors='replace').strip()}")
     return out.decode(errors="replace")
 
 
@@ -48,7 +49,7 @@ def parse_settings(text: str) -> dict[str, str]:
 
 async def read_clock(env: dict[str, str] | None = None) -> tuple[Clock, tuple[int, ...]]:
     """(the forced clock, the rates the graph allows)."""
-    settings = parse_settings(await _pw_metadata(env=env))
+    settings = parse_settings(await _pw_metadata("settings", env=env))
     allowed = tuple(int(r) for r in re.findall(r"\d+", settings.get("clock.allowed-rates", "")))
     return Clock(
         _int(settings.get("clock.force-rate")), _int(settings.get("clock.force-quantum"))
@@ -56,8 +57,8 @@ async def read_clock(env: dict[str, str] | None = None) -> tuple[Clock, tuple[in
 
 
 async def set_clock(clock: Clock, env: dict[str, str] | None = None) -> None:
-    await _pw_metadata("clock.force-rate", str(clock.rate), env=env)
-    await _pw_metadata("clock.force-quantum", str(clock.quantum), env=env)
+    await _pw_metadata("settings", "clock.force-rate", str(clock.rate), env=env)
+    await _pw_metadata("settings", "clock.force-quantum", str(clock.quantum), env=env)
 
 
 def _int(value: str | None) -> int:
@@ -65,21 +66,14 @@ def _int(value: str | None) -> int:
 
 
 async def read_defaults(env: dict[str, str] | None = None) -> dict[str, str]:
-    """WirePlumber's chosen defaults from the "default" metadata: {"audio.sink": name, …}."""
-    if shutil.which("pw-metadata") is None:
+    """WirePlumber's chosen defaults from the "default" metadata: {"audio.sink": name, …};
+    empty when it cannot be read (the caller keeps what pipewire-pulse reported)."""
+    try:
+        text = await _pw_metadata("default", env=env)
+    except MetadataError:
         return {}
-    proc = await asyncio.create_subprocess_exec(
-        "pw-metadata",
-        "-n",
-        "default",
-        "0",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    out, _ = await proc.communicate()
     found: dict[str, str] = {}
-    for key, value in parse_settings(out.decode(errors="replace")).items():
+    for key, value in parse_settings(text).items():
         m = re.search(r'"name"\s*:\s*"([^"]*)"', value)
         if key.startswith("default.") and m:
             found[key.removeprefix("default.")] = m.group(1)
