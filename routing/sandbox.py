@@ -12,13 +12,14 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,13 +33,104 @@ class SandboxError(RuntimeError):
     pass
 
 
-def missing_tools(kind: str) -> list[str]:
+def missing_tools(kind: str, generation: Generation | None = None) -> list[str]:
     need = {
         "pulseaudio": ["pulseaudio", "pacat"],
         "pipewire": ["pipewire", "wireplumber", "pipewire-pulse", "dbus-daemon", "pacat"],
         "jackd": ["jackd", "jack_lsp"],
     }[kind]
-    return [t for t in need if shutil.which(t) is None]
+    path = (generation or SYSTEM).env(os.environ).get("PATH")
+    return [t for t in need if shutil.which(t, path=path) is None]
+
+
+# ---------------------------------------------------------------- PipeWire generations
+
+_ARCH_LIB = "usr/lib/x86_64-linux-gnu"
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """One PipeWire + WirePlumber generation: the system's own (root None) or one extracted
+    privately under `root` (scripts/fetch-pipewire: 1.4.2 + WirePlumber 0.5.8)."""
+
+    version: str  # PipeWire's, e.g. "0.3.65"
+    root: Path | None = None
+
+    @property
+    def label(self) -> str:
+        return f"pipewire-{self.version}"
+
+    @property
+    def wireplumber_05(self) -> bool:
+        """WirePlumber 0.5 reads SPA-JSON config; 0.4 reads Lua (and ignores the other)."""
+        return self.root is not None and (self.root / _ARCH_LIB / "wireplumber-0.5").is_dir()
+
+    @property
+    def libdir(self) -> Path:
+        return (self.root or Path("/")) / _ARCH_LIB
+
+    def env(self, base: Mapping[str, str]) -> dict[str, str]:
+        """Variables that point the server, its native tools and libraries at this root."""
+        if self.root is None:
+            return {"PATH": base.get("PATH", os.defpath)}
+        lib, share = self.libdir, self.root / "usr/share"
+        return {
+            "PATH": f"{self.root / 'usr/bin'}:{base.get('PATH', os.defpath)}",
+            "LD_LIBRARY_PATH": str(lib),
+            "SPA_PLUGIN_DIR": str(lib / "spa-0.2"),
+            "PIPEWIRE_MODULE_DIR": str(lib / "pipewire-0.3"),
+            "WIREPLUMBER_MODULE_DIR": str(lib / "wireplumber-0.5"),
+            "WIREPLUMBER_DATA_DIR": str(share / "wireplumber"),
+            # without it WirePlumber 0.5 finds the system's 0.4 wireplumber.conf and exits
+            "XDG_DATA_DIRS": str(share),
+        }
+
+    def jack_libdir(self) -> Path | None:
+        """Where this generation's libjack lives (what `pw-jack` puts first)."""
+        found = sorted(self.libdir.glob("pipewire-0.3/jack"))
+        return found[0] if found else None
+
+
+SYSTEM = Generation("system")
+CACHE_VAR = "DAWROUTE_PIPEWIRE_ROOTS"
+
+
+def pipewire_generations() -> list[Generation]:
+    """The system's PipeWire plus every private one prepared by scripts/fetch-pipewire
+    (found in $DAWROUTE_PIPEWIRE_ROOTS, colon-separated, or in the fetch script's cache)."""
+    gens = [Generation(_pipewire_version(SYSTEM) or "absent")]
+    roots = os.environ.get(CACHE_VAR)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dawroute-testbed"
+    candidates = (
+        [Path(r) for r in roots.split(":") if r]
+        if roots
+        else sorted(p.parent for p in cache.glob("pipewire-*/.complete"))
+    )
+    for root in candidates:
+        version = _pipewire_version(Generation("?", root))
+        if version:
+            gens.append(Generation(version, root))
+    return gens
+
+
+def expected_generations() -> list[str]:
+    """The versions the test bed must have (scripts/fetch-pipewire prepares the second)."""
+    return ["1.4.2"]
+
+
+def _pipewire_version(gen: Generation) -> str | None:
+    env = {**os.environ, **gen.env(os.environ)}
+    exe = shutil.which("pipewire", path=env["PATH"])
+    if exe is None:
+        return None
+    try:
+        out = subprocess.run(
+            [exe, "--version"], env=env, capture_output=True, text=True, timeout=5
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = re.search(r"libpipewire (\d+\.\d+\.\d+)", out)
+    return found.group(1) if found else None
 
 
 def die_with_parent() -> None:
@@ -73,6 +165,12 @@ class Stack:
     env: dict[str, str]
     procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     jack_name: str | None = None
+    generation: Generation | None = None  # PipeWire's, for kind "pipewire"
+
+    @property
+    def label(self) -> str:
+        """What a test id shows: "pulseaudio", "pipewire-1.4.2", "jackd"."""
+        return self.generation.label if self.generation else self.kind
 
     @property
     def pulse_server(self) -> str:
@@ -183,31 +281,22 @@ def start_pulseaudio() -> Stack:
     return stack
 
 
-_WP_HEADLESS = (
+_WP04_HEADLESS = (
     "alsa_monitor.enabled = false\nv4l2_monitor.enabled = false\n"
     "libcamera_monitor.enabled = false\n"
 )
+_WP05_HEADLESS = (
+    "wireplumber.profiles = { main = { monitor.alsa = disabled monitor.bluez = disabled\n"
+    "  monitor.v4l2 = disabled monitor.libcamera = disabled } }\n"
+)
 
 
-def start_pipewire(with_pulse: bool = True) -> Stack:
+def start_pipewire(with_pulse: bool = True, generation: Generation | None = None) -> Stack:
+    gen = generation or SYSTEM
     base = _new_base("dawroute-pw-")
-    stack = Stack("pipewire", base, clean_env(base))
-    cfg = base / ".config" / "wireplumber"
-    # must sort after 50-*-config.lua and before 90-enable-all.lua (or it has no effect)
-    (cfg / "main.lua.d").mkdir(parents=True)
-    (cfg / "main.lua.d" / "51-dawroute-headless.lua").write_text(_WP_HEADLESS)
-    (cfg / "bluetooth.lua.d").mkdir(parents=True)
-    (cfg / "bluetooth.lua.d" / "51-dawroute-headless.lua").write_text(
-        "bluez_monitor.enabled = false\n"
-    )
-    # pipewire-pulse accepts 64 clients by default; the scale benchmark plays 300 DAW
-    # streams, one pacat client each ("failed to create client: Connection refused")
-    pulse_conf = base / ".config" / "pipewire" / "pipewire-pulse.conf.d"
-    pulse_conf.mkdir(parents=True)
-    (pulse_conf / "50-dawroute-sandbox.conf").write_text(
-        'pulse.properties = { server.address = [ { address = "unix:native" '
-        "max-clients = 1024 } ] }\n"
-    )
+    stack = Stack("pipewire", base, clean_env(base), generation=gen)
+    stack.env.update(gen.env(stack.env))
+    _write_pipewire_config(base / ".config", gen)
     bus = base / "bus"
     with _stop_on_error(stack):
         # WirePlumber exits (rc 70) without a session bus; give it a private one.
@@ -226,6 +315,38 @@ def start_pipewire(with_pulse: bool = True) -> Stack:
         if with_pulse:
             start_pipewire_pulse(stack)
     return stack
+
+
+def _write_pipewire_config(config: Path, gen: Generation) -> None:
+    """Headless WirePlumber (no ALSA/V4L2/libcamera/BlueZ monitors) in the dialect of its
+    generation, and pipewire-pulse open to many clients."""
+    wp = config / "wireplumber"
+    if gen.wireplumber_05:
+        (wp / "wireplumber.conf.d").mkdir(parents=True)
+        (wp / "wireplumber.conf.d" / "51-dawroute-headless.conf").write_text(_WP05_HEADLESS)
+    else:
+        # must sort after 50-*-config.lua and before 90-enable-all.lua (or it has no effect)
+        (wp / "main.lua.d").mkdir(parents=True)
+        (wp / "main.lua.d" / "51-dawroute-headless.lua").write_text(_WP04_HEADLESS)
+        (wp / "bluetooth.lua.d").mkdir(parents=True)
+        (wp / "bluetooth.lua.d" / "51-dawroute-headless.lua").write_text(
+            "bluez_monitor.enabled = false\n"
+        )
+    pw = config / "pipewire"
+    if gen.root is not None:
+        # PipeWire looks for pipewire.conf in $XDG_CONFIG_HOME before /usr/share (where the
+        # system's other generation keeps its own); PIPEWIRE_CONFIG_DIR would do the same
+        # but hides the conf.d drop-ins below
+        pw.mkdir(parents=True)
+        for conf in (gen.root / "usr/share/pipewire").glob("*.conf"):
+            (pw / conf.name).symlink_to(conf)
+    # pipewire-pulse accepts 64 clients by default; the scale benchmark plays 300 DAW
+    # streams, one pacat client each ("failed to create client: Connection refused")
+    (pw / "pipewire-pulse.conf.d").mkdir(parents=True)
+    (pw / "pipewire-pulse.conf.d" / "50-dawroute-sandbox.conf").write_text(
+        'pulse.properties = { server.address = [ { address = "unix:native" '
+        "max-clients = 1024 } ] }\n"
+    )
 
 
 def start_pipewire_pulse(stack: Stack) -> None:
@@ -470,24 +591,18 @@ def start_daw(
     return stack.spawn(f"daw-{app}-{len(stack.procs)}", argv)
 
 
-def pipewire_jack_libdir() -> str | None:
-    """Where PipeWire's libjack lives (what `pw-jack` puts on LD_LIBRARY_PATH)."""
-    import glob
-
-    found = sorted(glob.glob("/usr/lib/*/pipewire-0.3/jack")) + sorted(
-        glob.glob("/usr/lib/pipewire-0.3/jack")
-    )
-    return found[0] if found else None
-
-
 def jack_env(stack: Stack) -> dict[str, str]:
-    """Environment for a JACK client of this stack (jackd, or PipeWire's JACK)."""
+    """Environment for a JACK client of this stack (jackd, or PipeWire's JACK of the
+    stack's own generation)."""
     env = dict(stack.env)
     if stack.kind == "pipewire":
-        libdir = pipewire_jack_libdir()
+        gen = stack.generation or SYSTEM
+        libdir = gen.jack_libdir()
         if libdir is None:
             raise SandboxError("PipeWire's libjack not found (Debian package pipewire-jack)")
-        env["LD_LIBRARY_PATH"] = libdir
+        env["LD_LIBRARY_PATH"] = ":".join(
+            [str(libdir)] + ([str(gen.libdir)] if gen.root is not None else [])
+        )
     return env
 
 

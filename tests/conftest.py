@@ -37,8 +37,8 @@ def _hermetic_client_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
             os.environ[k] = v
 
 
-def _need(kind: str) -> None:
-    missing = sandbox.missing_tools(kind)
+def _need(kind: str, generation: sandbox.Generation | None = None) -> None:
+    missing = sandbox.missing_tools(kind, generation)
     if missing:
         pytest.skip(
             f"SKIPPED LOUDLY: {kind} not installed (missing {', '.join(missing)}); "
@@ -46,27 +46,48 @@ def _need(kind: str) -> None:
         )
 
 
-def _start(kind: str) -> sandbox.Stack:
-    _need(kind)
-    stack = {
-        "pulseaudio": sandbox.start_pulseaudio,
-        "pipewire": sandbox.start_pipewire,
-        "jackd": sandbox.start_jackd,
-    }[kind]()
+def _pipewire_params() -> list[Any]:
+    """One param per PipeWire generation: the system's and each one the test bed must have
+    (scripts/fetch-pipewire). The version is in the test id."""
+    found = sandbox.pipewire_generations()
+    params = [pytest.param(g, id=g.label) for g in found if g.root is None]
+    have = {g.version: g for g in found if g.root is not None}
+    for version in sandbox.expected_generations():
+        gen = have.get(version)
+        params.append(pytest.param(gen or version, id=f"pipewire-{version}"))
+    return params
+
+
+PIPEWIRE_PARAMS = _pipewire_params()
+
+
+def _start(kind: str, generation: sandbox.Generation | str | None = None) -> sandbox.Stack:
+    if isinstance(generation, str):
+        why = f"PipeWire {generation} not prepared (scripts/fetch-pipewire; ./scripts/test runs it)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{why}: CI must test every PipeWire generation")
+        pytest.skip(f"SKIPPED LOUDLY: {why}")
+    _need(kind, generation)
+    if kind == "pipewire":
+        stack = sandbox.start_pipewire(generation=generation)
+    else:
+        stack = {"pulseaudio": sandbox.start_pulseaudio, "jackd": sandbox.start_jackd}[kind]()
     _STARTED.extend(stack.pids())
     return stack
 
 
 def _stop(stack: sandbox.Stack) -> None:
-    print(f"--- {stack.kind} logs (shown when the test failed)\n{stack.log_tail(15)}")
+    print(f"--- {stack.label} logs (shown when the test failed)\n{stack.log_tail(15)}")
     _STARTED.extend(stack.pids())  # servers restarted by a test have new pids
     stack.stop()
 
 
-@pytest.fixture(params=["pulseaudio", "pipewire"])
+@pytest.fixture(params=[pytest.param(None, id="pulseaudio"), *PIPEWIRE_PARAMS])
 def server(request: pytest.FixtureRequest) -> Iterator[sandbox.Stack]:
-    """The same test against real PulseAudio and real PipeWire + WirePlumber + pipewire-pulse."""
-    stack = _start(request.param)
+    """The same test against real PulseAudio and real PipeWire + WirePlumber + pipewire-pulse
+    of both generations."""
+    gen = request.param
+    stack = _start("pulseaudio") if gen is None else _start("pipewire", gen)
     yield stack
     _stop(stack)
 
@@ -78,9 +99,9 @@ def pulseaudio() -> Iterator[sandbox.Stack]:
     _stop(stack)
 
 
-@pytest.fixture
-def pipewire() -> Iterator[sandbox.Stack]:
-    stack = _start("pipewire")
+@pytest.fixture(params=PIPEWIRE_PARAMS)
+def pipewire(request: pytest.FixtureRequest) -> Iterator[sandbox.Stack]:
+    stack = _start("pipewire", request.param)
     yield stack
     _stop(stack)
 
