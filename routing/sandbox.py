@@ -166,11 +166,13 @@ class Stack:
     procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     jack_name: str | None = None
     generation: Generation | None = None  # PipeWire's, for kind "pipewire"
+    config: str = "stock"  # "bare": PulseAudio without the restore modules a desktop loads
 
     @property
     def label(self) -> str:
-        """What a test id shows: "pulseaudio", "pipewire-1.4.2", "jackd"."""
-        return self.generation.label if self.generation else self.kind
+        """What a test id shows: "pulseaudio", "pulseaudio-stock", "pipewire-1.4.2", "jackd"."""
+        name = self.generation.label if self.generation else self.kind
+        return f"{name}-stock" if self.kind == "pulseaudio" and self.config == "stock" else name
 
     @property
     def pulse_server(self) -> str:
@@ -264,12 +266,33 @@ def _stop_on_error(stack: Stack) -> Iterator[None]:
 # ---------------------------------------------------------------- servers
 
 
-def start_pulseaudio() -> Stack:
+# What Debian's /etc/pulse/default.pa loads that means anything without hardware, X11 or
+# a login session: the restore modules keep device levels, stream targets and card
+# profiles in ~/.config/pulse (the stack's private HOME) like on a desktop.
+_STOCK_MODULES = (
+    "module-device-restore",
+    "module-stream-restore",
+    "module-card-restore",
+    "module-augment-properties",
+    "module-switch-on-port-available",
+    "module-intended-roles",
+    "module-position-event-sounds",
+    "module-role-cork",
+    "module-filter-heuristics",
+    "module-filter-apply",
+)
+
+
+def start_pulseaudio(stock: bool = False) -> Stack:
+    """A private PulseAudio: bare (protocol, a dummy sink, always-sink) or `stock`, with
+    the modules a desktop's default.pa loads as well."""
     base = _new_base("dawroute-pa-")
-    stack = Stack("pulseaudio", base, clean_env(base))
+    stack = Stack("pulseaudio", base, clean_env(base), config="stock" if stock else "bare")
     sock = base / "native"
+    modules = [f"load-module {m}\n" for m in _STOCK_MODULES] if stock else []
     (base / "default.pa").write_text(
-        f"load-module module-native-protocol-unix auth-anonymous=1 socket={sock}\n"
+        "".join(modules)
+        + f"load-module module-native-protocol-unix auth-anonymous=1 socket={sock}\n"
         "load-module module-null-sink sink_name=auto_null "
         "sink_properties=device.description=Dummy-Output\n"
         "load-module module-always-sink\n"

@@ -79,14 +79,12 @@ class JackBackend:
         raw = [p for p in c.get_ports(is_audio=True) if not p.name.startswith(f"{CLIENT_NAME}:")]
         playback: dict[str, list[Any]] = {}
         for p in raw:
-            if p.is_input and p.is_physical:
+            if _is_playback(p):
                 playback.setdefault(p.name.split(":", 1)[0], []).append(p)
         ports: list[Port] = []
         for p in raw:
             client = p.name.split(":", 1)[0]
-            channel = (
-                _channel(p, playback.get(client, [])) if p.is_input and p.is_physical else None
-            )
+            channel = _channel(p, playback.get(client, [])) if _is_playback(p) else None
             ports.append(Port(p.name, client, p.is_output, p.is_physical, channel))
         links = frozenset(
             Link(p.name, q.name) for p in raw if p.is_output for q in c.get_all_connections(p)
@@ -133,6 +131,12 @@ class JackBackend:
                 pass
             self._client = None
         self.alive = False
+
+
+def _is_playback(port: Any) -> bool:
+    """A device's playback port. PipeWire >= 1.0 flags only ALSA nodes' ports physical (a
+    virtual or network sink's are not); its sinks' inputs are all named playback_*."""
+    return bool(port.is_input and (port.is_physical or port.shortname.startswith("playback_")))
 
 
 def _channel(port: Any, siblings: list[Any]) -> str | None:

@@ -1,0 +1,113 @@
+"""The safety sampler: a second client that polls the server every few milliseconds and
+records every moment the DAW plays on a device above that device's cap.
+
+It looks at the server between events, not after them: a cap that arrives one pass late
+is a violation here even though the final state is right. It never filters a sample.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# Volumes are integers on the wire (0..65536); a cap of 40 % set by dawroute reads back as
+# 39.99-40.01 % depending on rounding. Anything above this is a real excess.
+TOLERANCE = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    at: float  # seconds since the sampler started
+    device: str
+    volume: float  # percent, the device's loudest channel
+    cap: float
+
+
+@dataclass
+class Report:
+    samples: int = 0
+    on_watched: dict[str, int] = field(default_factory=dict)  # samples with the DAW there
+    violations: list[Violation] = field(default_factory=list)
+    errors: int = 0  # polls that failed (server restarting): counted, never hidden
+
+    @property
+    def worst(self) -> float:
+        return max((v.volume for v in self.violations), default=0.0)
+
+    def summary(self) -> str:
+        on = ", ".join(f"{d}: {n}" for d, n in self.on_watched.items())
+        return (
+            f"{self.samples} samples, DAW on watched devices [{on}], "
+            f"{len(self.violations)} above the cap (worst {self.worst:g} %), "
+            f"{self.errors} failed polls"
+        )
+
+
+class Sampler:
+    """Polls `server` (a pulse-protocol address) in its own thread and connection.
+
+    `caps` maps a device's node name to its cap in percent; `app` is the DAW's
+    application name. Use as a context manager; `report` is complete after exit.
+    """
+
+    def __init__(
+        self, server: str, caps: Mapping[str, float], app: str = "REAPER", interval: float = 0.002
+    ) -> None:
+        self.server = server
+        self.caps = dict(caps)
+        self.app = app
+        self.interval = interval
+        self.report = Report(on_watched=dict.fromkeys(self.caps, 0))
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="safety-sampler", daemon=True)
+        self._start = 0.0
+
+    def __enter__(self) -> Sampler:
+        self._start = time.monotonic()
+        self._thread.start()
+        self._ready.wait(5)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        import pulsectl
+
+        pulse: Any = None
+        while not self._stop.is_set():
+            try:
+                if pulse is None:
+                    pulse = pulsectl.Pulse("dawroute-safety-sampler", server=self.server)
+                self._sample(pulse)
+            except Exception:  # the server restarting: count it, reconnect
+                self.report.errors += 1
+                if pulse is not None:
+                    pulse.close()
+                pulse = None
+            self._ready.set()
+            time.sleep(self.interval)
+        if pulse is not None:
+            pulse.close()
+
+    def _sample(self, pulse: Any) -> None:
+        inputs = pulse.sink_input_list()
+        sinks = {s.index: s for s in pulse.sink_list()}
+        self.report.samples += 1
+        now = time.monotonic() - self._start
+        for stream in inputs:
+            if stream.proplist.get("application.name") != self.app:
+                continue
+            sink = sinks.get(stream.sink)
+            if sink is None or sink.name not in self.caps:
+                continue
+            self.report.on_watched[sink.name] += 1
+            volume = round(max(sink.volume.values or [0.0]) * 100.0, 2)
+            cap = self.caps[sink.name]
+            if volume > cap + TOLERANCE:
+                self.report.violations.append(Violation(now, sink.name, volume, cap))
