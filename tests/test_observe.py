@@ -169,3 +169,37 @@ def test_sources_are_listed_as_inputs(server: sandbox.Stack) -> None:
             assert src is not None and src in snap.sources()
 
     asyncio.run(scenario())
+
+
+def test_an_unplugged_default_is_not_asked_about_for_the_rest_of_the_run(
+    pipewire: sandbox.Stack, monkeypatch
+) -> None:
+    """Once the amp we made the default is gone, observing must not ask WirePlumber's
+    metadata (a process start each time) whether our old request took."""
+    from routing.backends import pipewire as native
+    from routing.model import SetDefault
+
+    asked: list[int] = []
+    real = native.read_defaults
+
+    async def counting(env=None):
+        asked.append(1)
+        return await real(env)
+
+    monkeypatch.setattr(native, "read_defaults", counting)
+
+    async def scenario() -> None:
+        async with PulseBackend(pipewire.pulse_server) as backend:
+            sandbox.plug(pipewire, sandbox.INTERFACE)
+            amp = sandbox.plug(pipewire, sandbox.USB_AMP)
+            await _observe_until(backend, lambda s: s.device(sandbox.USB_AMP.name))
+            await backend.apply([SetDefault(Direction.SINK, sandbox.USB_AMP.name, "amp")])
+            await _observe_until(backend, lambda s: s.default_sink == sandbox.USB_AMP.name)
+            sandbox.unplug(pipewire, amp)
+            await _observe_until(backend, lambda s: s.device(sandbox.USB_AMP.name) is None)
+            asked.clear()
+            for _ in range(5):
+                await backend.observe()
+            assert asked == []
+
+    asyncio.run(scenario())
