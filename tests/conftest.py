@@ -70,8 +70,10 @@ def _start(kind: str, generation: sandbox.Generation | str | None = None) -> san
     _need(kind, generation)
     if kind == "pipewire":
         stack = sandbox.start_pipewire(generation=generation)
+    elif kind == "pulseaudio":
+        stack = sandbox.start_pulseaudio()
     else:
-        stack = {"pulseaudio": sandbox.start_pulseaudio, "jackd": sandbox.start_jackd}[kind]()
+        stack = sandbox.start_jackd()
     _STARTED.extend(stack.pids())
     return stack
 
