@@ -1,4 +1,9 @@
-"""`dawroute apply PROFILE`: decide, reconcile and apply once, without the daemon."""
+"""`dawroute apply PROFILE`: decide, reconcile and apply once, without the daemon.
+
+The same path as a daemon pass: the backends the profiles need (pulse, JACK for
+`daw.ports`, PipeWire's clock for `clock`), policy.decide, reconcile.ops and
+routing.apply.apply_plan; then it re-observes until the server shows the plan.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,9 @@ from pathlib import Path
 
 from routing import paths, policy, reconcile
 from routing.apply import apply_plan
+from routing.backends import composite
 from routing.backends.composite import Backends
-from routing.backends.pulse import PulseBackend, ServerError
+from routing.backends.pulse import ServerError
 from routing.config import check_all
 from routing.errors import (
     ERRORS_BY_NAME,
@@ -32,9 +38,8 @@ async def apply_once(name: str, profile_paths: Sequence[Path], dry_run: bool) ->
     if errors:
         raise ConfigInvalid(errors)
     profiles = [p.profile for p in loaded_profiles.profiles]
-    backends = Backends(PulseBackend(os.environ.get("PULSE_SERVER")))
     try:
-        await backends.pulse.connect()
+        backends = await composite.connect(profiles, os.environ.get("PULSE_SERVER"))
     except (ServerError, TimeoutError) as exc:
         raise ServerUnavailable("no sound server answers — start PipeWire or PulseAudio") from exc
     try:
@@ -48,6 +53,8 @@ async def apply_once(name: str, profile_paths: Sequence[Path], dry_run: bool) ->
         )
         if decision.error or decision.plan is None:
             raise ERRORS_BY_NAME[decision.error or "ProfileNotMatched"](decision.reason)
+        for problem in decision.problems:
+            print(f"problem: {problem}")
         ops = reconcile.ops(decision.plan, snapshot)
         _print_ops(ops, "would" if dry_run else "will")
         if dry_run or not ops:

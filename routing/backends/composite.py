@@ -8,14 +8,18 @@ functions here. Ops are run by routing.apply.apply_plan, never here.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 
-from routing.backends.jack import JackBackend
+from routing.backends.jack import JackBackend, JackUnavailable
 from routing.backends.pipewire import ClockBackend
 from routing.backends.pulse import PulseBackend
 from routing.model import ServerKind, Snapshot
 from routing.profiles import Profile
+
+log = logging.getLogger(__name__)
 
 
 class Backends:
@@ -68,3 +72,21 @@ def for_profiles(
         ClockBackend() if needs_clock(profiles) else None,
         want_sources=any(p.input is not None for p in profiles),
     )
+
+
+async def connect(profiles: Sequence[Profile], server: str | None) -> Backends:
+    """Open what these profiles need, once (`dawroute apply`). No pulse server raises
+    (ServerError, TimeoutError); no JACK server leaves JACK out, which the policy
+    reports as a problem of the profiles with `daw.ports`."""
+    pulse = PulseBackend(server)
+    await pulse.connect()
+    jack = None
+    if needs_jack(profiles):
+        loop = asyncio.get_running_loop()
+        jack = JackBackend(lambda _why: None, loop.call_soon_threadsafe)
+        try:
+            jack.connect()
+        except JackUnavailable as exc:
+            log.debug("DAW ports not linked: %s", exc)
+            jack = None
+    return for_profiles(profiles, pulse, jack)
