@@ -447,6 +447,8 @@ def cmd_simple(args: argparse.Namespace) -> int:
 def _print_result(res: dict[str, Any]) -> None:
     for line in res.get("done", []):
         print(f"done: {line}")
+    for line in res.get("skipped", []):
+        print(f"skipped: {line}")
     print(res["reason"])
 
 
@@ -454,6 +456,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     import time
 
     from routing.client import follow
+    from routing.status import event_details
 
     for ev in follow(_client().watch()):
         if args.json:
@@ -461,6 +464,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
         else:
             stamp = time.strftime("%H:%M:%S", time.localtime(ev["time"]))
             print(f"{stamp} {ev['kind']:<8} {ev['message']}", flush=True)
+            for line in event_details(ev):
+                print(f"{'':18}{line}", flush=True)
     return 0
 
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from routing import notify, policy, reconcile, status, triggers
 from routing import state as state_store
-from routing.backends.composite import Backends
+from routing.apply import apply_plan
+from routing.backends.composite import Backends, for_profiles, needs_jack
 from routing.backends.jack import JackBackend, JackUnavailable
 from routing.backends.pipewire import MetadataError
 from routing.backends.pulse import Disconnected, PulseBackend, ServerError
@@ -303,14 +304,7 @@ class Daemon:
             for r in requests:
                 r.fail(ServerUnavailable(self._down_message()))
             return
-        jack = self.jack if self.jack is not None and self.jack.alive else None
-        profiles = self.loaded.profiles
-        backend = Backends(
-            pulse,
-            jack,
-            want_clock=any(p.clock.rate or p.clock.quantum for p in profiles),
-            want_sources=any(p.input is not None for p in profiles),
-        )
+        backend = for_profiles(self.loaded.profiles, pulse, self.jack)
         try:
             t0 = time.perf_counter()
             snapshot = await self._observe(backend)
@@ -344,7 +338,7 @@ class Daemon:
 
     def _ensure_jack(self) -> None:
         """Keep a JACK connection while a profile maps DAW ports; retry slowly without one."""
-        if not any(p.daw.ports for p in self.loaded.profiles):
+        if not needs_jack(self.loaded.profiles):
             if self.jack is not None:
                 self.jack.close()
                 self.jack = None
@@ -382,6 +376,7 @@ class Daemon:
             return snapshot
         done: list[str] = []
         failed: list[str] = []
+        skipped: list[str] = []
         if d.plan is not None:
             ops = reconcile.ops(d.plan, snapshot)
             if req.volume_step:
@@ -393,7 +388,7 @@ class Daemon:
                 ]
             if ops:
                 t0 = time.perf_counter()
-                result = await backend.apply(ops)
+                result = await apply_plan(backend, ops)
                 self._timing["apply"] = time.perf_counter() - t0
                 log.debug(
                     "pass: observe %.2f ms, apply %.2f ms (%d ops)",
@@ -403,12 +398,14 @@ class Daemon:
                 )
                 done = [op.describe() for op in result.done]
                 failed = [f"{op.describe()}: {why}" for op, why in result.failed]
+                skipped = [f"{op.describe()}: {why}" for op, why in result.skipped]
                 snapshot = await backend.observe()
                 self.snapshot = snapshot
-        self._commit(d, req.trigger, done, failed)
+        self._commit(d, req.trigger, done, failed, skipped)
         if failed:
             self._retry()
-            req.fail(ProfileNotApplied(f"{d.profile}: " + "; ".join(failed)))
+            not_done = failed + [f"skipped {s}" for s in skipped]
+            req.fail(ProfileNotApplied(f"{d.profile}: " + "; ".join(not_done)))
         else:
             self._retries = 0
             req.answer(
@@ -416,6 +413,7 @@ class Daemon:
                     "profile": d.profile,
                     "reason": d.reason,
                     "done": done,
+                    "skipped": skipped,
                     "manual": d.manual is not None,
                 }
             )
@@ -428,7 +426,14 @@ class Daemon:
         if self._retries <= MAX_RETRIES:
             self.scheduler.poke("retry after failed apply")
 
-    def _commit(self, d: Decision, trigger: Trigger, done: list[str], failed: list[str]) -> None:
+    def _commit(
+        self,
+        d: Decision,
+        trigger: Trigger,
+        done: list[str],
+        failed: list[str],
+        skipped: list[str],
+    ) -> None:
         now = time.time()
         old = self.state
         new = State(
@@ -451,13 +456,14 @@ class Daemon:
             or trigger.cause not in (Cause.EVENT, Cause.STARTUP)
         ):
             self.active_reason = d.reason
-        if new.active != old.active or done or failed:
+        if new.active != old.active or done or failed or skipped:
             log.info(
-                "%s [%s] (%d op(s)%s)",
+                "%s [%s] (%d op(s)%s%s)",
                 d.reason,
                 trigger.cause.value,
                 len(done),
                 f", {len(failed)} failed" if failed else "",
+                f", {len(skipped)} skipped" if skipped else "",
             )
             self._record(
                 "decision",
@@ -466,6 +472,7 @@ class Daemon:
                 cause=trigger.cause.value,
                 done=done,
                 failed=failed,
+                skipped=skipped,
             )
 
     def _record(self, kind: str, message: str, **extra: Any) -> None:

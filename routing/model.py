@@ -299,8 +299,13 @@ Op = (
 
 @dataclass(frozen=True, slots=True)
 class ApplyResult:
+    """What became of each op: done, failed (with the server's reason), or skipped — not
+    attempted, with why (its backend is absent, or an earlier level failed: see
+    routing.apply)."""
+
     done: tuple[Op, ...] = ()
     failed: tuple[tuple[Op, str], ...] = field(default=())
+    skipped: tuple[tuple[Op, str], ...] = field(default=())
 
     @property
     def ok(self) -> bool:

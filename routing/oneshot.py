@@ -1,4 +1,9 @@
-"""`dawroute apply PROFILE`: decide, reconcile and apply once, without the daemon."""
+"""`dawroute apply PROFILE`: decide, reconcile and apply once, without the daemon.
+
+The same path as a daemon pass: the backends the profiles need (pulse, JACK for
+`daw.ports`, PipeWire's clock for `clock`), policy.decide, reconcile.ops and
+routing.apply.apply_plan; then it re-observes until the server shows the plan.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from routing import paths, policy, reconcile
-from routing.backends.pulse import PulseBackend, ServerError
+from routing.apply import apply_plan
+from routing.backends import composite
+from routing.backends.composite import Backends
+from routing.backends.pulse import ServerError
 from routing.config import check_all
 from routing.errors import (
     ERRORS_BY_NAME,
@@ -25,19 +33,19 @@ REAPPLY_SECONDS = 0.1  # how long an op is given to show before it is sent again
 
 
 async def apply_once(name: str, profile_paths: Sequence[Path], dry_run: bool) -> int:
-    profiles, loaded, issues = check_all(profile_paths, paths.config_file())
+    loaded_profiles, loaded, issues = check_all(profile_paths, paths.config_file())
     errors = [i for i in issues if i.severity == "error"]
     if errors:
         raise ConfigInvalid(errors)
-    backend = PulseBackend(os.environ.get("PULSE_SERVER"))
+    profiles = [p.profile for p in loaded_profiles.profiles]
     try:
-        await backend.connect()
+        backends = await composite.connect(profiles, os.environ.get("PULSE_SERVER"))
     except (ServerError, TimeoutError) as exc:
         raise ServerUnavailable("no sound server answers — start PipeWire or PulseAudio") from exc
     try:
-        snapshot = await backend.observe()
+        snapshot = await backends.observe()
         decision = policy.decide(
-            [p.profile for p in profiles.profiles],
+            profiles,
             snapshot,
             State(),
             policy.Trigger(policy.Cause.SWITCH, name),
@@ -45,14 +53,18 @@ async def apply_once(name: str, profile_paths: Sequence[Path], dry_run: bool) ->
         )
         if decision.error or decision.plan is None:
             raise ERRORS_BY_NAME[decision.error or "ProfileNotMatched"](decision.reason)
+        for problem in decision.problems:
+            print(f"problem: {problem}")
         ops = reconcile.ops(decision.plan, snapshot)
         _print_ops(ops, "would" if dry_run else "will")
         if dry_run or not ops:
             return 0
-        result = await backend.apply(ops)
+        result = await apply_plan(backends, ops)
         for op, why in result.failed:
             print(f"failed: {op.describe()}: {why}")
-        now, remaining = await converge(backend, decision.plan)
+        for op, why in result.skipped:
+            print(f"skipped: {op.describe()}: {why}")
+        now, remaining = await converge(backends, decision.plan)
         if remaining or result.failed:
             raise ProfileNotApplied(
                 f"{name}: not fully applied; still to do: "
@@ -62,10 +74,10 @@ async def apply_once(name: str, profile_paths: Sequence[Path], dry_run: bool) ->
         print(f"{name}: applied")
         return 0
     finally:
-        backend.close()
+        backends.close()
 
 
-async def converge(backend: PulseBackend, plan: Plan) -> tuple[Snapshot, list[Op]]:
+async def converge(backends: Backends, plan: Plan) -> tuple[Snapshot, list[Op]]:
     """Re-observe until the server shows the plan, re-applying what did not stick.
 
     PipeWire applies asynchronously, and a default set on a sink created a moment
@@ -76,13 +88,13 @@ async def converge(backend: PulseBackend, plan: Plan) -> tuple[Snapshot, list[Op
     sent = time.monotonic()
     while True:
         await asyncio.sleep(0.01)
-        snapshot = await backend.observe()
+        snapshot = await backends.observe()
         remaining = reconcile.ops(plan, snapshot)
         now = time.monotonic()
         if not remaining or now > deadline:
             return snapshot, remaining
         if now - sent >= REAPPLY_SECONDS:  # not on every poll: it may still be on its way
-            await backend.apply(remaining)
+            await apply_plan(backends, remaining)
             sent = now
 
 

@@ -51,7 +51,16 @@ def render_status(st: dict[str, Any]) -> str:
         lines.append("events:")
         for ev in st["events"]:
             lines.append(f"  {_clock(ev['time'])}  {ev['kind']:<8} {ev['message']}")
+            lines += [f"{'':20}{line}" for line in event_details(ev)]
     return "\n".join(lines)
+
+
+def event_details(ev: dict[str, Any]) -> list[str]:
+    """The ops of a decision that failed or were skipped (not attempted), with why;
+    `dawroute status` and `watch` show them under the event."""
+    return [f"failed: {f}" for f in ev.get("failed", [])] + [
+        f"skipped: {s}" for s in ev.get("skipped", [])
+    ]
 
 
 def report(d: Daemon) -> dict[str, Any]:

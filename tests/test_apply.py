@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from routing import policy, reconcile, sandbox
+from routing.apply import apply_plan
+from routing.backends.composite import Backends
 from routing.backends.pulse import PulseBackend
 from routing.model import OWNER_PROPERTY
 from routing.policy import Cause, Trigger
@@ -198,7 +200,8 @@ def test_device_vanishing_mid_apply_is_reported_and_the_next_pass_converges(
     profiles = [lp.profile for lp in load_profiles_or_raise([EXAMPLES]).profiles]
 
     async def scenario() -> None:
-        async with PulseBackend(server.pulse_server) as backend:
+        async with PulseBackend(server.pulse_server) as pulse:
+            backend = Backends(pulse)
             snap = await backend.observe()
             d = policy.decide(profiles, snap, State(active="speakers"), Trigger())
             assert d.profile == "usb-amp" and d.plan is not None
@@ -207,7 +210,7 @@ def test_device_vanishing_mid_apply_is_reported_and_the_next_pass_converges(
             await asyncio.to_thread(
                 wait_until, lambda: AMP.name not in server_state(server)[2], 5, "amp gone"
             )
-            result = await backend.apply(reconcile.ops(d.plan, snap))
+            result = await apply_plan(backend, reconcile.ops(d.plan, snap))
             assert not result.ok
             # next pass: fresh snapshot, fallback, converges
             deadline = time.monotonic() + 5
@@ -219,7 +222,7 @@ def test_device_vanishing_mid_apply_is_reported_and_the_next_pass_converges(
                 if not todo:
                     break
                 assert time.monotonic() < deadline, todo
-                await backend.apply(todo)
+                await apply_plan(backend, todo)
                 await asyncio.sleep(0.02)
 
     asyncio.run(scenario())
@@ -234,11 +237,12 @@ def test_wireplumber_keeps_our_routing_two_seconds_later(pipewire, tmp_path) -> 
     profiles = [lp.profile for lp in load_profiles_or_raise([EXAMPLES]).profiles]
 
     async def scenario() -> None:
-        async with PulseBackend(pipewire.pulse_server) as backend:
+        async with PulseBackend(pipewire.pulse_server) as pulse:
+            backend = Backends(pulse)
             snap = await backend.observe()
             d = policy.decide(profiles, snap, State(), Trigger(Cause.SWITCH, "usb-amp"))
             assert d.plan is not None
-            await backend.apply(reconcile.ops(d.plan, snap))
+            await apply_plan(backend, reconcile.ops(d.plan, snap))
 
     asyncio.run(scenario())
     wait_until(lambda: server_state(pipewire)[:2] == ([AMP.name], AMP.name), what="routing")

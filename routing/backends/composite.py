@@ -1,29 +1,40 @@
-"""One observe() and apply() over the pulse backend plus, when a profile needs them, JACK
-ports and PipeWire's clock metadata. Ops run in reconcile's order, each by its backend."""
+"""The backends one configuration needs, and one observe() over all of them.
+
+Always the pulse backend; JACK when a profile maps `daw.ports`; PipeWire's clock metadata
+when a profile sets `clock`. The daemon (which keeps its connections across passes and
+reconnects them) and `dawroute apply` (which opens them once) choose them with the same
+functions here. Ops are run by routing.apply.apply_plan, never here.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Sequence
 from dataclasses import replace
 
-from routing.backends import pipewire
-from routing.backends.jack import JackBackend
+from routing.backends.jack import JackBackend, JackUnavailable
+from routing.backends.pipewire import ClockBackend
 from routing.backends.pulse import PulseBackend
-from routing.model import ApplyResult, Connect, Disconnect, Op, ServerKind, SetClock, Snapshot
+from routing.model import ServerKind, Snapshot
+from routing.profiles import Profile
+
+log = logging.getLogger(__name__)
 
 
 class Backends:
+    """`jack` and `clock` are None when no profile needs them, or JACK is not running."""
+
     def __init__(
         self,
         pulse: PulseBackend,
-        jack: JackBackend | None,
-        want_clock: bool,
-        env: dict[str, str] | None = None,
+        jack: JackBackend | None = None,
+        clock: ClockBackend | None = None,
         want_sources: bool = True,
     ) -> None:
         self.pulse = pulse
         self.jack = jack
-        self.want_clock = want_clock
-        self.env = env
+        self.clock = clock
         self.want_sources = want_sources
 
     async def observe(self) -> Snapshot:
@@ -31,53 +42,51 @@ class Backends:
         if self.jack is not None and self.jack.alive:
             ports, links, devices = self.jack.observe()
             snap = replace(snap, ports=ports, links=links, devices=snap.devices + devices)
-        if self.want_clock and snap.server is ServerKind.PIPEWIRE:
-            clock, allowed = await pipewire.read_clock(self.env)
+        if self.clock is not None and snap.server is ServerKind.PIPEWIRE:
+            clock, allowed = await self.clock.observe()
             snap = replace(snap, clock=clock, allowed_rates=allowed)
         return snap
 
-    async def apply(self, ops: list[Op]) -> ApplyResult:
-        done: list[Op] = []
-        failed: list[tuple[Op, str]] = []
-        for group in _groups(ops):
-            if isinstance(group[0], Connect | Disconnect):
-                if self.jack is None:
-                    continue
-                result = self.jack.apply(group)
-            elif isinstance(group[0], SetClock):
-                result = await self._clock(group)
-            else:
-                result = await self.pulse.apply(group)
-            done += result.done
-            failed += result.failed
-            if result.failed and not isinstance(group[0], Connect | Disconnect | SetClock):
-                break  # levels may not be set: stop before anything lands anywhere
-        return ApplyResult(tuple(done), tuple(failed))
-
-    async def _clock(self, ops: list[Op]) -> ApplyResult:
-        done: list[Op] = []
-        failed: list[tuple[Op, str]] = []
-        for op in ops:
-            assert isinstance(op, SetClock)
-            try:
-                await pipewire.set_clock(op.clock, self.env)
-                done.append(op)
-            except pipewire.MetadataError as exc:
-                failed.append((op, str(exc)))
-        return ApplyResult(tuple(done), tuple(failed))
+    def close(self) -> None:
+        """Close the connections (one-shot users; the daemon keeps its own across passes)."""
+        if self.jack is not None:
+            self.jack.close()
+        self.pulse.close()
 
 
-def _kind(op: Op) -> str:
-    if isinstance(op, Connect | Disconnect):
-        return "jack"
-    return "clock" if isinstance(op, SetClock) else "pulse"
+def needs_jack(profiles: Sequence[Profile]) -> bool:
+    return any(p.daw.ports for p in profiles)
 
 
-def _groups(ops: list[Op]) -> list[list[Op]]:
-    groups: list[list[Op]] = []
-    for op in ops:
-        if groups and _kind(groups[-1][0]) == _kind(op):
-            groups[-1].append(op)
-        else:
-            groups.append([op])
-    return groups
+def needs_clock(profiles: Sequence[Profile]) -> bool:
+    return any(p.clock.rate or p.clock.quantum for p in profiles)
+
+
+def for_profiles(
+    profiles: Sequence[Profile], pulse: PulseBackend, jack: JackBackend | None
+) -> Backends:
+    """The backend set for these profiles over connections the caller holds."""
+    return Backends(
+        pulse,
+        jack if jack is not None and jack.alive and needs_jack(profiles) else None,
+        ClockBackend() if needs_clock(profiles) else None,
+        want_sources=any(p.input is not None for p in profiles),
+    )
+
+
+async def connect(profiles: Sequence[Profile], server: str | None) -> Backends:
+    """Open what these profiles need, once (`dawroute apply`). No pulse server raises
+    (ServerError, TimeoutError); no JACK server leaves JACK out, which the policy
+    reports as a problem of the profiles with `daw.ports`."""
+    pulse = PulseBackend(server)
+    await pulse.connect()
+    jack = None
+    if needs_jack(profiles):
+        loop = asyncio.get_running_loop()
+        jack = JackBackend(lambda _why: None, loop.call_soon_threadsafe)
+        try:
+            jack.connect()
+        except JackUnavailable as exc:
+            log.debug("DAW ports not linked: %s", exc)
+            jack = None
+    return for_profiles(profiles, pulse, jack)

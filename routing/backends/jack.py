@@ -113,6 +113,7 @@ class JackBackend:
                 elif isinstance(op, Disconnect):
                     self._client.disconnect(op.link.source, op.link.target)
                 else:
+                    failed.append((op, "not a JACK operation"))
                     continue
                 log.info("%s", op.describe())
                 done.append(op)

@@ -11,8 +11,9 @@ import asyncio
 import logging
 import re
 import shutil
+from collections.abc import Sequence
 
-from routing.model import Clock
+from routing.model import ApplyResult, Clock, Op, SetClock
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,32 @@ async def read_clock(env: dict[str, str] | None = None) -> tuple[Clock, tuple[in
 async def set_clock(clock: Clock, env: dict[str, str] | None = None) -> None:
     await _pw_metadata("settings", "clock.force-rate", str(clock.rate), env=env)
     await _pw_metadata("settings", "clock.force-quantum", str(clock.quantum), env=env)
+
+
+class ClockBackend:
+    """The forced clock as a backend: observe it, run SetClock ops (see routing.apply)."""
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        self.env = env
+
+    async def observe(self) -> tuple[Clock, tuple[int, ...]]:
+        return await read_clock(self.env)
+
+    async def apply(self, ops: Sequence[Op]) -> ApplyResult:
+        done: list[Op] = []
+        failed: list[tuple[Op, str]] = []
+        for op in ops:
+            if not isinstance(op, SetClock):
+                failed.append((op, "not a clock operation"))
+                continue
+            try:
+                await set_clock(op.clock, self.env)
+                log.info("%s", op.describe())
+                done.append(op)
+            except MetadataError as exc:
+                log.warning("could not %s: %s", op.describe(), exc)
+                failed.append((op, str(exc)))
+        return ApplyResult(tuple(done), tuple(failed))
 
 
 def _int(value: str | None) -> int:

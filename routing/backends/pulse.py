@@ -167,14 +167,12 @@ class PulseBackend:
     # ------------------------------------------------------------ apply
 
     async def apply(self, ops: list[Op]) -> ApplyResult:
-        """Run ops in reconcile's order, pipelined.
+        """Run every op, in order, pipelined; the stop rule is routing.apply's.
 
         One connection's commands are executed by the server in the order they are sent
-        (PulseAudio and pipewire-pulse alike), so a phase of ops goes out at once and the
-        level is still set before the DAW's streams move — without one round trip per op.
-        Loading one of our sinks is awaited on its own: later ops refer to it by name.
-        A failure in a phase that sets levels or creates sinks stops the run: the DAW must
-        not land on an output whose level could not be set.
+        (PulseAudio and pipewire-pulse alike), so a phase of ops goes out at once, in
+        order, without one round trip per op. Loading one of our sinks is awaited on its
+        own: later ops refer to it by name.
         """
         done: list[Op] = []
         failed: list[tuple[Op, str]] = []
@@ -189,8 +187,6 @@ class PulseBackend:
                 else:
                     log.info("%s", op.describe())
                     done.append(op)
-            if failed and any(isinstance(op, LoadVirtual | SetVolume) for op in phase):
-                break
         return ApplyResult(tuple(done), tuple(failed))
 
     async def _sink(self, name: str) -> tuple[int, int]:

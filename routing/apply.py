@@ -1,0 +1,135 @@
+"""apply_plan: the one path from ops to the sound servers (daemon, `dawroute apply`, tests).
+
+Every op goes to the backend that owns its type (`owner`: a `match` over the Op union, so
+an op type without an owner is a type error). Ops run in reconcile's order, in phases: a
+run of ops for one backend is sent at once — the pulse connection executes commands in
+the order they are sent, so a phase costs one round trip, not one per op — except that
+the levels are a phase of their own, and so is each sink we create.
+
+The stop rule lives here and nowhere else: a failure in a phase that sets levels or
+creates sinks stops the run — the DAW must not land on an output whose level could not
+be set. The ops after it, and the ops whose backend is absent (JACK not running), come
+back as `skipped` with the reason; nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from enum import Enum
+from typing import assert_never
+
+from routing.backends.composite import Backends
+from routing.model import (
+    ApplyResult,
+    Connect,
+    Disconnect,
+    LoadVirtual,
+    MoveStream,
+    Op,
+    SetClock,
+    SetDefault,
+    SetStreamVolume,
+    SetVolume,
+    UnloadVirtual,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Owner(Enum):
+    PULSE = "the pulse server"
+    JACK = "JACK"
+    CLOCK = "PipeWire's clock"
+
+
+class Stage(Enum):
+    LEVELS = "levels"  # stops the run when one fails
+    CREATE = "create"  # one of our sinks, alone; stops the run when it fails
+    OTHER = "other"
+
+
+def owner(op: Op) -> Owner:
+    match op:
+        case (
+            SetVolume() | SetStreamVolume() | LoadVirtual() | MoveStream() | SetDefault()
+        ) | UnloadVirtual():
+            return Owner.PULSE
+        case Connect() | Disconnect():
+            return Owner.JACK
+        case SetClock():
+            return Owner.CLOCK
+        case _:
+            assert_never(op)
+
+
+def stage(op: Op) -> Stage:
+    if isinstance(op, SetVolume | SetStreamVolume):
+        return Stage.LEVELS
+    return Stage.CREATE if isinstance(op, LoadVirtual) else Stage.OTHER
+
+
+def phases(ops: Sequence[Op]) -> list[list[Op]]:
+    """Consecutive ops with one owner and one stage; each sink we create on its own."""
+    out: list[list[Op]] = []
+    for op in ops:
+        last = out[-1][0] if out else None
+        if (
+            last is None
+            or owner(last) is not owner(op)
+            or stage(last) is not stage(op)
+            or stage(op) is Stage.CREATE
+        ):
+            out.append([op])
+        else:
+            out[-1].append(op)
+    return out
+
+
+async def apply_plan(backends: Backends, ops: Sequence[Op]) -> ApplyResult:
+    done: list[Op] = []
+    failed: list[tuple[Op, str]] = []
+    skipped: list[tuple[Op, str]] = []
+    stopped: str | None = None  # why the rest is not attempted
+    for phase in phases(ops):
+        who = owner(phase[0])
+        why = stopped or _absent(backends, who)
+        if why is not None:
+            for op in phase:
+                log.warning("skipped: %s: %s", op.describe(), why)
+            skipped += [(op, why) for op in phase]
+            continue
+        result = await _run(backends, who, phase)
+        done += result.done
+        failed += result.failed
+        if result.failed and stage(phase[0]) is not Stage.OTHER:
+            stopped = f"not attempted: {result.failed[0][0].describe()} failed first"
+    return ApplyResult(tuple(done), tuple(failed), tuple(skipped))
+
+
+def _absent(backends: Backends, who: Owner) -> str | None:
+    match who:
+        case Owner.PULSE:
+            return None
+        case Owner.JACK:
+            if backends.jack is None or not backends.jack.alive:
+                return "no JACK server connected"
+            return None
+        case Owner.CLOCK:
+            return None if backends.clock is not None else "no PipeWire clock backend"
+        case _:
+            assert_never(who)
+
+
+async def _run(backends: Backends, who: Owner, phase: list[Op]) -> ApplyResult:
+    match who:
+        case Owner.PULSE:
+            return await backends.pulse.apply(phase)
+        case Owner.JACK:
+            assert backends.jack is not None
+            return backends.jack.apply(phase)
+        case Owner.CLOCK:
+            assert backends.clock is not None
+            return await backends.clock.apply(phase)
+        case _:
+            assert_never(who)
