@@ -125,9 +125,11 @@ class Dawroute(Reactor):
         profiles: str = BENCH_PROFILES,
         extra_env: dict[str, str] | None = None,
         config: str = "",
+        more_profiles: dict[str, str] | None = None,
     ) -> None:
         self.profiles = profiles
         self.config = config
+        self.more_profiles = more_profiles or {}
         self.extra_env = extra_env or {}
         self.proc: subprocess.Popen[bytes] | None = None
         self.env: dict[str, str] = {}
@@ -137,6 +139,8 @@ class Dawroute(Reactor):
         cfg = home / "config" / "dawroute"
         (cfg / "profiles").mkdir(parents=True, exist_ok=True)
         (cfg / "profiles" / "bench.yaml").write_text(self.profiles)
+        for name, text in self.more_profiles.items():
+            (cfg / "profiles" / name).write_text(text)
         if self.config:
             (cfg / "config.yaml").write_text(self.config)
         (home / "run").mkdir(mode=0o700, exist_ok=True)

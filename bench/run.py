@@ -443,7 +443,66 @@ BENCHES: dict[str, Callable[[argparse.Namespace, Path], Any]] = {
     "midi": lambda a, w: midi(a.rounds, w),
     "scale": lambda a, w: scale(a.quick, w),
     "idle": lambda a, w: idle(3.0 if a.quick else 60.0, w),
+    "safety": lambda a, w: safety(a.quick, w),
 }
+
+
+# ---------------------------------------------------------------- hearing-safety soak
+
+
+def safety(quick: bool, work: Path) -> dict[str, Any]:
+    """20 re-plugs + 1,000 flaps per stack (quick: 3 + 50) with the sampler watching;
+    one daemon per stack, as users run it. Counts, never asserts (tests/test_safety.py
+    asserts the short run)."""
+    from testbed import soak
+    from testbed.sampler import Sampler
+
+    replugs, flaps = (3, 50) if quick else (20, 1000)
+    stacks: list[tuple[str, Callable[[], sandbox.Stack]]] = [
+        ("pulseaudio-bare", sandbox.start_pulseaudio),
+        ("pulseaudio-stock", partial(sandbox.start_pulseaudio, stock=True)),
+    ]
+    for g in sandbox.pipewire_generations():
+        stacks.append((g.label, partial(sandbox.start_pipewire, generation=g)))
+
+    def wait(check: Callable[[], bool], what: str) -> None:
+        sandbox.wait_for(check, 10, what)
+
+    out: dict[str, Any] = {"replugs": replugs, "flaps": flaps, "stacks": {}}
+    for label, start in stacks:
+        stack = start()
+        daemon = Dawroute(
+            profiles=soak.PROFILES["phones.yaml"],
+            more_profiles={"desk.yaml": soak.PROFILES["desk.yaml"]},
+        )
+        try:
+            sandbox.plug(stack, soak.IFACE)
+            sandbox.start_daw(stack, sink=soak.IFACE.name)
+            daemon.start(stack, work / label)
+            row: dict[str, Any] = {}
+            for phase in ("replugs", "flaps"):
+                with Sampler(stack.pulse_server, soak.CAPS) as sampler:
+                    if phase == "replugs":
+                        soak.replugs(stack, replugs, wait)
+                    else:
+                        soak.flaps(stack, flaps, wait)
+                r = sampler.report
+                row[phase] = {
+                    "samples": r.samples,
+                    "on_amp": r.on_watched[soak.AMP.name],
+                    "above_cap": len(r.violations),
+                    "worst": r.worst,
+                    "failed_polls": r.errors,
+                }
+            out["stacks"][label] = row
+            print(label, row, flush=True)
+        finally:
+            daemon.stop()
+            stack.stop()
+    out["summary"] = {
+        k: {p: v[p]["above_cap"] for p in ("replugs", "flaps")} for k, v in out["stacks"].items()
+    }
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,6 +27,7 @@ from routing.model import (
     LoadVirtual,
     MoveStream,
     Op,
+    ReassertStream,
     SetClock,
     SetDefault,
     SetStreamVolume,
@@ -52,8 +53,14 @@ class Stage(Enum):
 def owner(op: Op) -> Owner:
     match op:
         case (
-            SetVolume() | SetStreamVolume() | LoadVirtual() | MoveStream() | SetDefault()
-        ) | UnloadVirtual():
+            SetVolume()
+            | SetStreamVolume()
+            | LoadVirtual()
+            | MoveStream()
+            | ReassertStream()
+            | SetDefault()
+            | UnloadVirtual()
+        ):
             return Owner.PULSE
         case Connect() | Disconnect():
             return Owner.JACK
@@ -100,6 +107,13 @@ async def apply_plan(backends: Backends, ops: Sequence[Op]) -> ApplyResult:
             skipped += [(op, why) for op in phase]
             continue
         result = await _run(backends, who, phase)
+        if who is Owner.PULSE and stage(phase[0]) is Stage.LEVELS and not result.failed:
+            # hearing safety: a level must show on the server before anything moves
+            unconfirmed = await backends.pulse.confirm_levels(phase)
+            result = ApplyResult(
+                tuple(op for op in result.done if op not in {o for o, _ in unconfirmed}),
+                tuple(unconfirmed),
+            )
         done += result.done
         failed += result.failed
         if result.failed and stage(phase[0]) is not Stage.OTHER:

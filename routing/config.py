@@ -33,6 +33,10 @@ SimpleAction = Literal["next", "previous", "auto", "volume_up", "volume_down"]
 class Safety:
     max_volume: Volume = 100.0  # cap for outputs whose profile sets none
     volume_step: Annotated[float, Field(gt=0, le=25)] = 3.0  # percent, for MIDI volume actions
+    # PulseAudio without module-device-restore brings a re-plugged device back at 100 %
+    # and moves the DAW to it inside the server: load the module so it returns at the
+    # level dawroute left it (within its cap). See docs/safety.md.
+    level_memory: bool = True
 
 
 @pdataclass(frozen=True, config=STRICT)

@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 REQUEST_TIMEOUT = 10.0  # seconds a `switch` waits for its pass before answering
 MAX_RETRIES = 3  # passes in a row that retry failed ops before waiting for the next event
+MAX_VERIFIES = 30  # looks at a server that has not shown our changes yet (3 s in all)
+VERIFY_SECONDS = 0.1
 HISTORY = 50
 
 
@@ -101,6 +103,7 @@ class Daemon:
         self._reload_pending = False
         self._started = False
         self._retries = 0
+        self._verifies = 0
         self._watchers: set[asyncio.Queue[Result]] = set()
         self._stop = asyncio.Event()
         self.midi: MidiControl | None = None
@@ -258,6 +261,8 @@ class Daemon:
                 delay = min(delay * 2, 5.0)
                 continue
             delay = 0.05
+            if self.loaded.config.safety.level_memory:
+                await self._level_memory(backend)
             self.backend = backend
             self.server_down_since = None
             # PipeWire's libjack does not always report the restart to a JACK client
@@ -278,6 +283,13 @@ class Daemon:
                 self.backend = None
                 self._dead.append(backend)
                 self.scheduler.poke("server connection lost")
+
+    async def _level_memory(self, backend: PulseBackend) -> None:
+        try:
+            if await backend.ensure_level_memory():
+                self._record("server", "loaded module-device-restore (safety.level_memory)")
+        except ServerError as exc:
+            log.warning("could not load module-device-restore: %s", exc)
 
     def _server_lost(self, why: str) -> None:
         if self.server_down_since is None:
@@ -401,6 +413,7 @@ class Daemon:
                 skipped = [f"{op.describe()}: {why}" for op, why in result.skipped]
                 snapshot = await backend.observe()
                 self.snapshot = snapshot
+                self._verify_later(bool(reconcile.ops(d.plan, snapshot)) and not failed)
         self._commit(d, req.trigger, done, failed, skipped)
         if failed:
             self._retry()
@@ -418,6 +431,19 @@ class Daemon:
                 }
             )
         return snapshot
+
+    def _verify_later(self, pending: bool) -> None:
+        """PipeWire carries out moves and defaults asynchronously, and WirePlumber can drop
+        a move whose target node is being re-created (seen in fast flaps on 0.3.65: the
+        daemon had sent the move, no event followed, the DAW stayed behind). When the
+        server does not show everything yet, look again shortly — a few times, no spin."""
+        if not pending:
+            self._verifies = 0
+            return
+        self._verifies += 1
+        if self._verifies <= MAX_VERIFIES:
+            loop = asyncio.get_running_loop()
+            loop.call_later(VERIFY_SECONDS, self._server_changed, "verify the last apply")
 
     def _retry(self) -> None:
         # e.g. the device vanished between observe and apply: its remove event will also

@@ -77,6 +77,10 @@ class Stream:
     pid: int | None
     sink: str | None  # name of the device it plays on
     volume: float = 100.0
+    # The device the server keeps as this stream's own choice and moves it back to when
+    # that device re-appears (PulseAudio >= 14's preferred sink), when known: the last
+    # device we moved it to. None: unknown, or a server that keeps no such memory.
+    preferred: str | None = None
 
     @property
     def label(self) -> str:
@@ -117,6 +121,11 @@ class Snapshot:
     streams: tuple[Stream, ...] = ()
     default_sink: str | None = None
     default_source: str | None = None
+    # The default sink the server returns to whenever that device is present (PulseAudio's
+    # configured default, WirePlumber's default.configured.audio.sink): the last one we
+    # set, when known. It outlives its device: after an unplug the server shows another
+    # default, yet makes the re-plugged device the default again and moves streams to it.
+    configured_default_sink: str | None = None
     server: ServerKind = ServerKind.UNKNOWN
     server_version: str = ""
     ports: tuple[Port, ...] | None = None  # None: no JACK graph observed
@@ -237,6 +246,22 @@ class MoveStream:
 
 
 @dataclass(frozen=True, slots=True)
+class ReassertStream:
+    """The server moved the stream to the right device itself (a rescue on unplug), but
+    still keeps another device as the stream's own choice: make this one its choice, so
+    the old device re-appearing does not pull the DAW back at that device's fresh level."""
+
+    stream: int
+    app: str
+    sink: str
+    label: str
+    stale: str  # the device the server would have moved it back to
+
+    def describe(self) -> str:
+        return f"make {self.label} the own choice of '{self.app}' stream {self.stream}"
+
+
+@dataclass(frozen=True, slots=True)
 class SetStreamVolume:
     stream: int
     app: str
@@ -289,6 +314,7 @@ Op = (
     | UnloadVirtual
     | SetVolume
     | MoveStream
+    | ReassertStream
     | SetStreamVolume
     | SetDefault
     | Connect

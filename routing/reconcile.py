@@ -18,6 +18,7 @@ from routing.model import (
     Op,
     OutputPlan,
     Plan,
+    ReassertStream,
     SetClock,
     SetDefault,
     SetStreamVolume,
@@ -111,17 +112,29 @@ def _wanted_volume(o: OutputPlan, dev: Device, switching: bool, may_raise: bool)
 
 
 def _moves(plan: Plan, snapshot: Snapshot) -> list[Op]:
+    """Move the DAW's streams; a stream the server already moved there (a rescue) whose
+    own choice still names another device gets this one as its choice (hearing safety:
+    else that device re-appearing pulls the DAW back before any client can cap it)."""
     label = _label(plan.target, snapshot, plan)
-    return [
-        MoveStream(s.index, s.app_name, plan.target, label)
-        for s in snapshot.streams
-        if s.index in plan.daw_streams and s.sink != plan.target
-    ]
+    out: list[Op] = []
+    for s in snapshot.streams:
+        if s.index not in plan.daw_streams:
+            continue
+        if s.sink != plan.target:
+            out.append(MoveStream(s.index, s.app_name, plan.target, label))
+        elif s.preferred not in (None, plan.target):
+            out.append(ReassertStream(s.index, s.app_name, plan.target, label, s.preferred))
+    return out
 
 
 def _defaults(plan: Plan, snapshot: Snapshot) -> list[Op]:
+    """The default, also when the server shows ours already but would return to another
+    device (the one we configured before it was unplugged) the moment it re-appears."""
     out: list[Op] = []
-    if plan.set_default_sink and snapshot.default_sink != plan.target:
+    configured = snapshot.configured_default_sink
+    if plan.set_default_sink and (
+        snapshot.default_sink != plan.target or configured not in (None, plan.target)
+    ):
         out.append(SetDefault(Direction.SINK, plan.target, _label(plan.target, snapshot, plan)))
     src = plan.default_source
     if src is not None and snapshot.default_source != src:

@@ -511,6 +511,18 @@ class FakeDevice:
             props.append(f'alsa.card_name="{self.card_name}"')
         if self.priority is not None:
             props += [f"priority.session={self.priority}", f"priority.driver={self.priority}"]
+        if self.bus:
+            # A sound card's level is its route (or mixer) and is set at once, even while
+            # the sink is suspended. PipeWire >= 1.0 applies a suspended *null* sink's
+            # volume only once it runs — after the DAW is linked (measured on 1.4.2: the
+            # level shows 10-20 ms after the move). Kept processing, the fake's level
+            # behaves like a card's. WirePlumber 0.5 gives a device node without routes a
+            # stream's restore: a never-seen one gets the default stream volume (100 %)
+            # some ms after it appeared and again when it first runs, over the level set
+            # meanwhile (measured on 1.4.2: after our confirmed cap and move); a card's
+            # level comes with its routes instead. Not for the fakes either. PulseAudio
+            # ignores both properties.
+            props += ["node.always-process=true", "state.restore-props=false"]
         # outer single, inner double quotes: the only nesting both servers parse
         return "'" + " ".join(props) + "'"
 

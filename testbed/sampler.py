@@ -20,7 +20,7 @@ TOLERANCE = 0.05
 
 @dataclass(frozen=True, slots=True)
 class Violation:
-    at: float  # seconds since the sampler started
+    at: float  # wall-clock time (time.time()), to line up with the daemon's log
     device: str
     volume: float  # percent, the device's loudest channel
     cap: float
@@ -43,6 +43,11 @@ class Report:
             f"{self.samples} samples, DAW on watched devices [{on}], "
             f"{len(self.violations)} above the cap (worst {self.worst:g} %), "
             f"{self.errors} failed polls"
+            + "".join(
+                f"\n  {time.strftime('%H:%M:%S', time.localtime(v.at))}.{int(v.at % 1 * 1000):03d} "
+                f"{v.device} at {v.volume:g} % (cap {v.cap:g} %)"
+                for v in self.violations[:10]
+            )
         )
 
 
@@ -99,7 +104,7 @@ class Sampler:
         inputs = pulse.sink_input_list()
         sinks = {s.index: s for s in pulse.sink_list()}
         self.report.samples += 1
-        now = time.monotonic() - self._start
+        now = time.time()
         for stream in inputs:
             if stream.proplist.get("application.name") != self.app:
                 continue
