@@ -83,3 +83,40 @@ def test_time_limit_stops_a_slow_parse_with_an_issue() -> None:
         doc = yamlsource.load(text, "slow.yaml")
     assert doc.syntax_error and "took longer than 0 s" in doc.issues[0].message
     assert not yamlsource.load(text, "slow.yaml").issues  # the limit ends with its block
+
+
+NOT_REGULAR = "not a regular file — profiles and config.yaml must be ordinary files"
+
+
+def test_fifo_devices_and_huge_files_are_refused_without_reading(tmp_path: Path) -> None:
+    import os
+
+    d = tmp_path / "profiles"
+    d.mkdir()
+    os.mkfifo(d / "p.yaml")  # nobody ever writes to it: reading would block forever
+    (d / "zero.yaml").symlink_to("/dev/zero")
+    (d / "big.yaml").write_bytes(b"a" * 20_000_000)
+    out, took = run_check(d)
+    assert out.returncode == 3 and took < 10
+    lines = out.stderr.strip().splitlines()
+    assert lines == [
+        f"{d}/big.yaml:1:1: file too large: 20000000 bytes, the limit is 262144 (256 KiB)"
+        " — profiles are a few KiB; split it or remove what is not needed",
+        f"{d}/p.yaml:1:1: a named pipe (FIFO), {NOT_REGULAR}; move it out of the way",
+        f"{d}/zero.yaml:1:1: a character device, {NOT_REGULAR}; move it out of the way",
+    ]
+
+
+def test_fifo_as_config_yaml_is_refused(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "config.yaml")
+    _, _, issues = check_all([], tmp_path / "config.yaml")
+    assert [i.message for i in issues] == ["a named pipe (FIFO), not a regular file"]
+
+
+def test_a_symlink_to_a_regular_profile_still_works(tmp_path: Path) -> None:
+    (tmp_path / "real.yml").write_text((ROOT / "profiles" / "speakers.yaml").read_text())
+    (tmp_path / "link.yaml").symlink_to(tmp_path / "real.yml")
+    profiles, _, issues = check_all([tmp_path / "link.yaml"], None)
+    assert profiles.names() == ("speakers",) and not [i for i in issues if i.severity == "error"]
