@@ -15,13 +15,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from routing import notify, policy, reconcile, status, triggers
+from routing import notify, policy, reconcile, status, triggers, yamlsource
 from routing import state as state_store
 from routing.backends.composite import Backends
 from routing.backends.jack import JackBackend, JackUnavailable
 from routing.backends.pipewire import MetadataError
 from routing.backends.pulse import Disconnected, PulseBackend, ServerError
-from routing.config import Config, check_all
+from routing.config import Config, LoadedConfig, check_all
 from routing.contract import Result
 from routing.control import ControlServer
 from routing.errors import (
@@ -35,7 +35,7 @@ from routing.errors import (
 from routing.midi import MidiControl
 from routing.model import SetVolume, Snapshot
 from routing.policy import Cause, Decision, Trigger
-from routing.profiles import Profile
+from routing.profiles import Profile, ProfileSet
 from routing.state import State
 from routing.triggers import TriggerState
 from routing.watch import DirectoryWatch
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 REQUEST_TIMEOUT = 10.0  # seconds a `switch` waits for its pass before answering
 MAX_RETRIES = 3  # passes in a row that retry failed ops before waiting for the next event
 HISTORY = 50
+RELOAD_SECONDS = 10.0  # a reload that takes longer is abandoned; the last good config stays
 
 
 @dataclass
@@ -97,7 +98,9 @@ class Daemon:
         self._dead: list[PulseBackend] = []  # lost connections, closed between passes
         self._fresh = False  # self.snapshot still shows the server as it is
         self._timing: dict[str, float] = {"observe": 0.0, "apply": 0.0}
-        self._reload_pending = False
+        self._reload_wanted = asyncio.Event()
+        self._reload_waiters: list[asyncio.Future[bool]] = []
+        self._reload_thread: asyncio.Future[Any] | None = None  # still running past its limit
         self._started = False
         self._retries = 0
         self._watchers: set[asyncio.Queue[Result]] = set()
@@ -118,7 +121,7 @@ class Daemon:
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         self.state = state_store.load(self.settings.state_path)
-        self._reload(initial=True)
+        await self._reload(initial=True)
         control = ControlServer(self, self.settings.socket_path)
         await control.start()
         self._restart_midi()
@@ -130,6 +133,7 @@ class Daemon:
         tasks = [
             asyncio.create_task(self.scheduler.run(), name="scheduler"),
             asyncio.create_task(self._server_loop(), name="server"),
+            asyncio.create_task(self._reloader(), name="reloader"),
         ]
         interval = notify.watchdog_interval()
         if interval:
@@ -241,8 +245,7 @@ class Daemon:
 
     def _file_changed(self, what: str) -> None:
         log.debug("reload requested (%s)", what)
-        self._reload_pending = True
-        self.scheduler.poke(f"config changed: {what}")
+        self._reload_wanted.set()
 
     async def _server_loop(self) -> None:
         """Stay connected: a server that goes away is normal; reconnect with backoff."""
@@ -293,9 +296,6 @@ class Daemon:
 
     async def _pass(self, reasons: list[str]) -> None:
         self._close_dead()
-        if self._reload_pending:
-            self._reload_pending = False
-            self._reload()
         self._ensure_jack()
         requests, self._requests = self._requests, []
         pulse = self.backend
@@ -476,9 +476,53 @@ class Daemon:
 
     # ------------------------------------------------------------ config
 
-    def _reload(self, initial: bool = False) -> bool:
+    async def _reloader(self) -> None:
+        """Reloads one at a time, off the loop; requests during one coalesce into the next."""
+        while True:
+            await self._reload_wanted.wait()
+            self._reload_wanted.clear()
+            waiters, self._reload_waiters = self._reload_waiters, []
+            ok = await self._reload()
+            for w in waiters:
+                if not w.done():
+                    w.set_result(ok)
+            self.scheduler.poke("configuration reloaded")
+
+    async def _reload(self, initial: bool = False) -> bool:
+        """Read and validate in a worker thread with a time limit, so routing, MIDI and the
+        control socket carry on while a large or hostile file is parsed."""
+        if self._reload_thread is not None:  # one that overran: never run two at once
+            with contextlib.suppress(Exception):
+                await self._reload_thread
+            self._reload_thread = None
         s = self.settings
-        profiles, loaded, issues = check_all(s.profile_paths, s.config_path)
+
+        def work() -> tuple[ProfileSet, LoadedConfig, list[ConfigIssue]]:
+            with yamlsource.time_limit(RELOAD_SECONDS):
+                return check_all(s.profile_paths, s.config_path)
+
+        job = asyncio.get_running_loop().run_in_executor(None, work)
+        try:
+            # the parser checks the same deadline itself; this is the backstop
+            profiles, loaded, issues = await asyncio.wait_for(
+                asyncio.shield(job), RELOAD_SECONDS + 2
+            )
+        except TimeoutError:
+            self._reload_thread = job
+            where = str(s.config_path or (s.profile_paths[0] if s.profile_paths else "?"))
+            issues = [
+                ConfigIssue(
+                    where, 1, 1, "", f"reading the configuration took longer than "
+                    f"{RELOAD_SECONDS:g} s", "make the files smaller or simpler",
+                )
+            ]  # fmt: skip
+            profiles, loaded = ProfileSet(()), LoadedConfig(Config(), None, None)
+        return self._use(profiles, loaded, issues, initial)
+
+    def _use(
+        self, profiles: ProfileSet, loaded: LoadedConfig, issues: list[ConfigIssue], initial: bool
+    ) -> bool:
+        """Take a validated configuration, or keep the last good one and record why not."""
         errors = tuple(i for i in issues if i.severity == "error")
         warnings = tuple(i for i in issues if i.severity == "warning")
         for issue in issues:
@@ -530,8 +574,10 @@ class Daemon:
         return await self._request(Trigger(Cause.PREVIOUS))
 
     async def reload(self) -> Result:
-        ok = self._reload()
-        self.scheduler.poke("reload requested")
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._reload_waiters.append(done)
+        self._reload_wanted.set()
+        ok = await done
         if not ok:
             raise ConfigInvalid(list(self.loaded.errors))
         return {

@@ -1,0 +1,110 @@
+"""The daemon against hostile input (the "Hardening" issue): each test reproduces one
+defect a reliability pass found. Runs on PulseAudio only: the defects are in the
+daemon, not in the sound server it talks to (the fuzz suite is in test_fuzz.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from routing import sandbox
+from tests.conftest import wait_until
+from tests.daemonrun import Running, routed_to
+from tests.test_hostile_config import alias_bomb
+
+pytestmark = pytest.mark.parametrize("server", ["pulseaudio"], indirect=True)
+
+AMP = sandbox.USB_AMP
+
+
+def ask(path: Path, payload: bytes, timeout: float = 5.0) -> bytes:
+    """Send raw bytes on the control socket; the first reply line (b"" if none)."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(timeout)
+        s.connect(str(path))
+        s.sendall(payload)
+        return s.makefile("rb").readline()
+
+
+def status_latency(daemon: Running) -> float:
+    t0 = time.monotonic()
+    reply = json.loads(ask(daemon.socket, b'{"id": 1, "method": "status"}\n'))
+    assert reply["result"]["active"]
+    return time.monotonic() - t0
+
+
+class Prober:
+    """Asks for status every 50 ms in a thread; records the slowest answer."""
+
+    def __init__(self, daemon: Running) -> None:
+        self.daemon, self.worst, self.count = daemon, 0.0, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.worst = max(self.worst, status_latency(self.daemon))
+            self.count += 1
+            time.sleep(0.05)
+
+    def __enter__(self) -> Prober:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+# ---------------------------------------------------------------- rows 1 and 2: reload
+
+
+def test_hostile_files_in_profiles_never_block_the_daemon(
+    daemon: Running, server: sandbox.Stack
+) -> None:
+    d = daemon.profiles
+    with Prober(daemon) as probe:
+        (d / "bomb.yaml").write_text(alias_bomb())
+        os.mkfifo(d / "p.yaml")
+        (d / "zero.yaml").symlink_to("/dev/zero")
+        (d / "big.yaml").write_bytes(b"a" * 20_000_000)
+        (d / "keys.yaml").write_text("".join(f"k{i}: {i}\n" for i in range(18_000)))
+        out = daemon.cli("reload", check=False)
+        sandbox.plug(server, AMP)  # routing carries on with the last good profiles
+        wait_until(lambda: routed_to(server, AMP.name), what="DAW on the amp")
+    assert out.returncode == 3, out.stderr
+    assert "Traceback" not in out.stderr
+    for what in ("bomb.yaml:5:1: too many values", "p.yaml:1:1: a named pipe (FIFO)",
+                 "zero.yaml:1:1: a character device", "big.yaml:1:1: file too large",
+                 "keys.yaml:10000:8: too many values"):  # fmt: skip
+        assert what in out.stderr, out.stderr
+    assert probe.count > 3 and probe.worst < 1.0, probe.worst  # the loop was never blocked
+    st = daemon.status()
+    assert st["active"] == "usb-amp" and st["config"]["profiles"] == 6
+    assert "Traceback" not in daemon.log_text()
+
+
+def test_a_reload_over_its_time_limit_is_abandoned_and_the_socket_keeps_answering(
+    daemon: Running,
+) -> None:
+    # 40 files just under the node limit: ~0.5 s each to parse, far past the 10 s limit
+    apps = "[" + "a, " * 19_900 + "a]"
+    for n in range(40):
+        (daemon.profiles / f"slow-{n:02}.yaml").write_text(
+            f"name: slow-{n}\nauto: false\noutput: {{name: x}}\ndaw: {{apps: {apps}}}\n"
+        )
+    with Prober(daemon) as probe:
+        t0 = time.monotonic()
+        out = daemon.cli("reload", check=False)
+        took = time.monotonic() - t0
+    assert out.returncode == 3 and "took longer than 10 s" in out.stderr, out.stderr
+    assert took < 26  # the reload the writes started (inotify), then the one asked for
+    assert probe.count > 20 and probe.worst < 1.0, probe.worst
+    st = daemon.status()  # a reload triggered while the files were written may have
+    assert st["config"]["profiles"] < 46 and st["config"]["errors"]  # seen a few of them
