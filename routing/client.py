@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
-from routing.contract import MAX_LINE, Result
+from routing.contract import MAX_REPLY, Result
 from routing.errors import ERRORS_BY_NAME, DaemonNotRunning, DawrouteError, PermissionDenied
 
 T = TypeVar("T")
@@ -68,7 +68,7 @@ class ControlClient:
         self._next_id += 1
         with self._open() as sock:
             sock.sendall(_line({"id": self._next_id, "method": method, "params": params}))
-            reply = sock.makefile("rb").readline(4 * MAX_LINE)
+            reply = _read_line(sock.makefile("rb"))
         return _unwrap(reply)
 
     async def status(self) -> Result:
@@ -97,24 +97,49 @@ class ControlClient:
             sock.settimeout(None)  # events come when they come
             sock.sendall(_line({"id": 1, "method": "watch", "params": {}}))
             reader = sock.makefile("rb")
-            while line := reader.readline(4 * MAX_LINE):
-                msg = json.loads(line)
+            while line := _read_line(reader):
+                msg = _parse(line)
                 if "error" in msg:
                     _unwrap(line)
-                yield msg["event"]
+                event = msg.get("event")
+                if not isinstance(event, dict):
+                    raise DawrouteError("the daemon sent an event that is not an object")
+                yield event
 
 
 def _line(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj).encode() + b"\n"
 
 
+def _read_line(reader: Any) -> bytes:
+    """One reply line of any size the daemon sends (up to MAX_REPLY)."""
+    line: bytes = reader.readline(MAX_REPLY + 1)
+    if line and not line.endswith(b"\n"):
+        if len(line) > MAX_REPLY:
+            raise DawrouteError(f"the daemon's reply is longer than {MAX_REPLY} bytes")
+        raise DaemonNotRunning("the daemon closed the connection in the middle of its reply")
+    return line
+
+
+def _parse(line: bytes) -> dict[str, Any]:
+    try:
+        msg = json.loads(line)
+    except (ValueError, RecursionError):
+        msg = None
+    if not isinstance(msg, dict):
+        raise DawrouteError("the daemon's reply is not a JSON object")
+    return msg
+
+
 def _unwrap(line: bytes) -> Result:
     if not line:
         raise DaemonNotRunning("the daemon closed the connection without answering")
-    msg = json.loads(line)
+    msg = _parse(line)
     if "error" in msg:
-        err = msg["error"]
-        cls = ERRORS_BY_NAME.get(err.get("name"), DawrouteError)
-        raise cls(err.get("message", "unknown error"))
-    result: Result = msg["result"]
+        err = msg["error"] if isinstance(msg["error"], dict) else {}
+        cls = ERRORS_BY_NAME.get(str(err.get("name")), DawrouteError)
+        raise cls(str(err.get("message", "unknown error")))
+    result = msg.get("result")
+    if not isinstance(result, dict):
+        raise DawrouteError("the daemon's reply has no result")
     return result

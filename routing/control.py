@@ -21,7 +21,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
-from routing.contract import MAX_LINE, METHODS, Control
+from routing.contract import MAX_LINE, MAX_REPLY, METHODS, Control
 from routing.errors import BadRequest, DawrouteError, PermissionDenied
 
 log = logging.getLogger(__name__)
@@ -134,6 +134,18 @@ def _error(exc: DawrouteError) -> dict[str, str]:
     return {"name": exc.name, "message": exc.message}
 
 
+def _encode(obj: dict[str, Any]) -> bytes:
+    """One reply line, never longer than MAX_REPLY (the CLI reads up to that)."""
+    data = json.dumps(obj).encode() + b"\n"
+    if len(data) > MAX_REPLY:
+        log.warning("reply of %d bytes not sent: over the %d byte limit", len(data), MAX_REPLY)
+        too_big = DawrouteError(
+            f"the reply would be {len(data)} bytes, over the limit of {MAX_REPLY}"
+        )
+        data = json.dumps({"id": obj.get("id"), "error": _error(too_big)}).encode() + b"\n"
+    return data
+
+
 async def _send(writer: asyncio.StreamWriter, obj: dict[str, Any]) -> None:
-    writer.write(json.dumps(obj).encode() + b"\n")
+    writer.write(_encode(obj))
     await writer.drain()

@@ -26,11 +26,13 @@ from routing.contract import Result
 from routing.control import ControlServer
 from routing.errors import (
     ERRORS_BY_NAME,
+    MAX_SHOWN,
     ConfigInvalid,
     ConfigIssue,
     DawrouteError,
     ProfileNotApplied,
     ServerUnavailable,
+    issue_lines,
 )
 from routing.midi import MidiControl
 from routing.model import SetVolume, Snapshot
@@ -525,11 +527,15 @@ class Daemon:
         """Take a validated configuration, or keep the last good one and record why not."""
         errors = tuple(i for i in issues if i.severity == "error")
         warnings = tuple(i for i in issues if i.severity == "warning")
-        for issue in issues:
+        for issue in issues[: MAX_SHOWN * 2]:  # not 3,000 lines per save of a broken file
             log.log(
                 logging.ERROR if issue.severity == "error" else logging.WARNING,
                 "%s",
                 issue.format(),
+            )
+        if len(issues) > MAX_SHOWN * 2:
+            log.error(
+                "… and %d more issue(s); `dawroute check` lists them", len(issues) - MAX_SHOWN * 2
             )
         if errors:
             kept = "keeping the last good configuration" if not initial else "no profiles loaded"
@@ -537,7 +543,7 @@ class Daemon:
             self._record(
                 "config",
                 f"configuration has {len(errors)} error(s); {kept}",
-                errors=[e.format() for e in errors],
+                errors=issue_lines(errors, 3),  # a summary: events are kept and sent in status
             )
             return False
         midi_changed = loaded.config.midi != self.loaded.config.midi
@@ -582,7 +588,7 @@ class Daemon:
             raise ConfigInvalid(list(self.loaded.errors))
         return {
             "profiles": [p.name for p in self.loaded.profiles],
-            "warnings": [w.format() for w in self.loaded.warnings],
+            "warnings": issue_lines(self.loaded.warnings),
         }
 
     async def list(self) -> Result:

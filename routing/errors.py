@@ -25,7 +25,7 @@ class ConfigInvalid(DawrouteError):
 
     def __init__(self, issues: list[ConfigIssue] | str) -> None:
         # a str when rebuilt from its name and message on the CLI side of the socket
-        text = issues if isinstance(issues, str) else "\n".join(i.format() for i in issues)
+        text = issues if isinstance(issues, str) else "\n".join(issue_lines(issues))
         super().__init__(text)
         self.issues = [] if isinstance(issues, str) else issues
 
@@ -85,6 +85,25 @@ ERRORS_BY_NAME: dict[str, type[DawrouteError]] = {
         PermissionDenied,
     )
 }
+
+
+MAX_SHOWN = 20  # issues sent over the socket and kept in status; `dawroute check` shows all
+MAX_ISSUE_CHARS = 500
+
+
+def issue_lines(
+    issues: list[ConfigIssue] | tuple[ConfigIssue, ...], limit: int = MAX_SHOWN
+) -> list[str]:
+    """The first `limit` issues as text, each cut to MAX_ISSUE_CHARS, and a line counting
+    the rest: what the daemon stores and sends instead of a 3,000-line list."""
+    lines = [_cut(i.format()) for i in issues[:limit]]
+    if len(issues) > limit:
+        lines.append(f"… and {len(issues) - limit} more — run `dawroute check` to see them all")
+    return lines
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_ISSUE_CHARS else text[: MAX_ISSUE_CHARS - 1] + "…"
 
 
 class ConfigIssue(NamedTuple):

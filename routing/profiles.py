@@ -466,6 +466,8 @@ def _explain(err: Any) -> tuple[str, str]:
     kind = err["type"]
     got = err.get("input")
     shown = f"'{got}'" if isinstance(got, str) else repr(got)
+    if len(shown) > 60:  # a 20,000-item list would otherwise be repeated in the message
+        shown = shown[:57] + "…"
     if kind == "value_error":
         text = str(err["ctx"]["error"])
         what, _, fix = text.partition(" — ")

@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from routing.errors import issue_lines
+
 if TYPE_CHECKING:
     from routing.daemon import Daemon
 
@@ -107,8 +109,8 @@ def report(d: Daemon) -> dict[str, Any]:
         "config": {
             "profiles": len(d.loaded.profiles),
             "loaded_at": d.loaded.loaded_at,
-            "errors": [e.format() for e in d.loaded.errors],
-            "warnings": [w.format() for w in d.loaded.warnings],
+            "errors": issue_lines(d.loaded.errors),
+            "warnings": issue_lines(d.loaded.warnings),
         },
         "events": list(d.history)[-10:],
         "midi": d.midi.status() if d.midi is not None else None,

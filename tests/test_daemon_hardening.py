@@ -108,3 +108,32 @@ def test_a_reload_over_its_time_limit_is_abandoned_and_the_socket_keeps_answerin
     assert probe.count > 20 and probe.worst < 1.0, probe.worst
     st = daemon.status()  # a reload triggered while the files were written may have
     assert st["config"]["profiles"] < 46 and st["config"]["errors"]  # seen a few of them
+
+
+# ---------------------------------------------------------------- row 4: reply sizes
+
+
+def test_3000_unknown_keys_give_a_bounded_reply_and_status_keeps_working(
+    daemon: Running,
+) -> None:
+    bad = daemon.profiles / "unknown-keys.yaml"
+    bad.write_text(
+        "name: many\noutput: {name: x}\n" + "".join(f"unknown_key_{i:05}: 1\n" for i in range(3000))
+    )
+    for _ in range(3):  # every failed reload used to keep its full error list in the history
+        out = daemon.cli("reload", check=False)
+        assert out.returncode == 3 and "Traceback" not in out.stderr, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert lines[0].startswith(f"dawroute: {bad}:3:1: unknown_key_00000: unknown key")
+    assert lines[-1] == "… and 2980 more — run `dawroute check` to see them all"
+    assert len(lines) == 21
+    raw = ask(daemon.socket, b'{"id": 1, "method": "status"}\n')
+    assert len(raw) < 64 * 1024, len(raw)
+    st = json.loads(raw)["result"]
+    assert len(st["config"]["errors"]) == 21
+    failed = [e for e in st["events"] if e["kind"] == "config" and "errors" in e]
+    assert failed and all(len(e["errors"]) == 4 for e in failed)  # 3 and "… and N more"
+    bad.unlink()
+    daemon.cli("reload")
+    assert daemon.cli("status").returncode == 0
+    assert len(ask(daemon.socket, b'{"id": 1, "method": "status"}\n')) < 64 * 1024
