@@ -91,12 +91,11 @@ class ControlServer:
                 await writer.wait_closed()
 
     async def _answer(self, line: bytes, writer: asyncio.StreamWriter) -> None:
+        """One request line → one reply line; whatever the line holds, never an exception."""
         rid: Any = None
         try:
-            req = json.loads(line)
-            if not isinstance(req, dict):
-                raise BadRequest("a request is a JSON object")
-            rid = req.get("id")
+            req = _decode(line)
+            rid = _request_id(req.get("id"))
             method = req.get("method")
             params = req.get("params") or {}
             if not isinstance(params, dict):
@@ -105,8 +104,9 @@ class ControlServer:
                 async for event in self._handler.watch():
                     await _send(writer, {"id": rid, "event": event})
                 return
-            if method not in METHODS:
-                raise BadRequest(f"unknown method {method!r}")
+            if not isinstance(method, str) or method not in METHODS:
+                shown = repr(method) if len(repr(method)) <= 80 else repr(method)[:77] + "…"
+                raise BadRequest(f"unknown method {shown}")
             if method == "switch":
                 profile = params.get("profile")
                 if not isinstance(profile, str):
@@ -115,17 +115,56 @@ class ControlServer:
             else:
                 result = await getattr(self._handler, method)()
             await _send(writer, {"id": rid, "result": result})
-        except json.JSONDecodeError as exc:
-            await _send(writer, {"id": rid, "error": _error(BadRequest(f"not JSON: {exc}"))})
         except DawrouteError as exc:
             await _send(writer, {"id": rid, "error": _error(exc)})
+        except (ConnectionError, asyncio.CancelledError):
+            raise
+        except Exception as exc:  # a bug, not the client's fault: one log line, an answer
+            log.error("control request failed: %s: %s", type(exc).__name__, exc)
+            await _send(
+                writer, {"id": rid, "error": _error(DawrouteError(f"internal error: {exc}"))}
+            )
+
+
+MAX_ID_CHARS = 128
+
+
+def _decode(line: bytes) -> dict[str, Any]:
+    """A request object from one line, or BadRequest saying what is wrong with it."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"not UTF-8 text (bad byte at offset {exc.start})") from None
+    try:
+        req = json.loads(text)
+    except RecursionError:
+        raise BadRequest("not JSON: nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, and int() refusing a 5,000-digit number
+        raise BadRequest(f"not JSON: {str(exc)[:200]}") from None
+    if not isinstance(req, dict):
+        raise BadRequest("a request is a JSON object")
+    return req
+
+
+def _request_id(rid: Any) -> int | str | None:
+    """The id to echo back: a number or a short string (anything else is refused)."""
+    if rid is None or (isinstance(rid, int) and not isinstance(rid, bool) and abs(rid) < 2**53):
+        return rid
+    if isinstance(rid, str) and len(rid) <= MAX_ID_CHARS:
+        return rid
+    raise BadRequest(
+        f"id must be null, an integer below 2**53 or a string of at most {MAX_ID_CHARS} characters"
+    )
 
 
 def _same_user(writer: asyncio.StreamWriter) -> bool:
     sock = writer.get_extra_info("socket")
     if sock is None:
         return False
-    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    try:
+        creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    except OSError:
+        return False
     _pid, uid, _gid = struct.unpack("3i", creds)
     return bool(uid == os.getuid())
 

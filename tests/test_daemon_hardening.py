@@ -137,3 +137,39 @@ def test_3000_unknown_keys_give_a_bounded_reply_and_status_keeps_working(
     daemon.cli("reload")
     assert daemon.cli("status").returncode == 0
     assert len(ask(daemon.socket, b'{"id": 1, "method": "status"}\n')) < 64 * 1024
+
+
+# ---------------------------------------------------------------- row 6: malformed lines
+
+MALFORMED = {
+    "invalid UTF-8": b'{"id": 1, "method": "st\xff\xfeatus"}\n',
+    "UTF-16 JSON": '{"id": 1, "method": "status"}'.encode("utf-16") + b"\n",
+    "5,000-digit id": b'{"id": ' + b"9" * 5000 + b', "method": "status"}\n',
+    "5,000-digit number": b'{"id": 1, "method": "status", "params": {"x": ' + b"1" * 5000 + b"}}\n",
+    "deep nesting": b'{"id": 1, "params": ' + b"[" * 30000 + b"]" * 30000 + b"}\n",
+    "deep objects": b'{"id": 1, "params": ' + b'{"a": ' * 9000 + b"1" + b"}" * 9000 + b"}\n",
+    "list id": b'{"id": [1, 2], "method": "status"}\n',
+    "object method": b'{"id": 1, "method": {"a": 1}}\n',
+    "NUL bytes": b"\x00\x00\x00\n",
+    "lone surrogate": b'{"id": "\\ud800", "method": "nope"}\n',
+    "NaN id": b'{"id": NaN, "method": "status"}\n',
+    "no newline then EOF": b'{"id": 1, "method": "list"',
+}
+
+
+@pytest.mark.parametrize("payload", MALFORMED.values(), ids=MALFORMED.keys())
+def test_every_malformed_line_gets_an_error_reply_and_no_traceback(
+    daemon: Running, payload: bytes
+) -> None:
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(5)
+        s.connect(str(daemon.socket))
+        s.sendall(payload)
+        if not payload.endswith(b"\n"):
+            s.shutdown(socket.SHUT_WR)
+        raw = s.makefile("rb").readline()
+    reply = json.loads(raw)
+    if "result" not in reply:
+        assert reply["error"]["name"] == "BadRequest", reply
+    assert status_latency(daemon) < 1.0
+    assert "Traceback" not in daemon.log_text()
