@@ -400,7 +400,11 @@ def run(coro: Any) -> Any:
 def _client() -> Any:
     from routing.client import ControlClient
 
-    return ControlClient(paths.control_socket())
+    try:
+        timeout = float(os.environ.get("DAWROUTE_TIMEOUT", "30"))
+    except ValueError:
+        timeout = 30.0
+    return ControlClient(paths.control_socket(), timeout=timeout if timeout > 0 else 30.0)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -11,12 +11,19 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 from routing.contract import MAX_REPLY, Result
-from routing.errors import ERRORS_BY_NAME, DaemonNotRunning, DawrouteError, PermissionDenied
+from routing.errors import (
+    ERRORS_BY_NAME,
+    DaemonNotResponding,
+    DaemonNotRunning,
+    DawrouteError,
+    PermissionDenied,
+)
 
 T = TypeVar("T")
 
@@ -52,7 +59,7 @@ class ControlClient:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
         sock.settimeout(self._timeout)
         try:
-            sock.connect(self._path)
+            self._connect(sock)
         except PermissionError as exc:
             sock.close()
             raise PermissionDenied(f"cannot open {self._path}: it belongs to another user") from exc
@@ -62,7 +69,28 @@ class ControlClient:
                 "daemon not running — start it with `systemctl --user start dawroute` "
                 "(or `dawroute daemon`)"
             ) from exc
+        except (BlockingIOError, TimeoutError) as exc:
+            sock.close()
+            raise DaemonNotResponding(
+                f"the daemon is not accepting connections (tried for {self._timeout:g} s) — "
+                "it may be overloaded; `systemctl --user restart dawroute` restarts it"
+            ) from exc
         return sock
+
+    def _connect(self, sock: socket.socket) -> None:
+        """connect(); a full listen queue fails at once with EAGAIN on a Unix socket, so
+        retry that until the timeout instead of giving up on the first try."""
+        deadline = time.monotonic() + self._timeout
+        delay = 0.01
+        while True:
+            try:
+                sock.connect(self._path)
+                return
+            except BlockingIOError:
+                if time.monotonic() + delay > deadline:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
 
     def _call(self, method: str, **params: Any) -> Result:
         self._next_id += 1

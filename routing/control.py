@@ -18,6 +18,7 @@ import logging
 import os
 import socket
 import struct
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,9 @@ from routing.errors import BadRequest, DawrouteError, PermissionDenied
 
 log = logging.getLogger(__name__)
 
+MAX_CONNECTIONS = 64  # beyond this the longest-idle connection is closed for a new one
+IDLE_SECONDS = 60.0  # a connection that sends no complete request for this long is closed
+
 
 # ---------------------------------------------------------------- server
 
@@ -33,10 +37,22 @@ log = logging.getLogger(__name__)
 class ControlServer:
     """Serves a `Control` on a Unix socket (mode 0600, peer uid checked)."""
 
-    def __init__(self, handler: Control, path: Path) -> None:
+    def __init__(
+        self,
+        handler: Control,
+        path: Path,
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+        idle_seconds: float = IDLE_SECONDS,
+    ) -> None:
         self._handler = handler
         self._path = path
         self._server: asyncio.AbstractServer | None = None
+        self._max = max_connections
+        self._idle_seconds = idle_seconds
+        # open connections → when they started waiting for a request (None: busy/watching)
+        self._conns: dict[asyncio.StreamWriter, float | None] = {}
+        self._refused_logged = 0.0
 
     async def start(self) -> None:
         self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -57,7 +73,30 @@ class ControlServer:
         with contextlib.suppress(FileNotFoundError):
             self._path.unlink()
 
+    def _make_room(self) -> bool:
+        """At the cap, close the connection idle longest; False if every one is busy."""
+        if len(self._conns) < self._max:
+            return True
+        idle = [(since, w) for w, since in self._conns.items() if since is not None]
+        if not idle:
+            return False
+        _, oldest = min(idle, key=lambda t: t[0])
+        self._conns.pop(oldest, None)
+        oldest.close()  # its readline() sees EOF and its handler ends
+        return True
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self._make_room():
+            now = time.monotonic()
+            if now - self._refused_logged > 60:
+                self._refused_logged = now
+                log.warning("control socket: %d connections busy; refusing more", self._max)
+            with contextlib.suppress(Exception):
+                busy = DawrouteError(f"the daemon is serving {self._max} connections; try again")
+                await _send(writer, {"id": None, "error": _error(busy)})
+            writer.close()
+            return
+        self._conns[writer] = time.monotonic()
         try:
             if not _same_user(writer):
                 await _send(
@@ -69,8 +108,11 @@ class ControlServer:
                 )
                 return
             while True:
+                self._conns[writer] = time.monotonic()
                 try:
-                    line = await reader.readline()
+                    line = await asyncio.wait_for(reader.readline(), self._idle_seconds)
+                except TimeoutError:
+                    return  # idle: close quietly, the client reconnects when it wants
                 except (ValueError, asyncio.LimitOverrunError):
                     await _send(
                         writer,
@@ -82,10 +124,12 @@ class ControlServer:
                     return
                 if not line:
                     return
+                self._conns[writer] = None
                 await self._answer(line, writer)
         except (ConnectionError, BrokenPipeError):
             pass
         finally:
+            self._conns.pop(writer, None)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()

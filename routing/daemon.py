@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from routing import notify, policy, reconcile, status, triggers, yamlsource
+from routing import notify, policy, reconcile, runtime, status, triggers, yamlsource
 from routing import state as state_store
 from routing.backends.composite import Backends
 from routing.backends.jack import JackBackend, JackUnavailable
@@ -122,9 +122,13 @@ class Daemon:
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
+        runtime.install_exception_handler(loop)
+        fd_limit = runtime.raise_fd_limit()
         self.state = state_store.load(self.settings.state_path)
         await self._reload(initial=True)
-        control = ControlServer(self, self.settings.socket_path)
+        control = ControlServer(
+            self, self.settings.socket_path, max_connections=runtime.connection_cap(fd_limit)
+        )
         await control.start()
         self._restart_midi()
         watch = DirectoryWatch(self._watched_dirs(), self._file_changed)

@@ -70,6 +70,11 @@ class PermissionDenied(DawrouteError):
     exit_code = 10
 
 
+class DaemonNotResponding(DawrouteError):
+    name = "DaemonNotResponding"
+    exit_code = 11
+
+
 ERRORS_BY_NAME: dict[str, type[DawrouteError]] = {
     cls.name: cls
     for cls in (
@@ -83,6 +88,7 @@ ERRORS_BY_NAME: dict[str, type[DawrouteError]] = {
         AmbiguousDevice,
         BadRequest,
         PermissionDenied,
+        DaemonNotResponding,
     )
 }
 

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -106,3 +107,82 @@ def test_the_daemon_never_sends_a_line_longer_than_the_cli_reads() -> None:
     big = _encode({"id": 3, "result": {"x": "y" * (MAX_REPLY + 10)}})
     assert len(big) < 1000 and big.endswith(b"\n")
     assert json.loads(big)["error"]["message"].startswith("the reply would be ")
+
+
+def test_cli_against_a_full_listen_queue_says_the_daemon_is_not_responding(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "control.sock"
+    with socket.socket(socket.AF_UNIX) as srv:
+        srv.bind(str(path))
+        srv.listen(0)  # never accepts: the queue fills at once
+        fillers = []
+        for _ in range(8):
+            c = socket.socket(socket.AF_UNIX)
+            c.setblocking(False)
+            try:
+                c.connect(str(path))
+            except BlockingIOError:
+                c.close()
+                break
+            fillers.append(c)
+        env = {**os.environ, "DAWROUTE_SOCKET": str(path), "DAWROUTE_TIMEOUT": "1"}
+        out = subprocess.run(
+            [sys.executable, "-m", "routing", "status"], env=env, capture_output=True, text=True
+        )
+        for c in fillers:
+            c.close()
+    assert out.returncode == 11, out.stderr
+    assert out.stderr.startswith(
+        "dawroute: the daemon is not accepting connections (tried for 1 s)"
+    )
+
+
+EMFILE_SERVER = """
+import asyncio, logging, resource, sys
+from pathlib import Path
+from routing import runtime
+from routing.control import ControlServer
+
+class Handler:
+    async def status(self):
+        return {"ok": True}
+
+async def main():
+    runtime.install_exception_handler(asyncio.get_running_loop())
+    server = ControlServer(Handler(), Path(sys.argv[1]), max_connections=10_000)
+    await server.start()
+    print("ready", flush=True)
+    await asyncio.sleep(float(sys.argv[2]))
+    await server.close()
+
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
+asyncio.run(main())
+"""
+
+
+def test_running_out_of_descriptors_is_one_log_line_not_a_flood(tmp_path: Path) -> None:
+    path = tmp_path / "control.sock"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", EMFILE_SERVER, str(path), "4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    conns = []
+    for _ in range(80):  # past the 48-descriptor limit: accept() fails with EMFILE
+        c = socket.socket(socket.AF_UNIX)
+        c.settimeout(2)
+        with contextlib.suppress(OSError):
+            c.connect(str(path))
+        conns.append(c)
+    time.sleep(3)  # asyncio retries accept() every second meanwhile
+    for c in conns:
+        c.close()
+    _, err = proc.communicate(timeout=30)
+    lines = err.strip().splitlines()
+    assert "Traceback" not in err, err[-2000:]
+    assert len(lines) == 1 and "out of system resource" in lines[0], err[-2000:]
+    assert "Too many open files" in lines[0]

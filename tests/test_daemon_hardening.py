@@ -173,3 +173,35 @@ def test_every_malformed_line_gets_an_error_reply_and_no_traceback(
         assert reply["error"]["name"] == "BadRequest", reply
     assert status_latency(daemon) < 1.0
     assert "Traceback" not in daemon.log_text()
+
+
+# ---------------------------------------------------------------- row 5: connections
+
+
+def fd_count(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_1100_idle_connections_do_not_starve_the_daemon(daemon: Running) -> None:
+    assert daemon.proc is not None
+    before = fd_count(daemon.proc.pid)
+    log_before = len(daemon.log_text())
+    idle = []
+    try:
+        for _ in range(1100):
+            s = socket.socket(socket.AF_UNIX)
+            s.settimeout(10)
+            s.connect(str(daemon.socket))
+            idle.append(s)
+            if len(idle) % 100 == 0:
+                assert status_latency(daemon) < 2.0
+        out = daemon.cli("status", check=False)
+        assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+        during = fd_count(daemon.proc.pid)
+    finally:
+        for s in idle:
+            s.close()
+    assert during <= before + 64 + 2, (before, during)
+    daemon.cli("switch", "speakers")  # and a state save works
+    new_log = daemon.log_text()[log_before:]
+    assert "Traceback" not in new_log and len(new_log.splitlines()) < 20, new_log[-3000:]

@@ -1,0 +1,62 @@
+"""What keeps one daemon process healthy and alone: descriptor limits, a quiet asyncio
+exception handler, the private runtime directory and the single-instance lock."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import resource
+import time
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+REPEAT_SECONDS = 60.0  # the same loop error is logged at most once a minute
+
+
+def raise_fd_limit() -> int:
+    """Soft RLIMIT_NOFILE up to the hard limit (the usual 1024 is low for a server);
+    returns the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def connection_cap(fd_limit: int, wanted: int = 64) -> int:
+    """Control connections allowed with `fd_limit` descriptors: leave ~100 for the sound
+    server, MIDI, inotify, state saves and reloads, and take half of the rest at most."""
+    return max(4, min(wanted, (fd_limit - 100) // 2))
+
+
+def install_exception_handler(loop: asyncio.AbstractEventLoop) -> None:
+    """Errors asyncio reports itself (e.g. accept() failing with EMFILE, retried every
+    second) are logged as one line, once a minute per kind, with a count of repeats:
+    running out of descriptors must not fill the disk with tracebacks."""
+    last: dict[str, float] = {}
+    repeats: dict[str, int] = {}
+
+    def handler(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        message = str(context.get("message") or "event loop error")
+        key = f"{message}|{type(exc).__name__}"
+        now = time.monotonic()
+        if now - last.get(key, -math.inf) < REPEAT_SECONDS:
+            repeats[key] = repeats.get(key, 0) + 1
+            return
+        last[key] = now
+        n = repeats.pop(key, 0)
+        more = f" ({n} more in the last minute)" if n else ""
+        detail = f": {exc}" if exc is not None else ""
+        if isinstance(exc, OSError) or exc is None:
+            log.error("%s%s%s", message, detail, more)
+        else:  # a bug: the first one gets its traceback
+            log.error("%s%s%s", message, detail, more, exc_info=exc)
+
+    loop.set_exception_handler(handler)
