@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from routing import paths
-from routing.errors import ConfigInvalid, DawrouteError, ServerUnavailable
+from routing.errors import ConfigInvalid, DawrouteError, ServerUnavailable, clean
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -27,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
         return code
     except DawrouteError as exc:
-        print(f"dawroute: {exc.message}", file=sys.stderr)
+        print(f"dawroute: {clean(exc.message)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
@@ -251,8 +251,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             )
         )
     else:
-        for issue in issues:
-            print(issue.format(), file=sys.stderr if issue.severity == "error" else sys.stdout)
+        for issue in issues:  # file names and keys come from the files: no raw escapes
+            print(
+                clean(issue.format()), file=sys.stderr if issue.severity == "error" else sys.stdout
+            )
         if not errors:
             print(f"ok: {len(profiles.profiles)} profile(s): {', '.join(profiles.names())}")
     return ConfigInvalid.exit_code if errors else 0

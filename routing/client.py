@@ -10,7 +10,9 @@ and they work unchanged under asyncio.
 from __future__ import annotations
 
 import json
+import os
 import socket
+import struct
 import time
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
@@ -23,6 +25,7 @@ from routing.errors import (
     DaemonNotRunning,
     DawrouteError,
     PermissionDenied,
+    clean_all,
 )
 
 T = TypeVar("T")
@@ -75,7 +78,25 @@ class ControlClient:
                 f"the daemon is not accepting connections (tried for {self._timeout:g} s) — "
                 "it may be overloaded; `systemctl --user restart dawroute` restarts it"
             ) from exc
+        self._check_peer(sock)
         return sock
+
+    def _check_peer(self, sock: socket.socket) -> None:
+        """Only our own user's daemon may answer: anyone who could create the socket
+        file first (a shared /tmp) could otherwise tell us anything."""
+        try:
+            creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+            pid, uid, _gid = struct.unpack("3i", creds)
+        except OSError as exc:
+            sock.close()
+            raise PermissionDenied(f"cannot tell who answers on {self._path}: {exc}") from exc
+        if uid != os.getuid():
+            sock.close()
+            raise PermissionDenied(
+                f"{self._path} is answered by a process of uid {uid} (pid {pid}), not by your "
+                "daemon — refusing to talk to it; remove the socket's directory and start "
+                "dawroute again"
+            )
 
     def _connect(self, sock: socket.socket) -> None:
         """connect(); a full listen queue fails at once with EAGAIN on a Unix socket, so
@@ -156,7 +177,8 @@ def _parse(line: bytes) -> dict[str, Any]:
         msg = None
     if not isinstance(msg, dict):
         raise DawrouteError("the daemon's reply is not a JSON object")
-    return msg
+    cleaned: dict[str, Any] = clean_all(msg)  # it is printed to a terminal
+    return cleaned
 
 
 def _unwrap(line: bytes) -> Result:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from routing import notify, policy, reconcile, runtime, status, triggers, yamlsource
+from routing import notify, paths, policy, reconcile, runtime, status, triggers, yamlsource
 from routing import state as state_store
 from routing.backends.composite import Backends
 from routing.backends.jack import JackBackend, JackUnavailable
@@ -123,6 +123,8 @@ class Daemon:
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
         runtime.install_exception_handler(loop)
+        for directory in paths.private_dirs():
+            runtime.ensure_private_dir(directory)
         fd_limit = runtime.raise_fd_limit()
         self.state = state_store.load(self.settings.state_path)
         await self._reload(initial=True)

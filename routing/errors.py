@@ -7,7 +7,33 @@ that says what happened and, where there is one, how to fix it.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import re
+from typing import Any, NamedTuple
+
+# C0 and C1 controls except tab and newline, DEL, and bidi overrides: text from a peer or
+# a file must not move the cursor, retitle the terminal or reorder what is shown.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text: str) -> str:
+    """`text` with control characters shown as escapes (`\x1b`), safe to print."""
+    return _CONTROL.sub(
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}"
+        ),
+        text,
+    )
+
+
+def clean_all(value: Any) -> Any:
+    """`clean` applied to every string (and key) inside decoded JSON."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, list):
+        return [clean_all(v) for v in value]
+    if isinstance(value, dict):
+        return {clean(str(k)): clean_all(v) for k, v in value.items()}
+    return value
 
 
 class DawrouteError(Exception):

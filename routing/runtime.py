@@ -6,9 +6,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import resource
+import stat
 import time
+from pathlib import Path
 from typing import Any
+
+from routing.errors import PermissionDenied
 
 log = logging.getLogger(__name__)
 
@@ -60,3 +65,28 @@ def install_exception_handler(loop: asyncio.AbstractEventLoop) -> None:
             log.error("%s%s%s", message, detail, more, exc_info=exc)
 
     loop.set_exception_handler(handler)
+
+
+def ensure_private_dir(path: Path) -> None:
+    """Create `path` 0700, or check an existing one is a real directory of ours that no
+    one else can enter; PermissionDenied with a sentence otherwise."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise PermissionDenied(f"cannot create {path}: {exc.strerror}") from exc
+    st = os.lstat(path)
+    fix = "remove it (or set XDG_RUNTIME_DIR to a private directory) and start again"
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
+        raise PermissionDenied(f"{path} is not a directory (a symlink or a file) — {fix}")
+    if st.st_uid != os.getuid():
+        raise PermissionDenied(
+            f"{path} belongs to uid {st.st_uid}, not to you (uid {os.getuid()}): another user "
+            f"could answer in the daemon's place — {fix}"
+        )
+    if st.st_mode & 0o077:
+        raise PermissionDenied(
+            f"{path} has mode {stat.S_IMODE(st.st_mode):04o}: other users can enter it; "
+            f"it must be 0700 — `chmod 700 {path}`, or {fix}"
+        )

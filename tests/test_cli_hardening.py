@@ -186,3 +186,104 @@ def test_running_out_of_descriptors_is_one_log_line_not_a_flood(tmp_path: Path) 
     assert "Traceback" not in err, err[-2000:]
     assert len(lines) == 1 and "out of system resource" in lines[0], err[-2000:]
     assert "Too many open files" in lines[0]
+
+
+# ---------------------------------------------------------------- row 7: who answers
+
+
+def daemon_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_RUNTIME_DIR", "DAWROUTE_SOCKET")}
+    env.update(
+        TMPDIR=str(tmp_path),
+        HOME=str(tmp_path / "home"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        PULSE_SERVER="unix:/nonexistent",
+    )
+    return env
+
+
+@pytest.mark.parametrize("owner", ["me", "nobody"])
+def test_daemon_refuses_a_runtime_dir_another_user_made(tmp_path: Path, owner: str) -> None:
+    if owner == "nobody" and os.getuid() != 0:
+        pytest.skip("needs root to create a directory owned by another user")
+    base = tmp_path / f"dawroute-{os.getuid()}"
+    base.mkdir()
+    base.chmod(0o777)
+    if owner == "nobody":
+        os.chown(base, 65534, 65534)
+    out = subprocess.run(
+        [sys.executable, "-m", "routing", "daemon"],
+        env=daemon_env(tmp_path), capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert out.returncode == 10, out.stderr
+    said = out.stderr.strip().splitlines()[-1]
+    if owner == "nobody":
+        assert said.startswith(f"dawroute: {base} belongs to uid 65534, not to you")
+    else:
+        assert said.startswith(f"dawroute: {base} has mode 0777: other users can enter it")
+    assert not (base / "dawroute").exists()  # nothing created inside it
+
+
+def test_runtime_dirs_are_created_private(tmp_path: Path, monkeypatch) -> None:
+    from routing import paths, runtime
+
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    monkeypatch.delenv("DAWROUTE_SOCKET", raising=False)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    dirs = paths.private_dirs()
+    assert dirs == [
+        tmp_path / f"dawroute-{os.getuid()}",
+        tmp_path / f"dawroute-{os.getuid()}" / "dawroute",
+    ]
+    for d in dirs:
+        runtime.ensure_private_dir(d)
+        assert d.stat().st_mode & 0o777 == 0o700
+    runtime.ensure_private_dir(dirs[0])  # an existing private one is fine
+
+
+ESCAPES = "\x1b[2J\x1b]0;owned\x07\u202e"
+
+
+def test_cli_prints_no_raw_control_characters_from_the_daemon(tmp_path: Path, fake) -> None:
+    err = {"name": "ProfileNotFound", "message": f"no profile named 'x{ESCAPES}'"}
+    fake(lambda c: c.sendall(json.dumps({"id": 1, "error": err}).encode() + b"\n"))
+    out = cli(tmp_path, "switch", "x")
+    assert out.returncode == 5
+    assert out.stderr.strip() == "dawroute: no profile named 'x\\x1b[2J\\x1b]0;owned\\x07\\u202e'"
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to act as another user")
+def test_cli_refuses_a_socket_answered_by_another_user(tmp_path: Path) -> None:
+    nobody = 65534
+    tmp_path.chmod(0o777)
+    path = tmp_path / "control.sock"
+    ready_r, ready_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the other user's fake daemon
+        try:
+            os.chdir(tmp_path)  # as root: nobody cannot traverse pytest's 0700 parents
+            os.setgid(nobody)
+            os.setuid(nobody)
+            srv = socket.socket(socket.AF_UNIX)
+            srv.bind(path.name)
+            srv.listen(1)
+            os.write(ready_w, b"x")
+            conn, _ = srv.accept()
+            conn.makefile("rb").readline()
+            conn.sendall(json.dumps({"id": 1, "result": {"reason": ESCAPES}}).encode() + b"\n")
+            conn.close()
+        finally:
+            os._exit(0)
+    os.close(ready_w)
+    try:
+        assert os.read(ready_r, 1) == b"x"
+        out = cli(tmp_path, "auto")
+    finally:
+        os.close(ready_r)
+        with contextlib.suppress(ChildProcessError):
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+    assert out.returncode == 10, out.stderr
+    assert f"is answered by a process of uid {nobody}" in out.stderr
+    assert "\x1b" not in out.stdout + out.stderr
