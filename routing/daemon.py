@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
 from collections import deque
@@ -125,6 +126,15 @@ class Daemon:
         runtime.install_exception_handler(loop)
         for directory in paths.private_dirs():
             runtime.ensure_private_dir(directory)
+        run_dir = self.settings.socket_path.parent
+        run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock = runtime.acquire_lock(run_dir)  # before touching the socket or the state
+        try:
+            return await self._run_locked(loop)
+        finally:
+            os.close(lock)
+
+    async def _run_locked(self, loop: asyncio.AbstractEventLoop) -> int:
         fd_limit = runtime.raise_fd_limit()
         self.state = state_store.load(self.settings.state_path)
         await self._reload(initial=True)

@@ -101,6 +101,11 @@ class DaemonNotResponding(DawrouteError):
     exit_code = 11
 
 
+class AlreadyRunning(DawrouteError):
+    name = "AlreadyRunning"
+    exit_code = 12
+
+
 ERRORS_BY_NAME: dict[str, type[DawrouteError]] = {
     cls.name: cls
     for cls in (
@@ -115,6 +120,7 @@ ERRORS_BY_NAME: dict[str, type[DawrouteError]] = {
         BadRequest,
         PermissionDenied,
         DaemonNotResponding,
+        AlreadyRunning,
     )
 }
 

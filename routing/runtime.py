@@ -4,6 +4,7 @@ exception handler, the private runtime directory and the single-instance lock.""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import math
 import os
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from routing.errors import PermissionDenied
+from routing.errors import AlreadyRunning, PermissionDenied
 
 log = logging.getLogger(__name__)
 
@@ -90,3 +91,27 @@ def ensure_private_dir(path: Path) -> None:
             f"{path} has mode {stat.S_IMODE(st.st_mode):04o}: other users can enter it; "
             f"it must be 0700 — `chmod 700 {path}`, or {fix}"
         )
+
+
+LOCK_NAME = "daemon.lock"
+
+
+def acquire_lock(directory: Path) -> int:
+    """flock() `directory`/daemon.lock for this process's lifetime and write our pid in
+    it; AlreadyRunning naming the holder's pid when another daemon has it. The kernel
+    drops the lock when the process ends, however it ends."""
+    path = directory / LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise AlreadyRunning(
+            f"another dawroute daemon is already running (pid {holder}, lock {path}) — "
+            "use it (`dawroute status`), or stop it first (`systemctl --user stop dawroute` "
+            f"or `kill {holder}`)"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd

@@ -205,3 +205,54 @@ def test_1100_idle_connections_do_not_starve_the_daemon(daemon: Running) -> None
     daemon.cli("switch", "speakers")  # and a state save works
     new_log = daemon.log_text()[log_before:]
     assert "Traceback" not in new_log and len(new_log.splitlines()) < 20, new_log[-3000:]
+
+
+# ---------------------------------------------------------------- row 8: one daemon
+
+
+def test_a_second_daemon_exits_naming_the_first_and_leaves_its_socket_alone(
+    daemon: Running,
+) -> None:
+    import subprocess
+    import sys
+
+    assert daemon.proc is not None
+    inode = daemon.socket.stat().st_ino
+    out = subprocess.run(
+        [sys.executable, "-m", "routing", "daemon"],
+        env=daemon.env, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert out.returncode == 12, out.stderr
+    assert (
+        out.stderr.strip()
+        .splitlines()[-1]
+        .startswith(
+            f"dawroute: another dawroute daemon is already running (pid {daemon.proc.pid}, lock "
+        )
+    )
+    assert daemon.socket.stat().st_ino == inode  # the live socket was not replaced
+    assert daemon.status()["active"]  # and status still reaches the first daemon
+    lock = daemon.socket.parent / "daemon.lock"
+    assert lock.read_text().strip() == str(daemon.proc.pid)
+    assert lock.stat().st_mode & 0o777 == 0o600
+
+
+def test_scripts_run_uses_a_running_daemon(daemon: Running) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    fakebin = Path(daemon.env["HOME"]) / "bin"
+    fakebin.mkdir()
+    for tool, body in (("pactl", "echo 'Server Name: test'"),):
+        (fakebin / tool).write_text(f"#!/bin/sh\n{body}\n")
+        (fakebin / tool).chmod(0o755)
+    venv_bin = Path(sys.executable).parent  # where `dawroute` is installed
+    env = {**daemon.env, "PATH": f"{fakebin}:{venv_bin}:{os.environ['PATH']}"}
+    script = (root / "scripts" / "run").read_text().replace("scripts/setup\n", "true\n")
+    run = Path(daemon.env["HOME"]) / "run.sh"
+    run.write_text(script.replace('cd "$(dirname "$0")/.."', f"cd {root}"))
+    out = subprocess.run(["bash", str(run)], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "a daemon is already running; using it" in out.stdout
+    assert "active:" in out.stdout
