@@ -97,6 +97,7 @@ class Daemon:
         self.active_reason: str | None = None  # why the active profile became active
         self.server_down_since: float | None = time.time()
         self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
+        self.state_error: str | None = None  # why the last state save failed, if it did
         self._requests: list[Request] = []
         self._dead: list[PulseBackend] = []  # lost connections, closed between passes
         self._fresh = False  # self.snapshot still shows the server as it is
@@ -136,6 +137,9 @@ class Daemon:
 
     async def _run_locked(self, loop: asyncio.AbstractEventLoop) -> int:
         fd_limit = runtime.raise_fd_limit()
+        stale = state_store.remove_stale_temps(self.settings.state_path)
+        if stale:
+            log.info("removed %d stale state temp file(s) from an interrupted save", stale)
         self.state = state_store.load(self.settings.state_path)
         await self._reload(initial=True)
         control = ControlServer(
@@ -168,7 +172,7 @@ class Daemon:
         await self._shutdown(tasks)
         watch.close(loop)
         await control.close()
-        state_store.save(self.settings.state_path, self.state)
+        self._save_state(self.state)
         return 0
 
     def stop(self) -> None:
@@ -459,7 +463,7 @@ class Daemon:
         )
         if new != old:
             self.state = new
-            state_store.save(self.settings.state_path, new)
+            self._save_state(new)
             notify.notify(f"STATUS=active profile: {d.profile or 'none'}")
             if self.midi is not None and new.active != old.active:
                 self.midi.send_leds(new.active)
@@ -485,6 +489,23 @@ class Daemon:
                 done=done,
                 failed=failed,
             )
+
+    def _save_state(self, state: State) -> None:
+        """Save; a failure (disk full, EMFILE, read-only) is logged once per cause, kept
+        for `status`, and never stops the decision from being logged and recorded."""
+        try:
+            state_store.save(self.settings.state_path, state)
+        except OSError as exc:
+            why = f"cannot save state to {self.settings.state_path}: {exc.strerror or exc}"
+            if why != self.state_error:
+                log.error("%s; the active profile is kept in memory only", why)
+                self._record("state", why)
+            self.state_error = why
+            return
+        if self.state_error is not None:
+            log.info("state saved again to %s", self.settings.state_path)
+            self._record("state", "state saved again")
+        self.state_error = None
 
     def _record(self, kind: str, message: str, **extra: Any) -> None:
         event = {"time": time.time(), "kind": kind, "message": message, **extra}

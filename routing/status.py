@@ -44,6 +44,9 @@ def render_status(st: dict[str, Any]) -> str:
         lines.append("DAW:      no DAW stream playing")
     for p in st["problems"]:
         lines.append(f"problem:  {p}")
+    state_error = (st.get("state") or {}).get("error")
+    if state_error:
+        lines.append(f"state:    {state_error} — the choice is not remembered across restarts")
     cfg = st["config"]
     for e in cfg["errors"]:
         lines.append(f"config:   {e}")
@@ -112,6 +115,7 @@ def report(d: Daemon) -> dict[str, Any]:
             "errors": issue_lines(d.loaded.errors),
             "warnings": issue_lines(d.loaded.warnings),
         },
+        "state": {"file": str(d.settings.state_path), "error": d.state_error},
         "events": list(d.history)[-10:],
         "midi": d.midi.status() if d.midi is not None else None,
     }

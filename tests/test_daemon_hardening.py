@@ -256,3 +256,41 @@ def test_scripts_run_uses_a_running_daemon(daemon: Running) -> None:
     assert out.returncode == 0, out.stderr
     assert "a daemon is already running; using it" in out.stdout
     assert "active:" in out.stdout
+
+
+# ---------------------------------------------------------------- row 9: state
+
+
+def test_stale_state_temp_files_are_removed_at_start(daemon: Running) -> None:
+    assert daemon.stop() == 0
+    d = daemon.state_file.parent
+    for n in range(3):  # what kill -9 between write and rename leaves behind
+        (d / f".state-killed{n}").write_text('{"active": "spea')
+    daemon.start()
+    assert sorted(p.name for p in d.iterdir()) == ["state.json"]
+    assert "removed 3 stale state temp file(s)" in daemon.log_text()
+
+
+def test_a_failed_state_save_is_logged_recorded_and_shown(daemon: Running) -> None:
+    import shutil
+
+    d = daemon.state_file.parent
+    shutil.rmtree(d)
+    d.write_text("not a directory")  # every save now fails
+    try:
+        out = daemon.cli("switch", "phones-3-4")
+        assert "phones-3-4: manual choice" in out.stdout
+        log = daemon.log_text()
+        assert "phones-3-4: manual choice" in log  # the decision is logged…
+        assert f"cannot save state to {daemon.state_file}" in log
+        st = daemon.status()
+        assert st["state"]["error"].startswith(f"cannot save state to {daemon.state_file}")
+        assert [e for e in st["events"] if e["kind"] == "decision"][-1]["profile"] == "phones-3-4"
+        assert "the choice is not remembered across restarts" in daemon.cli("status").stdout
+        daemon.cli("switch", "speakers")
+        assert daemon.log_text().count("cannot save state") == 1  # once per cause, not a flood
+    finally:
+        d.unlink()
+    daemon.cli("switch", "phones-3-4")
+    assert daemon.status()["state"]["error"] is None
+    assert json.loads(daemon.state_file.read_text())["manual"] == "phones-3-4"
