@@ -274,6 +274,31 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_apply(args: argparse.Namespace) -> int:
     import asyncio
 
+    from routing.errors import DaemonNotRunning
+
+    if not args.dry_run:
+        # A running daemon would undo a change made behind its back ~100 ms later: go
+        # through it (as `switch` does), or refuse when asked for other profiles than its.
+        client = _client()
+        try:
+            if args.profiles:
+                run(client.status())
+                raise DawrouteError(
+                    "the daemon is running with its own profiles and would undo this — use "
+                    f"`dawroute switch {args.profile}`, or stop the daemon first"
+                )
+            res = run(client.switch(args.profile))
+        except DaemonNotRunning:
+            pass  # no daemon: apply once, directly
+        else:
+            print(
+                "dawroute: the daemon is running: switched through it (held until its device "
+                "leaves or `dawroute auto`)",
+                file=sys.stderr,
+            )
+            _print_result(res)
+            return 0
+
     from routing.oneshot import apply_once
 
     return asyncio.run(

@@ -294,3 +294,24 @@ def test_a_failed_state_save_is_logged_recorded_and_shown(daemon: Running) -> No
     daemon.cli("switch", "phones-3-4")
     assert daemon.status()["state"]["error"] is None
     assert json.loads(daemon.state_file.read_text())["manual"] == "phones-3-4"
+
+
+# ---------------------------------------------------------------- row 10: apply
+
+
+def test_apply_with_the_daemon_running_goes_through_it_and_sticks(
+    daemon: Running, server: sandbox.Stack
+) -> None:
+    from tests.daemonrun import routed_to_ours
+
+    wait_until(lambda: routed_to_ours(server, "speakers"), what="the fallback at start")
+    out = daemon.cli("apply", "phones-3-4")
+    assert "switched through it" in out.stderr and "phones-3-4: manual choice" in out.stdout
+    wait_until(lambda: routed_to_ours(server, "phones-3-4"), what="applied")
+    time.sleep(0.5)  # the daemon used to undo it ~100 ms later
+    assert routed_to_ours(server, "phones-3-4")
+    assert daemon.status()["manual"] == "phones-3-4"
+    other = daemon.cli("apply", "speakers", "--profiles", str(daemon.profiles), check=False)
+    assert other.returncode == 1
+    assert other.stderr.strip().startswith("dawroute: the daemon is running with its own profiles")
+    assert routed_to_ours(server, "phones-3-4")
