@@ -4,6 +4,7 @@ inside the commands that need them, so `dawroute status` costs little more than 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -25,12 +26,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         code: int = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
         return code
     except DawrouteError as exc:
         print(f"dawroute: {clean(exc.message)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _output_closed()
+
+
+BROKEN_PIPE_EXIT = 141  # 128 + SIGPIPE, what a shell reports for a command killed by it
+
+
+def _output_closed() -> int:
+    """stdout's reader went away (`dawroute status | head -1`): stop with a sentence."""
+    # Python flushes stdout again at exit; point it at /dev/null so that is silent too
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    with contextlib.suppress(OSError):
+        print("dawroute: output closed early (broken pipe); stopped", file=sys.stderr)
+    return BROKEN_PIPE_EXIT
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -116,8 +116,16 @@ class ControlClient:
     def _call(self, method: str, **params: Any) -> Result:
         self._next_id += 1
         with self._open() as sock:
-            sock.sendall(_line({"id": self._next_id, "method": method, "params": params}))
-            reply = _read_line(sock.makefile("rb"))
+            try:
+                sock.sendall(_line({"id": self._next_id, "method": method, "params": params}))
+                reply = _read_line(sock.makefile("rb"))
+            except TimeoutError:
+                raise DaemonNotResponding(
+                    f"the daemon did not answer within {self._timeout:g} s — it may be stuck; "
+                    "`systemctl --user restart dawroute` restarts it (DAWROUTE_TIMEOUT waits longer)"
+                ) from None
+            except (ConnectionResetError, BrokenPipeError):
+                reply = b""  # closed on us: said below
         return _unwrap(reply)
 
     async def status(self) -> Result:
@@ -146,7 +154,7 @@ class ControlClient:
             sock.settimeout(None)  # events come when they come
             sock.sendall(_line({"id": 1, "method": "watch", "params": {}}))
             reader = sock.makefile("rb")
-            while line := _read_line(reader):
+            while line := _read_line_or_eof(reader):
                 msg = _parse(line)
                 if "error" in msg:
                     _unwrap(line)
@@ -168,6 +176,13 @@ def _read_line(reader: Any) -> bytes:
             raise DawrouteError(f"the daemon's reply is longer than {MAX_REPLY} bytes")
         raise DaemonNotRunning("the daemon closed the connection in the middle of its reply")
     return line
+
+
+def _read_line_or_eof(reader: Any) -> bytes:
+    try:
+        return _read_line(reader)
+    except (ConnectionResetError, BrokenPipeError):
+        return b""
 
 
 def _parse(line: bytes) -> dict[str, Any]:

@@ -63,8 +63,9 @@ def cli(tmp_path: Path, *args: str, timeout: float = 30, shell: str | None = Non
     full = {**os.environ, "DAWROUTE_SOCKET": str(tmp_path / "control.sock"), **env}
     cmd = shell or " ".join([sys.executable, "-m", "routing", *args])
     return subprocess.run(
-        cmd, shell=True, env=full, capture_output=True, text=True, timeout=timeout
-    )
+        cmd, shell=True, executable="/bin/bash", env=full, capture_output=True, text=True,
+        timeout=timeout,
+    )  # fmt: skip
 
 
 def status_reply(**extra: object) -> dict[str, object]:
@@ -287,3 +288,43 @@ def test_cli_refuses_a_socket_answered_by_another_user(tmp_path: Path) -> None:
     assert out.returncode == 10, out.stderr
     assert f"is answered by a process of uid {nobody}" in out.stderr
     assert "\x1b" not in out.stdout + out.stderr
+
+
+# ---------------------------------------------------------------- row 11: time-outs, pipes
+
+
+def test_a_daemon_that_never_answers_is_a_sentence_and_exit_11(tmp_path: Path, fake) -> None:
+    fake(lambda c: time.sleep(5))
+    t0 = time.monotonic()
+    out = cli(tmp_path, "status", DAWROUTE_TIMEOUT="1")
+    assert time.monotonic() - t0 < 4
+    assert out.returncode == 11 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("dawroute: the daemon did not answer within 1 s")
+
+
+def test_a_daemon_closing_without_answer_is_a_sentence(tmp_path: Path, fake) -> None:
+    fake(lambda c: None)
+    out = cli(tmp_path, "list")
+    assert out.returncode == 4
+    assert out.stderr.strip() == "dawroute: the daemon closed the connection without answering"
+
+
+@pytest.mark.parametrize(
+    "args", ["status", "status --json", "schema", "schema --config", "completion", "--help"]
+)
+def test_a_closed_output_pipe_ends_with_a_sentence_not_a_traceback(
+    tmp_path: Path, fake, args: str
+) -> None:
+    events = [{"time": 1.0, "kind": "decision", "message": f"event {i}"} for i in range(10)]
+    problems = [f"problem {i}" for i in range(20000)]  # more than a pipe buffer holds
+    reply = {"id": 1, "result": status_reply(events=events, problems=problems)}
+    fake(lambda c: c.sendall(json.dumps(reply).encode() + b"\n"))
+    me = f"{sys.executable} -m routing {args}"
+    out = cli(tmp_path, shell=f"{me} | head -c 10 >/dev/null; echo ${{PIPESTATUS[0]}}")
+    assert "Traceback" not in out.stderr and "Exception ignored" not in out.stderr, out.stderr
+    code = int(out.stdout.strip())
+    if code == 0:  # `--help` may fit into the pipe before head exits: nothing to say
+        assert out.stderr == ""
+    else:
+        assert code == 141
+        assert out.stderr.strip() == "dawroute: output closed early (broken pipe); stopped"
