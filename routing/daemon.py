@@ -530,11 +530,20 @@ class Daemon:
     async def _reload(self, initial: bool = False) -> bool:
         """Read and validate in a worker thread with a time limit, so routing, MIDI and the
         control socket carry on while a large or hostile file is parsed."""
-        if self._reload_thread is not None:  # one that overran: never run two at once
-            with contextlib.suppress(Exception):
-                await self._reload_thread
-            self._reload_thread = None
         s = self.settings
+        where = str(s.config_path or (s.profile_paths[0] if s.profile_paths else "?"))
+        if self._reload_thread is not None:  # one that overran: never run two at once
+            with contextlib.suppress(Exception, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._reload_thread), RELOAD_SECONDS)
+            if not self._reload_thread.done():
+                issue = ConfigIssue(
+                    where, 1, 1, "", "the previous reload is still reading the files",
+                    "make the files smaller or simpler, then reload again",
+                )  # fmt: skip
+                return self._use(
+                    ProfileSet(()), LoadedConfig(Config(), None, None), [issue], initial
+                )
+            self._reload_thread = None
 
         def work() -> tuple[ProfileSet, LoadedConfig, list[ConfigIssue]]:
             with yamlsource.time_limit(RELOAD_SECONDS):
@@ -548,11 +557,19 @@ class Daemon:
             )
         except TimeoutError:
             self._reload_thread = job
-            where = str(s.config_path or (s.profile_paths[0] if s.profile_paths else "?"))
             issues = [
                 ConfigIssue(
                     where, 1, 1, "", f"reading the configuration took longer than "
                     f"{RELOAD_SECONDS:g} s", "make the files smaller or simpler",
+                )
+            ]  # fmt: skip
+            profiles, loaded = ProfileSet(()), LoadedConfig(Config(), None, None)
+        except Exception as exc:  # a bug in validation must not end reloading for good
+            log.error("reading the configuration failed: %s: %s", type(exc).__name__, exc)
+            issues = [
+                ConfigIssue(
+                    where, 1, 1, "", f"internal error while reading: {type(exc).__name__}: {exc}",
+                    "please report it; the last good configuration stays in use",
                 )
             ]  # fmt: skip
             profiles, loaded = ProfileSet(()), LoadedConfig(Config(), None, None)

@@ -50,6 +50,8 @@ def install_exception_handler(loop: asyncio.AbstractEventLoop) -> None:
 
     def handler(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         exc = context.get("exception")
+        if isinstance(exc, asyncio.CancelledError):  # connections cut at shutdown
+            return
         message = str(context.get("message") or "event loop error")
         key = f"{message}|{type(exc).__name__}"
         now = time.monotonic()

@@ -173,7 +173,7 @@ class _BadScalar(Exception):
 def _scalar(node: yaml.ScalarNode) -> Any:
     try:
         value = _SCALARS.construct_object(node, deep=True)
-    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+    except Exception as exc:  # PyYAML raises AttributeError for `!!timestamp x`, …
         raise _BadScalar(f"cannot read value with tag {node.tag}") from exc
     finally:
         _SCALARS.constructed_objects.clear()

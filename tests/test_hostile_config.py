@@ -120,3 +120,14 @@ def test_a_symlink_to_a_regular_profile_still_works(tmp_path: Path) -> None:
     (tmp_path / "link.yaml").symlink_to(tmp_path / "real.yml")
     profiles, _, issues = check_all([tmp_path / "link.yaml"], None)
     assert profiles.names() == ("speakers",) and not [i for i in issues if i.severity == "error"]
+
+
+def test_a_tag_pyyaml_cannot_construct_is_an_issue_not_an_exception(tmp_path: Path) -> None:
+    # found by tests/test_fuzz.py: PyYAML raises AttributeError for `!!timestamp x`, which
+    # escaped the loader and ended the daemon's reload task (every later reload hung)
+    f = tmp_path / "t.yaml"
+    f.write_text("name: !!timestamp x\noutput: {name: !!timestamp y}\n")
+    _, _, issues = check_all([f], None)
+    assert (issues[0].line, issues[0].column, issues[0].message) == (
+        1, 7, "cannot read value with tag tag:yaml.org,2002:timestamp"
+    )  # fmt: skip
