@@ -201,6 +201,7 @@ def test_1100_idle_connections_do_not_starve_the_daemon(daemon: Running) -> None
     finally:
         for s in idle:
             s.close()
+    print(f"\n1100 idle connections: daemon fds {before} before, {during} during")
     assert during <= before + 64 + 2, (before, during)
     daemon.cli("switch", "speakers")  # and a state save works
     new_log = daemon.log_text()[log_before:]
