@@ -4,6 +4,7 @@ inside the commands that need them, so `dawroute status` costs little more than 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from routing import paths
-from routing.errors import ConfigInvalid, DawrouteError, ServerUnavailable
+from routing.errors import ConfigInvalid, DawrouteError, ServerUnavailable, clean
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -25,12 +26,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         code: int = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit
         return code
     except DawrouteError as exc:
-        print(f"dawroute: {exc.message}", file=sys.stderr)
+        print(f"dawroute: {clean(exc.message)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _output_closed()
+
+
+BROKEN_PIPE_EXIT = 141  # 128 + SIGPIPE, what a shell reports for a command killed by it
+
+
+def _output_closed() -> int:
+    """stdout's reader went away (`dawroute status | head -1`): stop with a sentence."""
+    # Python flushes stdout again at exit; point it at /dev/null so that is silent too
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    with contextlib.suppress(OSError):
+        print("dawroute: output closed early (broken pipe); stopped", file=sys.stderr)
+    return BROKEN_PIPE_EXIT
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -251,8 +269,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             )
         )
     else:
-        for issue in issues:
-            print(issue.format(), file=sys.stderr if issue.severity == "error" else sys.stdout)
+        for issue in issues:  # file names and keys come from the files: no raw escapes
+            print(
+                clean(issue.format()), file=sys.stderr if issue.severity == "error" else sys.stdout
+            )
         if not errors:
             print(f"ok: {len(profiles.profiles)} profile(s): {', '.join(profiles.names())}")
     return ConfigInvalid.exit_code if errors else 0
@@ -271,6 +291,31 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 def cmd_apply(args: argparse.Namespace) -> int:
     import asyncio
+
+    from routing.errors import DaemonNotRunning
+
+    if not args.dry_run:
+        # A running daemon would undo a change made behind its back ~100 ms later: go
+        # through it (as `switch` does), or refuse when asked for other profiles than its.
+        client = _client()
+        try:
+            if args.profiles:
+                run(client.status())
+                raise DawrouteError(
+                    "the daemon is running with its own profiles and would undo this — use "
+                    f"`dawroute switch {args.profile}`, or stop the daemon first"
+                )
+            res = run(client.switch(args.profile))
+        except DaemonNotRunning:
+            pass  # no daemon: apply once, directly
+        else:
+            print(
+                "dawroute: the daemon is running: switched through it (held until its device "
+                "leaves or `dawroute auto`)",
+                file=sys.stderr,
+            )
+            _print_result(res)
+            return 0
 
     from routing.oneshot import apply_once
 
@@ -400,7 +445,11 @@ def run(coro: Any) -> Any:
 def _client() -> Any:
     from routing.client import ControlClient
 
-    return ControlClient(paths.control_socket())
+    try:
+        timeout = float(os.environ.get("DAWROUTE_TIMEOUT", "30"))
+    except ValueError:
+        timeout = 30.0
+    return ControlClient(paths.control_socket(), timeout=timeout if timeout > 0 else 30.0)
 
 
 def cmd_status(args: argparse.Namespace) -> int:

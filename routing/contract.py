@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 MAX_LINE = 64 * 1024  # a request larger than this is refused; the daemon carries on
+MAX_REPLY = 1024 * 1024  # the daemon never sends a longer line; the CLI reads up to this
 Result = dict[str, Any]
 METHODS = ("status", "list", "switch", "auto", "next", "previous", "reload")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import time
 from collections import deque
@@ -15,28 +16,30 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from routing import notify, policy, reconcile, status, triggers
+from routing import notify, paths, policy, reconcile, runtime, status, triggers, yamlsource
 from routing import state as state_store
 from routing.apply import apply_plan
 from routing.backends.composite import Backends, for_profiles, needs_jack
 from routing.backends.jack import JackBackend, JackUnavailable
 from routing.backends.pipewire import MetadataError
 from routing.backends.pulse import Disconnected, PulseBackend, ServerError
-from routing.config import Config, check_all
+from routing.config import Config, LoadedConfig, check_all
 from routing.contract import Result
 from routing.control import ControlServer
 from routing.errors import (
     ERRORS_BY_NAME,
+    MAX_SHOWN,
     ConfigInvalid,
     ConfigIssue,
     DawrouteError,
     ProfileNotApplied,
     ServerUnavailable,
+    issue_lines,
 )
 from routing.midi import MidiControl
 from routing.model import SetVolume, Snapshot
 from routing.policy import Cause, Decision, Trigger
-from routing.profiles import Profile
+from routing.profiles import Profile, ProfileSet
 from routing.state import State
 from routing.triggers import TriggerState
 from routing.watch import DirectoryWatch
@@ -48,6 +51,7 @@ MAX_RETRIES = 3  # passes in a row that retry failed ops before waiting for the 
 MAX_VERIFIES = 30  # looks at a server that has not shown our changes yet (3 s in all)
 VERIFY_SECONDS = 0.1
 HISTORY = 50
+RELOAD_SECONDS = 10.0  # a reload that takes longer is abandoned; the last good config stays
 
 
 @dataclass
@@ -96,11 +100,14 @@ class Daemon:
         self.active_reason: str | None = None  # why the active profile became active
         self.server_down_since: float | None = time.time()
         self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
+        self.state_error: str | None = None  # why the last state save failed, if it did
         self._requests: list[Request] = []
         self._dead: list[PulseBackend] = []  # lost connections, closed between passes
         self._fresh = False  # self.snapshot still shows the server as it is
         self._timing: dict[str, float] = {"observe": 0.0, "apply": 0.0}
-        self._reload_pending = False
+        self._reload_wanted = asyncio.Event()
+        self._reload_waiters: list[asyncio.Future[bool]] = []
+        self._reload_thread: asyncio.Future[Any] | None = None  # still running past its limit
         self._started = False
         self._retries = 0
         self._verifies = 0
@@ -121,9 +128,27 @@ class Daemon:
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
+        runtime.install_exception_handler(loop)
+        for directory in paths.private_dirs():
+            runtime.ensure_private_dir(directory)
+        run_dir = self.settings.socket_path.parent
+        run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock = runtime.acquire_lock(run_dir)  # before touching the socket or the state
+        try:
+            return await self._run_locked(loop)
+        finally:
+            os.close(lock)
+
+    async def _run_locked(self, loop: asyncio.AbstractEventLoop) -> int:
+        fd_limit = runtime.raise_fd_limit()
+        stale = state_store.remove_stale_temps(self.settings.state_path)
+        if stale:
+            log.info("removed %d stale state temp file(s) from an interrupted save", stale)
         self.state = state_store.load(self.settings.state_path)
-        self._reload(initial=True)
-        control = ControlServer(self, self.settings.socket_path)
+        await self._reload(initial=True)
+        control = ControlServer(
+            self, self.settings.socket_path, max_connections=runtime.connection_cap(fd_limit)
+        )
         await control.start()
         self._restart_midi()
         watch = DirectoryWatch(self._watched_dirs(), self._file_changed)
@@ -134,6 +159,7 @@ class Daemon:
         tasks = [
             asyncio.create_task(self.scheduler.run(), name="scheduler"),
             asyncio.create_task(self._server_loop(), name="server"),
+            asyncio.create_task(self._reloader(), name="reloader"),
         ]
         interval = notify.watchdog_interval()
         if interval:
@@ -150,7 +176,7 @@ class Daemon:
         await self._shutdown(tasks)
         watch.close(loop)
         await control.close()
-        state_store.save(self.settings.state_path, self.state)
+        self._save_state(self.state)
         return 0
 
     def stop(self) -> None:
@@ -245,8 +271,7 @@ class Daemon:
 
     def _file_changed(self, what: str) -> None:
         log.debug("reload requested (%s)", what)
-        self._reload_pending = True
-        self.scheduler.poke(f"config changed: {what}")
+        self._reload_wanted.set()
 
     async def _server_loop(self) -> None:
         """Stay connected: a server that goes away is normal; reconnect with backoff."""
@@ -306,9 +331,6 @@ class Daemon:
 
     async def _pass(self, reasons: list[str]) -> None:
         self._close_dead()
-        if self._reload_pending:
-            self._reload_pending = False
-            self._reload()
         self._ensure_jack()
         requests, self._requests = self._requests, []
         pulse = self.backend
@@ -472,7 +494,7 @@ class Daemon:
         )
         if new != old:
             self.state = new
-            state_store.save(self.settings.state_path, new)
+            self._save_state(new)
             notify.notify(f"STATUS=active profile: {d.profile or 'none'}")
             if self.midi is not None and new.active != old.active:
                 self.midi.send_leds(new.active)
@@ -501,6 +523,23 @@ class Daemon:
                 skipped=skipped,
             )
 
+    def _save_state(self, state: State) -> None:
+        """Save; a failure (disk full, EMFILE, read-only) is logged once per cause, kept
+        for `status`, and never stops the decision from being logged and recorded."""
+        try:
+            state_store.save(self.settings.state_path, state)
+        except OSError as exc:
+            why = f"cannot save state to {self.settings.state_path}: {exc.strerror or exc}"
+            if why != self.state_error:
+                log.error("%s; the active profile is kept in memory only", why)
+                self._record("state", why)
+            self.state_error = why
+            return
+        if self.state_error is not None:
+            log.info("state saved again to %s", self.settings.state_path)
+            self._record("state", "state saved again")
+        self.state_error = None
+
     def _record(self, kind: str, message: str, **extra: Any) -> None:
         event = {"time": time.time(), "kind": kind, "message": message, **extra}
         self.history.append(event)
@@ -509,16 +548,81 @@ class Daemon:
 
     # ------------------------------------------------------------ config
 
-    def _reload(self, initial: bool = False) -> bool:
+    async def _reloader(self) -> None:
+        """Reloads one at a time, off the loop; requests during one coalesce into the next."""
+        while True:
+            await self._reload_wanted.wait()
+            self._reload_wanted.clear()
+            waiters, self._reload_waiters = self._reload_waiters, []
+            ok = await self._reload()
+            for w in waiters:
+                if not w.done():
+                    w.set_result(ok)
+            self.scheduler.poke("configuration reloaded")
+
+    async def _reload(self, initial: bool = False) -> bool:
+        """Read and validate in a worker thread with a time limit, so routing, MIDI and the
+        control socket carry on while a large or hostile file is parsed."""
         s = self.settings
-        profiles, loaded, issues = check_all(s.profile_paths, s.config_path)
+        where = str(s.config_path or (s.profile_paths[0] if s.profile_paths else "?"))
+        if self._reload_thread is not None:  # one that overran: never run two at once
+            with contextlib.suppress(Exception, TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._reload_thread), RELOAD_SECONDS)
+            if not self._reload_thread.done():
+                issue = ConfigIssue(
+                    where, 1, 1, "", "the previous reload is still reading the files",
+                    "make the files smaller or simpler, then reload again",
+                )  # fmt: skip
+                return self._use(
+                    ProfileSet(()), LoadedConfig(Config(), None, None), [issue], initial
+                )
+            self._reload_thread = None
+
+        def work() -> tuple[ProfileSet, LoadedConfig, list[ConfigIssue]]:
+            with yamlsource.time_limit(RELOAD_SECONDS):
+                return check_all(s.profile_paths, s.config_path)
+
+        job = asyncio.get_running_loop().run_in_executor(None, work)
+        try:
+            # the parser checks the same deadline itself; this is the backstop
+            profiles, loaded, issues = await asyncio.wait_for(
+                asyncio.shield(job), RELOAD_SECONDS + 2
+            )
+        except TimeoutError:
+            self._reload_thread = job
+            issues = [
+                ConfigIssue(
+                    where, 1, 1, "", f"reading the configuration took longer than "
+                    f"{RELOAD_SECONDS:g} s", "make the files smaller or simpler",
+                )
+            ]  # fmt: skip
+            profiles, loaded = ProfileSet(()), LoadedConfig(Config(), None, None)
+        except Exception as exc:  # a bug in validation must not end reloading for good
+            log.error("reading the configuration failed: %s: %s", type(exc).__name__, exc)
+            issues = [
+                ConfigIssue(
+                    where, 1, 1, "", f"internal error while reading: {type(exc).__name__}: {exc}",
+                    "please report it; the last good configuration stays in use",
+                )
+            ]  # fmt: skip
+            profiles, loaded = ProfileSet(()), LoadedConfig(Config(), None, None)
+        return self._use(profiles, loaded, issues, initial)
+
+    def _use(
+        self, profiles: ProfileSet, loaded: LoadedConfig, issues: list[ConfigIssue], initial: bool
+    ) -> bool:
+        """Take a validated configuration, or keep the last good one and record why not."""
         errors = tuple(i for i in issues if i.severity == "error")
         warnings = tuple(i for i in issues if i.severity == "warning")
-        for issue in issues:
+        for issue in issues[: MAX_SHOWN * 2]:  # not 3,000 lines per save of a broken file
             log.log(
                 logging.ERROR if issue.severity == "error" else logging.WARNING,
                 "%s",
                 issue.format(),
+            )
+        if len(issues) > MAX_SHOWN * 2:
+            log.error(
+                "… and %d more issue(s); `dawroute check` lists them", len(issues) - MAX_SHOWN * 2
             )
         if errors:
             kept = "keeping the last good configuration" if not initial else "no profiles loaded"
@@ -526,7 +630,7 @@ class Daemon:
             self._record(
                 "config",
                 f"configuration has {len(errors)} error(s); {kept}",
-                errors=[e.format() for e in errors],
+                errors=issue_lines(errors, 3),  # a summary: events are kept and sent in status
             )
             return False
         midi_changed = loaded.config.midi != self.loaded.config.midi
@@ -563,13 +667,15 @@ class Daemon:
         return await self._request(Trigger(Cause.PREVIOUS))
 
     async def reload(self) -> Result:
-        ok = self._reload()
-        self.scheduler.poke("reload requested")
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._reload_waiters.append(done)
+        self._reload_wanted.set()
+        ok = await done
         if not ok:
             raise ConfigInvalid(list(self.loaded.errors))
         return {
             "profiles": [p.name for p in self.loaded.profiles],
-            "warnings": [w.format() for w in self.loaded.warnings],
+            "warnings": issue_lines(self.loaded.warnings),
         }
 
     async def list(self) -> Result:

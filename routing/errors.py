@@ -7,7 +7,33 @@ that says what happened and, where there is one, how to fix it.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import re
+from typing import Any, NamedTuple
+
+# C0 and C1 controls except tab and newline, DEL, and bidi overrides: text from a peer or
+# a file must not move the cursor, retitle the terminal or reorder what is shown.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def clean(text: str) -> str:
+    """`text` with control characters shown as escapes (`\x1b`), safe to print."""
+    return _CONTROL.sub(
+        lambda m: (
+            f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256 else f"\\u{ord(m.group()):04x}"
+        ),
+        text,
+    )
+
+
+def clean_all(value: Any) -> Any:
+    """`clean` applied to every string (and key) inside decoded JSON."""
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, list):
+        return [clean_all(v) for v in value]
+    if isinstance(value, dict):
+        return {clean(str(k)): clean_all(v) for k, v in value.items()}
+    return value
 
 
 class DawrouteError(Exception):
@@ -25,7 +51,7 @@ class ConfigInvalid(DawrouteError):
 
     def __init__(self, issues: list[ConfigIssue] | str) -> None:
         # a str when rebuilt from its name and message on the CLI side of the socket
-        text = issues if isinstance(issues, str) else "\n".join(i.format() for i in issues)
+        text = issues if isinstance(issues, str) else "\n".join(issue_lines(issues))
         super().__init__(text)
         self.issues = [] if isinstance(issues, str) else issues
 
@@ -70,6 +96,16 @@ class PermissionDenied(DawrouteError):
     exit_code = 10
 
 
+class DaemonNotResponding(DawrouteError):
+    name = "DaemonNotResponding"
+    exit_code = 11
+
+
+class AlreadyRunning(DawrouteError):
+    name = "AlreadyRunning"
+    exit_code = 12
+
+
 ERRORS_BY_NAME: dict[str, type[DawrouteError]] = {
     cls.name: cls
     for cls in (
@@ -83,8 +119,29 @@ ERRORS_BY_NAME: dict[str, type[DawrouteError]] = {
         AmbiguousDevice,
         BadRequest,
         PermissionDenied,
+        DaemonNotResponding,
+        AlreadyRunning,
     )
 }
+
+
+MAX_SHOWN = 20  # issues sent over the socket and kept in status; `dawroute check` shows all
+MAX_ISSUE_CHARS = 500
+
+
+def issue_lines(
+    issues: list[ConfigIssue] | tuple[ConfigIssue, ...], limit: int = MAX_SHOWN
+) -> list[str]:
+    """The first `limit` issues as text, each cut to MAX_ISSUE_CHARS, and a line counting
+    the rest: what the daemon stores and sends instead of a 3,000-line list."""
+    lines = [_cut(i.format()) for i in issues[:limit]]
+    if len(issues) > limit:
+        lines.append(f"… and {len(issues) - limit} more — run `dawroute check` to see them all")
+    return lines
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_ISSUE_CHARS else text[: MAX_ISSUE_CHARS - 1] + "…"
 
 
 class ConfigIssue(NamedTuple):

@@ -29,10 +29,28 @@ def state_dir() -> Path:
     return _xdg("XDG_STATE_HOME", ".local/state") / "dawroute"
 
 
-def runtime_dir() -> Path:
+def _xdg_runtime() -> Path | None:
     value = os.environ.get("XDG_RUNTIME_DIR")
-    base = Path(value) if value and os.path.isabs(value) else Path(f"/tmp/dawroute-{os.getuid()}")
+    return Path(value) if value and os.path.isabs(value) else None
+
+
+def runtime_dir() -> Path:
+    """$XDG_RUNTIME_DIR/dawroute, else $TMPDIR (or /tmp)/dawroute-UID/dawroute."""
+    base = _xdg_runtime()
+    if base is None:
+        tmp = os.environ.get("TMPDIR") or "/tmp"
+        base = Path(tmp if os.path.isabs(tmp) else "/tmp") / f"dawroute-{os.getuid()}"
     return base / "dawroute"
+
+
+def private_dirs() -> list[Path]:
+    """Directories the daemon creates 0700 and refuses to use when another user owns
+    them or their mode lets others in: under /tmp someone else may have made them first.
+    None when DAWROUTE_SOCKET names the socket: that location is the user's choice."""
+    if os.environ.get("DAWROUTE_SOCKET"):
+        return []
+    run = runtime_dir()
+    return [run] if _xdg_runtime() is not None else [run.parent, run]
 
 
 def control_socket() -> Path:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import difflib
 import functools
 import math
+import os
 import re
+import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -33,6 +35,7 @@ from routing.errors import ConfigInvalid, ConfigIssue
 
 STRICT = ConfigDict(extra="forbid")
 CONFIG_NAME = "config.yaml"
+MAX_FILE_BYTES = 256 * 1024  # per file; the example profiles are under 1 KiB
 
 # ---------------------------------------------------------------- value types
 
@@ -463,6 +466,8 @@ def _explain(err: Any) -> tuple[str, str]:
     kind = err["type"]
     got = err.get("input")
     shown = f"'{got}'" if isinstance(got, str) else repr(got)
+    if len(shown) > 60:  # a 20,000-item list would otherwise be repeated in the message
+        shown = shown[:57] + "…"
     if kind == "value_error":
         text = str(err["ctx"]["error"])
         what, _, fix = text.partition(" — ")
@@ -545,21 +550,58 @@ def profile_files(paths: Sequence[Path]) -> list[Path]:
     return out
 
 
+def _kind(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a directory"),
+    ):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
 def read_text(path: Path) -> tuple[str, ConfigIssue | None]:
+    """A regular file's text, at most MAX_FILE_BYTES. Pipes, devices and sockets are
+    refused without reading them (a FIFO would block until someone writes to it,
+    /dev/zero never ends), so reading a file never hangs."""
+
+    def problem(what: str, fix: str) -> tuple[str, ConfigIssue]:
+        return "", ConfigIssue(str(path), 1, 1, "", what, fix)
+
     try:
-        return path.read_text(encoding="utf-8"), None
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode):
+            return problem(
+                f"{_kind(st.st_mode)}, not a regular file",
+                "profiles and config.yaml must be ordinary files; move it out of the way",
+            )
+        # O_NONBLOCK: if it was swapped for a FIFO since the stat, open does not wait
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                return problem(
+                    f"{_kind(st.st_mode)}, not a regular file",
+                    "profiles and config.yaml must be ordinary files; move it out of the way",
+                )
+            data = f.read(MAX_FILE_BYTES + 1)
+        if len(data) > MAX_FILE_BYTES:
+            return problem(
+                f"file too large: {max(st.st_size, len(data))} bytes, the limit is "
+                f"{MAX_FILE_BYTES} ({MAX_FILE_BYTES // 1024} KiB)",
+                "profiles are a few KiB; split it or remove what is not needed",
+            )
+        # as text mode would: \r\n and \r become \n
+        return data.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n"), None
     except FileNotFoundError:
-        return "", ConfigIssue(
-            str(path), 1, 1, "", "file not found", "check the path, or create it"
-        )
+        return problem("file not found", "check the path, or create it")
     except UnicodeDecodeError as exc:
-        return "", ConfigIssue(
-            str(path), 1, 1, "", f"not UTF-8 text ({exc.reason})", "save the file as UTF-8"
-        )
+        return problem(f"not UTF-8 text ({exc.reason})", "save the file as UTF-8")
     except OSError as exc:
-        return "", ConfigIssue(
-            str(path), 1, 1, "", f"cannot read: {exc.strerror}", "check the file's permissions"
-        )
+        return problem(f"cannot read: {exc.strerror}", "check the file's permissions")
 
 
 def parse_profiles(text: str, file: str) -> tuple[list[LoadedProfile], list[ConfigIssue]]:

@@ -37,10 +37,30 @@ def load(path: Path) -> State:
         return State()
 
 
+TEMP_PREFIX = ".state-"
+
+
+def remove_stale_temps(path: Path) -> int:
+    """Temp files a killed save left next to `path` (kill -9 between write and rename);
+    only one daemon runs (its lock), so none of them is being written. Returns how many."""
+    removed = 0
+    try:
+        leftovers = [p for p in path.parent.iterdir() if p.name.startswith(TEMP_PREFIX)]
+    except OSError:
+        return 0
+    for p in leftovers:
+        try:
+            p.unlink()
+            removed += 1
+        except OSError as exc:
+            log.warning("cannot remove stale %s: %s", p, exc.strerror)
+    return removed
+
+
 def save(path: Path, state: State) -> None:
     """Write to a temp file in the same directory, fsync, rename: old or new, never torn."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".state-", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(asdict(state), f)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from routing.errors import issue_lines
+
 if TYPE_CHECKING:
     from routing.daemon import Daemon
 
@@ -42,6 +44,9 @@ def render_status(st: dict[str, Any]) -> str:
         lines.append("DAW:      no DAW stream playing")
     for p in st["problems"]:
         lines.append(f"problem:  {p}")
+    state_error = (st.get("state") or {}).get("error")
+    if state_error:
+        lines.append(f"state:    {state_error} — the choice is not remembered across restarts")
     cfg = st["config"]
     for e in cfg["errors"]:
         lines.append(f"config:   {e}")
@@ -116,9 +121,10 @@ def report(d: Daemon) -> dict[str, Any]:
         "config": {
             "profiles": len(d.loaded.profiles),
             "loaded_at": d.loaded.loaded_at,
-            "errors": [e.format() for e in d.loaded.errors],
-            "warnings": [w.format() for w in d.loaded.warnings],
+            "errors": issue_lines(d.loaded.errors),
+            "warnings": issue_lines(d.loaded.warnings),
         },
+        "state": {"file": str(d.settings.state_path), "error": d.state_error},
         "events": list(d.history)[-10:],
         "midi": d.midi.status() if d.midi is not None else None,
     }

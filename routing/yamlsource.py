@@ -3,10 +3,19 @@
 PyYAML's `compose` keeps node marks; `safe_load` throws them away. We walk the
 composed node tree ourselves so every later error can point at the exact place
 in the user's file. Only safe scalar tags are constructed.
+
+Limits (docs/config.md): a document may hold at most MAX_NODES values counting every
+alias expansion (a 400-byte alias bomb otherwise expands to millions), nest at most
+MAX_DEPTH levels, and an optional per-thread deadline (`time_limit`) ends a parse that
+takes too long. Each limit becomes a located issue, never an exception or a hang.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +25,77 @@ import yaml
 from routing.errors import ConfigIssue
 
 Path_ = tuple[str | int, ...]
+
+MAX_NODES = 20_000  # values in one document, aliases expanded (a big profile file has ~200)
+MAX_DEPTH = 64  # nesting levels (profiles use 4)
+
+_limits = threading.local()
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """Parsing in this thread stops with an issue once `seconds` have passed."""
+    old = getattr(_limits, "deadline", None)
+    _limits.deadline = time.monotonic() + seconds
+    _limits.seconds = seconds
+    try:
+        yield
+    finally:
+        _limits.deadline = old
+
+
+class _LimitHit(Exception):
+    def __init__(self, mark: tuple[int, int], what: str, fix: str) -> None:
+        super().__init__(what)
+        self.mark, self.what, self.fix = mark, what, fix
+
+
+def _check_deadline(node: yaml.Node | None) -> None:
+    deadline = getattr(_limits, "deadline", None)
+    if deadline is not None and time.monotonic() > deadline:
+        raise _LimitHit(
+            _mark(node) if node is not None else (1, 1),
+            f"reading stopped: it took longer than {_limits.seconds:g} s",
+            "make the file smaller or simpler",
+        )
+
+
+def _too_many(mark: tuple[int, int]) -> _LimitHit:
+    return _LimitHit(
+        mark,
+        f"too many values: more than {MAX_NODES} (each `*alias` counts everything it repeats)",
+        "use fewer aliases, or split the file",
+    )
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    """SafeLoader that counts nodes and depth while composing, so a huge or deeply nested
+    document stops early instead of being read in full first."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._nodes = 0
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        self._nodes += 1
+        if self._nodes % 1000 == 0:
+            _check_deadline(parent)
+        if self._nodes > MAX_NODES or self._depth >= MAX_DEPTH:
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            here = (event.start_mark.line + 1, event.start_mark.column + 1)
+            if self._nodes > MAX_NODES:
+                raise _too_many(here)
+            raise _LimitHit(
+                here,
+                f"nested more than {MAX_DEPTH} levels deep",
+                "profiles need only a few levels; remove the extra nesting",
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)  # type: ignore[return-value]
+        finally:
+            self._depth -= 1
 
 
 @dataclass
@@ -46,9 +126,13 @@ class Located:
             probe = probe[:-1]
         return self._clamp(self.values.get((), (1, 1)))
 
+    @functools.cached_property
+    def _lines(self) -> list[str]:
+        return self.text.splitlines() or [""]  # once: a file with 3,000 issues asks 3,000 times
+
     def _clamp(self, loc: tuple[int, int]) -> tuple[int, int]:
         # A mark at end-of-file sits one line past the last; report inside the file.
-        lines = self.text.splitlines() or [""]
+        lines = self._lines
         line = min(max(loc[0], 1), len(lines))
         col = min(max(loc[1], 1), len(lines[line - 1]) + 1)
         return line, col
@@ -89,7 +173,7 @@ class _BadScalar(Exception):
 def _scalar(node: yaml.ScalarNode) -> Any:
     try:
         value = _SCALARS.construct_object(node, deep=True)
-    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+    except Exception as exc:  # PyYAML raises AttributeError for `!!timestamp x`, …
         raise _BadScalar(f"cannot read value with tag {node.tag}") from exc
     finally:
         _SCALARS.constructed_objects.clear()
@@ -103,7 +187,14 @@ def load(text: str, file: str) -> Located:
     """Parse one YAML document; syntax problems become issues, never exceptions."""
     out = Located(file=file, text=text)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        loader = _LimitedLoader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except _LimitHit as hit:
+        out.issues.append(_limit_issue(out, hit))
+        return out
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -120,8 +211,18 @@ def load(text: str, file: str) -> Located:
         out.issues.append(_syntax(out, 1, 1, "nesting too deep"))
         return out
     if node is not None:
-        out.data = _build(node, (), out, frozenset())
+        try:
+            out.data = _build(node, (), out, frozenset(), [0])
+        except _LimitHit as hit:
+            out.data = None
+            out.issues.append(_limit_issue(out, hit))
     return out
+
+
+def _limit_issue(out: Located, hit: _LimitHit) -> ConfigIssue:
+    out.syntax_error = True  # no usable data: nothing to validate
+    line, col = out._clamp(hit.mark)
+    return ConfigIssue(out.file, line, col, "", hit.what, hit.fix)
 
 
 def _syntax(out: Located, line: int, col: int, what: str) -> ConfigIssue:
@@ -137,7 +238,14 @@ def _syntax(out: Located, line: int, col: int, what: str) -> ConfigIssue:
     )
 
 
-def _build(node: yaml.Node, path: Path_, out: Located, seen: frozenset[int]) -> Any:
+def _build(
+    node: yaml.Node, path: Path_, out: Located, seen: frozenset[int], count: list[int]
+) -> Any:
+    count[0] += 1
+    if count[0] > MAX_NODES:  # report it at the top-level key whose aliases blow up
+        raise _too_many(out.keys.get(path[:1], _mark(node)))
+    if count[0] % 1000 == 0:
+        _check_deadline(node)
     out.values.setdefault(path, _mark(node))
     if id(node) in seen:
         out.issues.append(out.issue(path, "recursive YAML alias", "remove the alias loop"))
@@ -150,7 +258,7 @@ def _build(node: yaml.Node, path: Path_, out: Located, seen: frozenset[int]) -> 
             return None
     inner = seen | {id(node)}
     if isinstance(node, yaml.SequenceNode):
-        return [_build(child, (*path, i), out, inner) for i, child in enumerate(node.value)]
+        return [_build(child, (*path, i), out, inner, count) for i, child in enumerate(node.value)]
     assert isinstance(node, yaml.MappingNode)
     result: dict[str, Any] = {}
     for key_node, value_node in _merged(node):
@@ -178,7 +286,7 @@ def _build(node: yaml.Node, path: Path_, out: Located, seen: frozenset[int]) -> 
             )
             continue
         out.keys[child] = _mark(key_node)
-        result[key] = _build(value_node, child, out, inner)
+        result[key] = _build(value_node, child, out, inner, count)
     return result
 
 
