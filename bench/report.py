@@ -150,6 +150,26 @@ def idle_section(data: dict[str, Any]) -> list[str]:
     ]
 
 
+def safety_section(data: dict[str, Any]) -> list[str]:
+    r = data["result"]
+    out = [
+        f"{r['replugs']} re-plugs (held 0.2 s each way) and {r['flaps']} flaps (0-30 ms apart) "
+        "per stack, the daemon running throughout; a sampler polls the server every ~2 ms. "
+        "A sample counts when the DAW is on a device above that device's cap.",
+        "",
+        "| stack | re-plug samples | on the amp | above the cap | flap samples | on the amp "
+        "| above the cap |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label, row in r["stacks"].items():
+        rp, fl = row["replugs"], row["flaps"]
+        out.append(
+            f"| {label} | {rp['samples']} | {rp['on_amp']} | **{rp['above_cap']}** "
+            f"| {fl['samples']} | {fl['on_amp']} | **{fl['above_cap']}** |"
+        )
+    return [*out, ""]
+
+
 def main() -> int:
     out = [
         "# Benchmarks",
@@ -161,12 +181,14 @@ def main() -> int:
     ]
     any_quick = False
     sections = (
-        ("hotplug-pipewire", "Hot-plug on PipeWire + WirePlumber"),
+        ("hotplug-pipewire", "Hot-plug on PipeWire 0.3.65 + WirePlumber 0.4.13"),
+        ("hotplug-pipewire-1.4", "Hot-plug on PipeWire 1.4.2 + WirePlumber 0.5.8"),
         ("hotplug-pulseaudio", "Hot-plug on PulseAudio"),
         ("cli", "CLI"),
         ("midi", "MIDI message → routed (jackd + PulseAudio)"),
         ("scale", "Scale"),
         ("idle", "Idle cost"),
+        ("safety", "Hearing-safety soak"),
     )
     for name, title in sections:
         data = _load(name)
@@ -189,6 +211,7 @@ def main() -> int:
                 "midi": midi_section,
                 "scale": scale_section,
                 "idle": idle_section,
+                "safety": safety_section,
             }[name](data)
     notes = ROOT / "bench" / "NOTES.md"
     if notes.exists():

@@ -42,7 +42,15 @@ RESULTS = ROOT / "bench" / "results"
 
 
 def _start(kind: str) -> sandbox.Stack:
-    return sandbox.start_pulseaudio() if kind == "pulseaudio" else sandbox.start_pipewire()
+    """ "pulseaudio", "pipewire" (the system's) or a generation's label ("pipewire-1.4.2")."""
+    if kind == "pulseaudio":
+        return sandbox.start_pulseaudio()
+    if kind == "pipewire":
+        return sandbox.start_pipewire()
+    for gen in sandbox.pipewire_generations():
+        if gen.label == kind:
+            return sandbox.start_pipewire(generation=gen)
+    raise SystemExit(f"bench: {kind} is not prepared (scripts/fetch-pipewire)")
 
 
 def _server_version(stack: sandbox.Stack) -> str:
@@ -80,7 +88,7 @@ def hotplug(kind: str, rounds: int, work: Path) -> dict[str, Any]:
     stack = _start(kind)
     try:
         sandbox.plug(stack, IFACE)
-        reactors: list[Reactor] = [ServerPolicy(kind), PactlScript(), Dawroute()]
+        reactors: list[Reactor] = [ServerPolicy(stack.kind), PactlScript(), Dawroute()]
         plug: dict[str, list[float]] = {r.name: [] for r in reactors}
         unplug: dict[str, list[float]] = {r.name: [] for r in reactors}
         missed: dict[str, int] = {r.name: 0 for r in reactors}
@@ -94,13 +102,17 @@ def hotplug(kind: str, rounds: int, work: Path) -> dict[str, Any]:
                 else:
                     table[reactor.name].append(value)
 
-        for _ in range(rounds):  # reactors alternate, round after round, on the same server
-            for reactor in reactors:
-                reactor.start(stack, work)
-                try:
+        # Each reactor runs all its rounds as users run it: one daemon (one script, one
+        # loaded module) across every round, started once. A fresh daemon per round hid
+        # a bug that only a long-lived daemon has (a sent default kept after its device
+        # was unplugged made every later observe start pw-metadata).
+        for reactor in reactors:
+            reactor.start(stack, work)
+            try:
+                for _ in range(rounds):
                     asyncio.run(measure(reactor))
-                finally:
-                    reactor.stop()
+            finally:
+                reactor.stop()
         return {
             "server": kind,
             "version": _server_version(stack),
@@ -438,6 +450,7 @@ def idle(seconds: float, work: Path) -> dict[str, Any]:
 
 BENCHES: dict[str, Callable[[argparse.Namespace, Path], Any]] = {
     "hotplug-pipewire": lambda a, w: hotplug("pipewire", a.rounds, w),
+    "hotplug-pipewire-1.4": lambda a, w: hotplug("pipewire-1.4.2", a.rounds, w),
     "hotplug-pulseaudio": lambda a, w: hotplug("pulseaudio", a.rounds, w),
     "cli": lambda a, w: cli(a.rounds, w),
     "midi": lambda a, w: midi(a.rounds, w),
