@@ -59,6 +59,17 @@ class Change:
     index: int
 
 
+class _PulseAsync(pulsectl_asyncio.PulseAsync):  # type: ignore[misc]
+    def _pulse_state_cb(self, ctx: Any, userdata: Any) -> None:
+        """pulsectl-asyncio 1.2 sets an exception on every waiting future when the context
+        fails, also on futures already done (a call answered or cancelled in the same loop
+        turn): InvalidStateError inside a ctypes callback, a traceback in the daemon's log
+        on a server restart (seen ~1 in 10 PipeWire restarts). Drop the done ones first."""
+        futures: set[asyncio.Future[Any]] = getattr(self, "waiting_futures", set())
+        self.waiting_futures = {f for f in futures if not f.done()}
+        super()._pulse_state_cb(ctx, userdata)
+
+
 class PulseBackend:
     def __init__(self, server: str | None = None, client_name: str = "dawroute") -> None:
         self._server = server
@@ -72,8 +83,15 @@ class PulseBackend:
         self._kind = ServerKind.UNKNOWN
 
     async def connect(self, timeout: float = 2.0) -> None:
-        self._pulse = pulsectl_asyncio.PulseAsync(self._client_name, server=self._server)
-        await self._pulse.connect(timeout=timeout)
+        """Connect, or raise with nothing left open: a context that failed to connect
+        still holds its socket and libpulse's shared-memory pool (memfd) — one leaked per
+        attempt while the server was down, ~1 per restart before this closed it."""
+        self._pulse = _PulseAsync(self._client_name, server=self._server)
+        try:
+            await self._pulse.connect(timeout=timeout)
+        except BaseException:
+            self.close()
+            raise
 
     def close(self) -> None:
         if self._pulse is not None:
