@@ -88,8 +88,8 @@ def _stop(stack: sandbox.Stack) -> None:
 def server(request: pytest.FixtureRequest) -> Iterator[sandbox.Stack]:
     """The same test against real PulseAudio and real PipeWire + WirePlumber + pipewire-pulse
     of both generations."""
-    gen = request.param
-    stack = _start("pulseaudio") if gen is None else _start("pipewire", gen)
+    gen = request.param  # None or "pulseaudio" (a test's indirect parametrisation)
+    stack = _start("pulseaudio") if gen in (None, "pulseaudio") else _start("pipewire", gen)
     yield stack
     _stop(stack)
 
