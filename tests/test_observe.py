@@ -203,3 +203,65 @@ def test_an_unplugged_default_is_not_asked_about_for_the_rest_of_the_run(
             assert asked == []
 
     asyncio.run(scenario())
+
+
+def test_events_keep_the_snapshot_current_without_rereading_everything(
+    server: sandbox.Stack,
+) -> None:
+    """While subscribed, an observe fetches only what the events named — and still sees
+    exactly what a full read sees, after plugs, unplugs, moves and level changes."""
+
+    async def scenario() -> None:
+        async with (
+            PulseBackend(server.pulse_server) as live,
+            PulseBackend(server.pulse_server) as fresh,
+        ):
+            events = asyncio.create_task(_drain(live))
+            await asyncio.sleep(0.05)
+            await live.observe()  # the first one after subscribing reads everything
+            lists: list[str] = []
+            for name in ("sink_list", "source_list", "sink_input_list"):
+                real = getattr(live.pulse, name)
+
+                async def counted(*a, _real=real, _name=name, **kw):
+                    lists.append(_name)
+                    return await _real(*a, **kw)
+
+                setattr(live.pulse, name, counted)
+            sandbox.plug(server, sandbox.INTERFACE)
+            amp = sandbox.plug(server, sandbox.USB_AMP)
+            sandbox.start_daw(server, sink=sandbox.INTERFACE.name)
+            sandbox.unplug(server, amp)
+            sandbox.plug(server, sandbox.USB_AMP_2)
+            sandbox.with_pulse(
+                server,
+                lambda p: p.volume_set_all_chans(p.get_sink_by_name(sandbox.INTERFACE.name), 0.3),
+            )
+
+            def same(snap: Snapshot) -> bool:
+                return _comparable(snap) == expected[0]
+
+            expected: list[object] = [None]
+            for _ in range(200):
+                expected[0] = _comparable(await fresh.observe())
+                if same(await live.observe()):
+                    break
+                await asyncio.sleep(0.02)
+            assert _comparable(await live.observe()) == _comparable(await fresh.observe())
+            assert lists == [], f"full re-reads while subscribed: {lists}"
+            events.cancel()
+
+    asyncio.run(scenario())
+
+
+async def _drain(backend: PulseBackend) -> None:
+    async for _ in backend.changes():
+        pass
+
+
+def _comparable(snap: Snapshot) -> tuple:
+    return (
+        sorted((d.name, d.direction, d.volume, d.channels) for d in snap.devices),
+        sorted((s.index, s.app_name, s.sink) for s in snap.streams),
+        snap.default_sink,
+    )
