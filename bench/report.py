@@ -158,14 +158,15 @@ def safety_section(data: dict[str, Any]) -> list[str]:
         "A sample counts when the DAW is on a device above that device's cap.",
         "",
         "| stack | re-plug samples | on the amp | above the cap | flap samples | on the amp "
-        "| above the cap |",
-        "|---|---|---|---|---|---|---|",
+        "| above the cap | routed at the end |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for label, row in r["stacks"].items():
         rp, fl = row["replugs"], row["flaps"]
+        settled = "yes" if rp.get("settled", True) and fl.get("settled", True) else "**no**"
         out.append(
             f"| {label} | {rp['samples']} | {rp['on_amp']} | **{rp['above_cap']}** "
-            f"| {fl['samples']} | {fl['on_amp']} | **{fl['above_cap']}** |"
+            f"| {fl['samples']} | {fl['on_amp']} | **{fl['above_cap']}** | {settled} |"
         )
     return [*out, ""]
 

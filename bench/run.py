@@ -494,11 +494,16 @@ def safety(quick: bool, work: Path) -> dict[str, Any]:
             daemon.start(stack, work / label)
             row: dict[str, Any] = {}
             for phase in ("replugs", "flaps"):
+                settled = True
                 with Sampler(stack.pulse_server, soak.CAPS) as sampler:
-                    if phase == "replugs":
-                        soak.replugs(stack, replugs, wait)
-                    else:
-                        soak.flaps(stack, flaps, wait)
+                    try:
+                        if phase == "replugs":
+                            soak.replugs(stack, replugs, wait)
+                        else:
+                            soak.flaps(stack, flaps, wait)
+                    except sandbox.SandboxError as exc:  # recorded, not hidden
+                        print(f"{label} {phase}: {exc}", flush=True)
+                        settled = False
                 r = sampler.report
                 row[phase] = {
                     "samples": r.samples,
@@ -506,6 +511,7 @@ def safety(quick: bool, work: Path) -> dict[str, Any]:
                     "above_cap": len(r.violations),
                     "worst": r.worst,
                     "failed_polls": r.errors,
+                    "settled": settled,
                 }
             out["stacks"][label] = row
             print(label, row, flush=True)

@@ -8,6 +8,7 @@ PipeWire generations with WirePlumber's stock policy and state files. The long s
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from tests.conftest import PIPEWIRE_PARAMS, _start, _stop, hermetic_env, wait_un
 from tests.daemonrun import Running, server_state
 
 REPLUGS = 5
-FLAPS = 100
+FLAPS = int(os.environ.get("DAWROUTE_FLAPS", "100"))  # the soak: 1,000
 
 
 @pytest.fixture(
