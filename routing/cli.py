@@ -115,8 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp = cmd("watch", cmd_watch, "print each decision as it happens")
     sp.add_argument("--json", action="store_true")
     _add_midi_parser(sub)
-    sp = cmd("completion", cmd_completion, "print shell completion (bash)")
-    sp.add_argument("shell", nargs="?", default="bash", choices=["bash"])
+    sp = cmd("completion", cmd_completion, "print shell completion (bash, zsh or fish)")
+    sp.add_argument("shell", nargs="?", default="bash", choices=["bash", "zsh", "fish"])
+    sp.add_argument(  # what the completion scripts run to complete a profile name
+        "--profile-names", action="store_true", help=argparse.SUPPRESS
+    )
+    cmd("man", cmd_man, "show the manual page (printed as roff when not on a terminal)")
     return p
 
 
@@ -519,25 +523,28 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_completion(args: argparse.Namespace) -> int:
-    words = " ".join(a for a in build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
-    print(_BASH_COMPLETION.replace("@WORDS@", words))
+    from routing import completion
+
+    if args.profile_names:
+        for name in completion.profile_names(paths.profiles_dir()):
+            print(name)
+        return 0
+    print(completion.script(args.shell), end="")
     return 0
 
 
-_BASH_COMPLETION = """# dawroute bash completion: eval "$(dawroute completion bash)"
-_dawroute() {
-    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[1]}
-    if [[ $COMP_CWORD -eq 1 ]]; then
-        COMPREPLY=($(compgen -W "@WORDS@" -- "$cur"))
-    elif [[ $COMP_CWORD -eq 2 && ( $prev == switch || $prev == apply ) ]]; then
-        local names
-        names=$(dawroute list --json 2>/dev/null | sed -n 's/.*"name": "\\(.*\\)".*/\\1/p')
-        COMPREPLY=($(compgen -W "$names" -- "$cur"))
-    elif [[ $COMP_CWORD -ge 2 && ( $prev == check ) ]]; then
-        COMPREPLY=($(compgen -f -- "$cur"))
-    fi
-}
-complete -F _dawroute dawroute"""
+def cmd_man(args: argparse.Namespace) -> int:
+    import shutil
+    import subprocess
+    from importlib import resources
+
+    page = resources.files("routing") / "data" / "man" / "dawroute.1"
+    text = page.read_text(encoding="utf-8")
+    viewer = shutil.which("man")
+    if sys.stdout.isatty() and viewer is not None:
+        return subprocess.run([viewer, "-l", "-"], input=text, text=True).returncode
+    print(text, end="")
+    return 0
 
 
 if __name__ == "__main__":
