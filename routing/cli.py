@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(func=func)
         return sp
 
+    sp = cmd("init", cmd_init, "write the example profiles, config.yaml and editor schemas")
+    sp.add_argument(
+        "--service",
+        action="store_true",
+        help="also install and enable the systemd user unit for this dawroute",
+    )
+
     sp = cmd("devices", cmd_devices, "list outputs and inputs with ready-to-paste selectors")
     sp.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -162,6 +169,25 @@ def _version() -> str:
     from routing import __version__
 
     return f"dawroute {__version__}"
+
+
+# ---------------------------------------------------------------- init
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from routing.install import Report, init, install_service
+
+    report = init()
+    if args.service:
+        service = Report()
+        install_service(service)
+        report.wrote += service.wrote
+        report.notes += service.notes
+    for line in report.lines():
+        print(clean(line))
+    if report.wrote and not args.service:
+        print("next: `dawroute check`, then `dawroute init --service` to run it at login")
+    return 0
 
 
 # ---------------------------------------------------------------- devices
@@ -536,9 +562,10 @@ def cmd_completion(args: argparse.Namespace) -> int:
 def cmd_man(args: argparse.Namespace) -> int:
     import shutil
     import subprocess
-    from importlib import resources
 
-    page = resources.files("routing") / "data" / "man" / "dawroute.1"
+    from routing.install import data
+
+    page = data() / "man" / "dawroute.1"
     text = page.read_text(encoding="utf-8")
     viewer = shutil.which("man")
     if sys.stdout.isatty() and viewer is not None:

@@ -7,8 +7,9 @@
 # See also: https://github.com/scop/bash-completion/blob/main/doc/configuration.md
 
 _shtab_dawroute_midi_subparsers=(ports monitor learn)
-_shtab_dawroute_subparsers=(devices check schema apply daemon status list switch auto next previous reload watch midi completion man)
+_shtab_dawroute_subparsers=(init devices check schema apply daemon status list switch auto next previous reload watch midi completion man)
 
+_shtab_dawroute_init_option_strings=(-h --help --service)
 _shtab_dawroute_devices_option_strings=(-h --help --json)
 _shtab_dawroute_check_option_strings=(-h --help --json)
 _shtab_dawroute_schema_option_strings=(-h --help --config)
@@ -44,8 +45,11 @@ _shtab_dawroute_midi_learn___action_choices=(next previous auto volume_up volume
 _shtab_dawroute_midi_learn___api_choices=(auto jack alsa)
 _shtab_dawroute_midi_pos_0_choices=(ports monitor learn)
 _shtab_dawroute_completion_pos_0_choices=(bash zsh fish)
-_shtab_dawroute_pos_0_choices=(devices check schema apply daemon status list switch auto next previous reload watch midi completion man)
+_shtab_dawroute_pos_0_choices=(init devices check schema apply daemon status list switch auto next previous reload watch midi completion man)
 
+_shtab_dawroute_init__h_nargs=0
+_shtab_dawroute_init___help_nargs=0
+_shtab_dawroute_init___service_nargs=0
 _shtab_dawroute_devices__h_nargs=0
 _shtab_dawroute_devices___help_nargs=0
 _shtab_dawroute_devices___json_nargs=0
