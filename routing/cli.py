@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = cmd("switch", cmd_switch, "switch to a profile (held until its device leaves, or `auto`)")
     sp.add_argument("profile")
     cmd("auto", cmd_simple, "drop the manual choice: back to automatic").set_defaults(method="auto")
+    cmd(
+        "off",
+        cmd_simple,
+        "undo dawroute's routing and stop deciding until `auto` or `switch`",
+    ).set_defaults(method="off")
     cmd("next", cmd_simple, "switch to the next present profile").set_defaults(method="next")
     cmd("previous", cmd_simple, "switch to the previous present profile").set_defaults(
         method="previous"

@@ -116,6 +116,10 @@ class Config:
     midi: Midi = Field(default_factory=Midi)
     notifications: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # what the daemon leaves when it stops: `keep` the routing (the DAW stays where it
+    # plays), or `restore` what dawroute changed, as `dawroute off` does (not remembered:
+    # the next start routes again). Not `off`: YAML reads a bare off as false
+    on_stop: Literal["keep", "restore"] = "keep"
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from routing import notify, paths, policy, reconcile, runtime, status, triggers, yamlsource
+from routing import notify, off, paths, policy, reconcile, runtime, status, triggers, yamlsource
 from routing import state as state_store
 from routing.apply import apply_plan
 from routing.backends.composite import Backends, for_profiles, needs_jack
@@ -37,7 +37,7 @@ from routing.errors import (
     issue_lines,
 )
 from routing.midi import MidiControl
-from routing.model import SetVolume, Snapshot
+from routing.model import Connect, Disconnect, Link, Op, SetVolume, Snapshot
 from routing.policy import Cause, Decision, Trigger
 from routing.profiles import Profile, ProfileSet
 from routing.state import State
@@ -59,6 +59,8 @@ class Request:
     trigger: Trigger
     future: asyncio.Future[Result] | None = None
     volume_step: float = 0.0  # MIDI volume_up/volume_down: nudge the outputs, within caps
+    off: bool = False  # undo dawroute's routing (`dawroute off`, or on_stop: restore)
+    stay_off: bool = True  # off: remember it (no decisions until `auto` or `switch`)
 
     def answer(self, result: Result) -> None:
         if self.future is not None and not self.future.done():
@@ -113,6 +115,7 @@ class Daemon:
         self._verifies = 0
         self._watchers: set[asyncio.Queue[Result]] = set()
         self._stop = asyncio.Event()
+        self._stopping = False
         self.midi: MidiControl | None = None
         self.jack: JackBackend | None = None
         self._jack_next_try = 0.0
@@ -173,6 +176,7 @@ class Daemon:
         await self._stop.wait()
         notify.notify("STOPPING=1")
         log.info("stopping")
+        await self._on_stop()
         await self._shutdown(tasks)
         watch.close(loop)
         await control.close()
@@ -181,6 +185,18 @@ class Daemon:
 
     def stop(self) -> None:
         self._stop.set()
+
+    async def _on_stop(self) -> None:
+        """`on_stop: restore` undoes the routing before the daemon exits (not remembered as
+        off: the next start routes again); `keep` (the default) leaves it as it is."""
+        if self.loaded.config.on_stop != "restore" or self.state.off or self.backend is None:
+            return
+        self._stopping = True  # the events our undo causes must not route again
+        try:
+            await asyncio.wait_for(self._request(Trigger(), off=True, stay_off=False), 5.0)
+        except (DawrouteError, TimeoutError) as exc:
+            message = exc.message if isinstance(exc, DawrouteError) else "timed out"
+            log.warning("on_stop: restore: routing not fully undone: %s", message)
 
     async def _shutdown(self, tasks: list[asyncio.Task[None]]) -> None:
         """Let the running pass finish, then drop the server connection.
@@ -345,7 +361,10 @@ class Daemon:
             self._timing["observe"] = time.perf_counter() - t0
             cause = Cause.EVENT if self._started else Cause.STARTUP
             for req in requests or [Request(Trigger(cause))]:
-                snapshot = await self._handle(backend, req, snapshot)
+                if req.off:
+                    snapshot = await self._undo(backend, req, snapshot)
+                else:
+                    snapshot = await self._handle(backend, req, snapshot)
             self._started = True
         except (Disconnected, ServerError) as exc:
             for r in requests:
@@ -397,6 +416,14 @@ class Daemon:
             self._jack_delay = min(self._jack_delay * 2, 10.0)
 
     async def _handle(self, backend: Backends, req: Request, snapshot: Snapshot) -> Snapshot:
+        if (self.state.off or self._stopping) and req.trigger.cause in (
+            Cause.EVENT,
+            Cause.STARTUP,
+        ):
+            # off: no decisions until `auto` or `switch` (MIDI volume steps included)
+            self.snapshot, self.decision = snapshot, None
+            req.answer({"profile": None, "reason": self.active_reason or "off", "done": []})
+            return snapshot
         d = policy.decide(
             self.loaded.profiles,
             snapshot,
@@ -411,6 +438,7 @@ class Daemon:
         done: list[str] = []
         failed: list[str] = []
         skipped: list[str] = []
+        changes: dict[str, Any] = {}
         if d.plan is not None:
             ops = reconcile.ops(d.plan, snapshot)
             if req.volume_step:
@@ -421,8 +449,10 @@ class Daemon:
                     if isinstance(op, SetVolume) and op.device not in touched
                 ]
             if ops:
+                changes.update(self._remember_default(snapshot))
                 t0 = time.perf_counter()
                 result = await apply_plan(backend, ops)
+                changes["links"] = _links_after(self.state.links, result.done)
                 self._timing["apply"] = time.perf_counter() - t0
                 log.debug(
                     "pass: observe %.2f ms, apply %.2f ms (%d ops)",
@@ -436,7 +466,7 @@ class Daemon:
                 snapshot = await backend.observe()
                 self.snapshot = snapshot
                 self._verify_later(bool(reconcile.ops(d.plan, snapshot)) and not failed)
-        self._commit(d, req.trigger, done, failed, skipped)
+        self._commit(d, req.trigger, done, failed, skipped, changes)
         if failed:
             self._retry()
             not_done = failed + [f"skipped {s}" for s in skipped]
@@ -452,6 +482,68 @@ class Daemon:
                     "manual": d.manual is not None,
                 }
             )
+        return snapshot
+
+    def _remember_default(self, snapshot: Snapshot) -> dict[str, Any]:
+        """Before dawroute's first change: the user's default sink, for `off` to restore."""
+        if self.state.original_default is not None:
+            return {}
+        dev = snapshot.device(snapshot.default_sink or "")
+        if dev is None or dev.ours:  # ours: left by an earlier run; nothing to restore
+            return {}
+        log.debug("default sink before dawroute's first change: %s", dev.name)
+        return {"original_default": dev.name}
+
+    async def _undo(self, backend: Backends, req: Request, snapshot: Snapshot) -> Snapshot:
+        """`dawroute off`: undo the routing (routing.off), then stop deciding."""
+        ops, notes = off.undo_ops(snapshot, self.state.original_default, self.state.links)
+        result = await apply_plan(backend, ops) if ops else None
+        done = [op.describe() for op in result.done] if result else []
+        failed = [f"{op.describe()}: {why}" for op, why in result.failed] if result else []
+        skipped = [f"{op.describe()}: {why}" for op, why in result.skipped] if result else []
+        if ops:
+            snapshot = await backend.observe()
+        self.snapshot, self.decision = snapshot, None
+        old, now = self.state, time.time()
+        links = _links_after(old.links, result.done) if result else old.links
+        new = replace(
+            old,
+            active=None,
+            active_since=now,
+            manual=None if req.stay_off else old.manual,
+            manual_since=None if req.stay_off else old.manual_since,
+            off=req.stay_off,
+            off_since=now if req.stay_off else None,
+            original_default=old.original_default if failed else None,
+            links=tuple(x for x in links if Link(*x) in snapshot.links),
+        )
+        reason = (
+            "off: dawroute's routing undone; `dawroute auto` or `dawroute switch NAME` "
+            "turns it back on"
+            if req.stay_off
+            else "stopped: dawroute's routing undone (on_stop: restore)"
+        )
+        self.active_reason = reason
+        if new != old:
+            self.state = new
+            self._save_state(new)
+            notify.notify("STATUS=off" if req.stay_off else "STATUS=stopping")
+            if self.midi is not None and old.active is not None:
+                self.midi.send_leds(None)
+        log.info("%s (%d op(s)%s)", reason, len(done), f", {len(failed)} failed" if failed else "")
+        for note in notes:
+            log.info("off: %s", note)
+        self._record(
+            "decision", reason, profile=None, cause="off", done=done, failed=failed,
+            skipped=skipped + notes,
+        )  # fmt: skip
+        if failed:
+            req.fail(ProfileNotApplied("off: " + "; ".join(failed)))
+        else:
+            req.answer(
+                {"profile": None, "reason": reason, "done": done, "skipped": skipped + notes,
+                 "manual": False}
+            )  # fmt: skip
         return snapshot
 
     def _verify_later(self, pending: bool) -> None:
@@ -481,16 +573,21 @@ class Daemon:
         done: list[str],
         failed: list[str],
         skipped: list[str],
+        changes: dict[str, Any],
     ) -> None:
         now = time.time()
         old = self.state
-        new = State(
+        new = replace(
+            old,
             active=d.profile,
             active_since=old.active_since if d.profile == old.active else now,
             manual=d.manual,
             manual_since=old.manual_since
             if d.manual == old.manual
             else (now if d.manual else None),
+            off=False,
+            off_since=None,
+            **changes,
         )
         if new != old:
             self.state = new
@@ -645,9 +742,16 @@ class Daemon:
 
     # ------------------------------------------------------------ Control
 
-    async def _request(self, trigger: Trigger, volume_step: float = 0.0) -> Result:
+    async def _request(
+        self,
+        trigger: Trigger,
+        volume_step: float = 0.0,
+        *,
+        off: bool = False,
+        stay_off: bool = True,
+    ) -> Result:
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._requests.append(Request(trigger, future, volume_step))
+        self._requests.append(Request(trigger, future, volume_step, off, stay_off))
         self.scheduler.poke(f"request {trigger.cause.value}")
         try:
             return await asyncio.wait_for(future, REQUEST_TIMEOUT)
@@ -659,6 +763,9 @@ class Daemon:
 
     async def auto(self) -> Result:
         return await self._request(Trigger(Cause.AUTO))
+
+    async def off(self) -> Result:
+        return await self._request(Trigger(), off=True)
 
     async def next(self) -> Result:
         return await self._request(Trigger(Cause.NEXT))
@@ -713,6 +820,19 @@ class Daemon:
     def _down_message(self) -> str:
         since = time.strftime("%H:%M:%S", time.localtime(self.server_down_since or time.time()))
         return f"sound server unavailable since {since}"
+
+
+def _links_after(
+    links: tuple[tuple[str, str], ...], done: tuple[Op, ...]
+) -> tuple[tuple[str, str], ...]:
+    """The JACK links dawroute made, after the ops in `done` (for `off` to remove)."""
+    made = dict.fromkeys(links)
+    for op in done:
+        if isinstance(op, Connect):
+            made[(op.link.source, op.link.target)] = None
+        elif isinstance(op, Disconnect):
+            made.pop((op.link.source, op.link.target), None)
+    return tuple(made)
 
 
 def run(settings: Settings) -> int:

@@ -38,7 +38,7 @@ def test_shipped_completions_and_man_page_are_current() -> None:
 
 def test_man_page_lists_every_command_and_option() -> None:
     page = manpage.render()
-    for word in ("init", "\\-\\-service", "man", "check", "\\-\\-dry\\-run", "completion"):
+    for word in ("init", "\\-\\-service", "off", "man", "check", "\\-\\-dry\\-run", "completion"):
         assert word in page
     if shutil.which("man"):
         out = subprocess.run(

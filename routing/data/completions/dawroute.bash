@@ -7,7 +7,7 @@
 # See also: https://github.com/scop/bash-completion/blob/main/doc/configuration.md
 
 _shtab_dawroute_midi_subparsers=(ports monitor learn)
-_shtab_dawroute_subparsers=(init devices check schema apply daemon status list switch auto next previous reload watch midi completion man)
+_shtab_dawroute_subparsers=(init devices check schema apply daemon status list switch auto off next previous reload watch midi completion man)
 
 _shtab_dawroute_init_option_strings=(-h --help --service)
 _shtab_dawroute_devices_option_strings=(-h --help --json)
@@ -19,6 +19,7 @@ _shtab_dawroute_status_option_strings=(-h --help --json)
 _shtab_dawroute_list_option_strings=(-h --help --json)
 _shtab_dawroute_switch_option_strings=(-h --help)
 _shtab_dawroute_auto_option_strings=(-h --help)
+_shtab_dawroute_off_option_strings=(-h --help)
 _shtab_dawroute_next_option_strings=(-h --help)
 _shtab_dawroute_previous_option_strings=(-h --help)
 _shtab_dawroute_reload_option_strings=(-h --help)
@@ -45,7 +46,7 @@ _shtab_dawroute_midi_learn___action_choices=(next previous auto volume_up volume
 _shtab_dawroute_midi_learn___api_choices=(auto jack alsa)
 _shtab_dawroute_midi_pos_0_choices=(ports monitor learn)
 _shtab_dawroute_completion_pos_0_choices=(bash zsh fish)
-_shtab_dawroute_pos_0_choices=(init devices check schema apply daemon status list switch auto next previous reload watch midi completion man)
+_shtab_dawroute_pos_0_choices=(init devices check schema apply daemon status list switch auto off next previous reload watch midi completion man)
 
 _shtab_dawroute_init__h_nargs=0
 _shtab_dawroute_init___help_nargs=0
@@ -77,6 +78,8 @@ _shtab_dawroute_switch__h_nargs=0
 _shtab_dawroute_switch___help_nargs=0
 _shtab_dawroute_auto__h_nargs=0
 _shtab_dawroute_auto___help_nargs=0
+_shtab_dawroute_off__h_nargs=0
+_shtab_dawroute_off___help_nargs=0
 _shtab_dawroute_next__h_nargs=0
 _shtab_dawroute_next___help_nargs=0
 _shtab_dawroute_previous__h_nargs=0

@@ -51,7 +51,7 @@ function _shtab_dawroute_using
   test "$_shtab_dawroute_cmdpath" = "$argv"
 end
 
-set -g _shtab_dawroute_commands init devices check schema apply daemon status list switch auto next previous reload watch midi 'midi ports' 'midi monitor' 'midi learn' completion man
+set -g _shtab_dawroute_commands init devices check schema apply daemon status list switch auto off next previous reload watch midi 'midi ports' 'midi monitor' 'midi learn' completion man
 set -g _shtab_dawroute_opts_with_value --action --api --config --count --port --profiles --switch --timeout --toggle
 
 complete -c dawroute -e
@@ -93,6 +93,8 @@ complete -c dawroute -n '_shtab_dawroute_using switch' -s h -l help -d 'show thi
 complete -c dawroute -n '_shtab_dawroute_using switch; and test $_shtab_dawroute_npos -eq 0' -ka "(dawroute completion --profile-names 2>/dev/null)" -d profile
 complete -c dawroute -n '_shtab_dawroute_using; and test $_shtab_dawroute_npos -eq 0' -a auto -d 'drop the manual choice: back to automatic'
 complete -c dawroute -n '_shtab_dawroute_using auto' -s h -l help -d 'show this help message and exit'
+complete -c dawroute -n '_shtab_dawroute_using; and test $_shtab_dawroute_npos -eq 0' -a off -d 'undo dawroute'"'"'s routing and stop deciding until `auto` or `switch`'
+complete -c dawroute -n '_shtab_dawroute_using off' -s h -l help -d 'show this help message and exit'
 complete -c dawroute -n '_shtab_dawroute_using; and test $_shtab_dawroute_npos -eq 0' -a next -d 'switch to the next present profile'
 complete -c dawroute -n '_shtab_dawroute_using next' -s h -l help -d 'show this help message and exit'
 complete -c dawroute -n '_shtab_dawroute_using; and test $_shtab_dawroute_npos -eq 0' -a previous -d 'switch to the previous present profile'
