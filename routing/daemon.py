@@ -16,7 +16,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from routing import notify, off, paths, policy, reconcile, runtime, status, triggers, yamlsource
+from routing import (
+    desktop,
+    notify,
+    off,
+    paths,
+    policy,
+    reconcile,
+    runtime,
+    status,
+    triggers,
+    yamlsource,
+)
 from routing import state as state_store
 from routing.apply import apply_plan
 from routing.backends.composite import Backends, for_profiles, needs_jack
@@ -116,6 +127,7 @@ class Daemon:
         self._watchers: set[asyncio.Queue[Result]] = set()
         self._stop = asyncio.Event()
         self._stopping = False
+        self.notifier: desktop.Notifier | None = None  # config `notifications: true`
         self.midi: MidiControl | None = None
         self.jack: JackBackend | None = None
         self._jack_next_try = 0.0
@@ -149,6 +161,7 @@ class Daemon:
             log.info("removed %d stale state temp file(s) from an interrupted save", stale)
         self.state = state_store.load(self.settings.state_path)
         await self._reload(initial=True)
+        self._configure_notifications()
         control = ControlServer(
             self, self.settings.socket_path, max_connections=runtime.connection_cap(fd_limit)
         )
@@ -180,6 +193,8 @@ class Daemon:
         await self._shutdown(tasks)
         watch.close(loop)
         await control.close()
+        if self.notifier is not None:
+            self.notifier.close()
         self._save_state(self.state)
         return 0
 
@@ -272,6 +287,18 @@ class Daemon:
             log.warning("MIDI %s: %s", action.describe(), exc.message)
             self._record("midi", f"{action.describe()}: {exc.message}")
 
+    def _configure_notifications(self) -> None:
+        want = self.loaded.config.notifications
+        if want and self.notifier is None:
+            self.notifier = desktop.Notifier(asyncio.get_running_loop())
+        elif not want and self.notifier is not None:
+            self.notifier.close()
+            self.notifier = None
+
+    def _notify_problem(self, message: str) -> None:
+        if self.notifier is not None:
+            self.notifier.problem(message)
+
     def _watched_dirs(self) -> list[Path]:
         dirs = {p if p.is_dir() or not p.suffix else p.parent for p in self.settings.profile_paths}
         if self.settings.config_path is not None:
@@ -311,6 +338,8 @@ class Daemon:
             self._jack_reset = True
             self._jack_next_try = 0.0
             self._record("server", "sound server connected")
+            if self.notifier is not None:
+                self.notifier.clear_problem()
             self._server_changed("server connected")  # full resync
             try:
                 async for change in backend.changes():
@@ -338,6 +367,7 @@ class Daemon:
             log.warning("sound server unavailable: %s", why)
             self._record("server", f"sound server unavailable ({why})")
             notify.notify("STATUS=sound server unavailable")
+            self._notify_problem(f"sound server unavailable ({why})")
 
     # ------------------------------------------------------------ the pass
 
@@ -528,6 +558,8 @@ class Daemon:
             self.state = new
             self._save_state(new)
             notify.notify("STATUS=off" if req.stay_off else "STATUS=stopping")
+            if self.notifier is not None and req.stay_off:
+                self.notifier.profile(None, reason)
             if self.midi is not None and old.active is not None:
                 self.midi.send_leds(None)
         log.info("%s (%d op(s)%s)", reason, len(done), f", {len(failed)} failed" if failed else "")
@@ -595,6 +627,10 @@ class Daemon:
             notify.notify(f"STATUS=active profile: {d.profile or 'none'}")
             if self.midi is not None and new.active != old.active:
                 self.midi.send_leds(new.active)
+            if self.notifier is not None and new.active != old.active:
+                self.notifier.profile(d.profile, d.reason)
+        if failed:
+            self._notify_problem(f"{d.profile}: not fully applied: {failed[0]}")
         if (
             new.active != old.active
             or self.active_reason is None
@@ -630,6 +666,7 @@ class Daemon:
             if why != self.state_error:
                 log.error("%s; the active profile is kept in memory only", why)
                 self._record("state", why)
+                self._notify_problem(why)
             self.state_error = why
             return
         if self.state_error is not None:
@@ -729,6 +766,10 @@ class Daemon:
                 f"configuration has {len(errors)} error(s); {kept}",
                 errors=issue_lines(errors, 3),  # a summary: events are kept and sent in status
             )
+            self._notify_problem(
+                f"configuration has {len(errors)} error(s); {kept} — `dawroute check` "
+                f"lists them. First: {issue_lines(errors, 1)[0]}"
+            )
             return False
         midi_changed = loaded.config.midi != self.loaded.config.midi
         self.loaded = Loaded(
@@ -738,6 +779,8 @@ class Daemon:
         if midi_changed and not initial:
             self._trigger_state = TriggerState()
             self._restart_midi()
+        if not initial:
+            self._configure_notifications()
         return True
 
     # ------------------------------------------------------------ Control
