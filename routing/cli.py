@@ -105,7 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--config", type=Path, help="config.yaml (default: ~/.config/dawroute/config.yaml)"
     )
-    sp.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sp.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging (over config's log_level)"
+    )
 
     sp = cmd("status", cmd_status, "active profile and why, outputs, DAW streams, recent events")
     sp.add_argument("--json", action="store_true")
@@ -285,12 +287,24 @@ def cmd_check(args: argparse.Namespace) -> int:
     profile_paths, config_path = split_paths(args.paths)
     if not args.paths and not profile_paths[0].exists():
         print(
-            f"dawroute: no profiles yet: {profile_paths[0]} does not exist — copy an "
-            "example from the profiles/ folder there",
+            f"dawroute: no profiles yet: {profile_paths[0]} does not exist — "
+            "`dawroute init` writes the examples there",
             file=sys.stderr,
         )
         return ConfigInvalid.exit_code
+    from routing.errors import ConfigIssue
+    from routing.profiles import profile_files
+
     profiles, _, issues = check_all(profile_paths, config_path)
+    for p in profile_paths:
+        if p.is_dir() and not profile_files([p]):
+            issues.append(
+                ConfigIssue(
+                    str(p), 1, 1, "", "no profiles in this directory (no *.yaml or *.yml "
+                    "file but config.yaml)", "`dawroute init` writes the examples to "
+                    f"{paths.profiles_dir()}; a profile needs at least `name` and `output`",
+                )
+            )  # fmt: skip
     errors = [i for i in issues if i.severity == "error"]
     if args.json:
         print(
@@ -308,6 +322,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(
                 clean(issue.format()), file=sys.stderr if issue.severity == "error" else sys.stdout
             )
+        if config_path is not None and config_path.is_file():
+            print(f"config: {clean(str(config_path))} (daemon settings)")
         if not errors:
             print(f"ok: {len(profiles.profiles)} profile(s): {', '.join(profiles.names())}")
     return ConfigInvalid.exit_code if errors else 0
@@ -452,6 +468,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
         state_path=paths.state_dir() / "state.json",
         socket_path=paths.control_socket(),
         server=os.environ.get("PULSE_SERVER"),
+        verbose=args.verbose,
     )
     return run(settings)
 

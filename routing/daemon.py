@@ -89,6 +89,7 @@ class Settings:
     state_path: Path
     socket_path: Path
     server: str | None = None  # PULSE_SERVER-style address; None = the default
+    verbose: bool = False  # -v: debug logging, whatever config.yaml's log_level says
 
 
 @dataclass
@@ -772,6 +773,8 @@ class Daemon:
             )
             return False
         midi_changed = loaded.config.midi != self.loaded.config.midi
+        if not self.settings.verbose:
+            logging.getLogger().setLevel(loaded.config.log_level.upper())
         self.loaded = Loaded(
             tuple(p.profile for p in profiles.profiles), loaded.config, (), warnings, time.time()
         )

@@ -102,7 +102,8 @@ def test_the_wheel_ships_its_data_and_runs_outside_the_checkout(
 
     check = _run(installed, env, "check")
     assert check.returncode == 0, check.stderr
-    assert check.stdout.startswith(f"ok: {len(examples)} profile(s)")
+    assert f"ok: {len(examples)} profile(s)" in check.stdout
+    assert f"config: {cfg / 'config.yaml'} (daemon settings)" in check.stdout
     schema = json.loads(_run(installed, env, "schema").stdout)
     assert schema["title"].startswith("dawroute")
 

@@ -81,7 +81,7 @@ complete -c dawroute -n '_shtab_dawroute_using; and test $_shtab_dawroute_npos -
 complete -c dawroute -n '_shtab_dawroute_using daemon' -s h -l help -d 'show this help message and exit'
 complete -c dawroute -n '_shtab_dawroute_using daemon' -l profiles -xka "(__fish_complete_path (commandline -ct))" -d 'profile file or directory (default: ~/.config/dawroute/profiles)'
 complete -c dawroute -n '_shtab_dawroute_using daemon' -l config -xka "(__fish_complete_path (commandline -ct))" -d 'config.yaml (default: ~/.config/dawroute/config.yaml)'
-complete -c dawroute -n '_shtab_dawroute_using daemon' -s v -l verbose -d 'debug logging'
+complete -c dawroute -n '_shtab_dawroute_using daemon' -s v -l verbose -d 'debug logging (over config'"'"'s log_level)'
 complete -c dawroute -n '_shtab_dawroute_using; and test $_shtab_dawroute_npos -eq 0' -a status -d 'active profile and why, outputs, DAW streams, recent events'
 complete -c dawroute -n '_shtab_dawroute_using status' -s h -l help -d 'show this help message and exit'
 complete -c dawroute -n '_shtab_dawroute_using status' -l json -d json
