@@ -63,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
         sp.set_defaults(func=func)
         return sp
 
+    sp = cmd("init", cmd_init, "write the example profiles, config.yaml and editor schemas")
+    sp.add_argument(
+        "--service",
+        action="store_true",
+        help="also install and enable the systemd user unit for this dawroute",
+    )
+
     sp = cmd("devices", cmd_devices, "list outputs and inputs with ready-to-paste selectors")
     sp.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -98,7 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument(
         "--config", type=Path, help="config.yaml (default: ~/.config/dawroute/config.yaml)"
     )
-    sp.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sp.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging (over config's log_level)"
+    )
 
     sp = cmd("status", cmd_status, "active profile and why, outputs, DAW streams, recent events")
     sp.add_argument("--json", action="store_true")
@@ -107,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = cmd("switch", cmd_switch, "switch to a profile (held until its device leaves, or `auto`)")
     sp.add_argument("profile")
     cmd("auto", cmd_simple, "drop the manual choice: back to automatic").set_defaults(method="auto")
+    cmd(
+        "off",
+        cmd_simple,
+        "undo dawroute's routing and stop deciding until `auto` or `switch`",
+    ).set_defaults(method="off")
     cmd("next", cmd_simple, "switch to the next present profile").set_defaults(method="next")
     cmd("previous", cmd_simple, "switch to the previous present profile").set_defaults(
         method="previous"
@@ -115,8 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp = cmd("watch", cmd_watch, "print each decision as it happens")
     sp.add_argument("--json", action="store_true")
     _add_midi_parser(sub)
-    sp = cmd("completion", cmd_completion, "print shell completion (bash)")
-    sp.add_argument("shell", nargs="?", default="bash", choices=["bash"])
+    sp = cmd("completion", cmd_completion, "print shell completion (bash, zsh or fish)")
+    sp.add_argument("shell", nargs="?", default="bash", choices=["bash", "zsh", "fish"])
+    sp.add_argument(  # what the completion scripts run to complete a profile name
+        "--profile-names", action="store_true", help=argparse.SUPPRESS
+    )
+    cmd("man", cmd_man, "show the manual page (printed as roff when not on a terminal)")
     return p
 
 
@@ -158,6 +176,25 @@ def _version() -> str:
     from routing import __version__
 
     return f"dawroute {__version__}"
+
+
+# ---------------------------------------------------------------- init
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from routing.install import Report, init, install_service
+
+    report = init()
+    if args.service:
+        service = Report()
+        install_service(service)
+        report.wrote += service.wrote
+        report.notes += service.notes
+    for line in report.lines():
+        print(clean(line))
+    if report.wrote and not args.service:
+        print("next: `dawroute check`, then `dawroute init --service` to run it at login")
+    return 0
 
 
 # ---------------------------------------------------------------- devices
@@ -250,12 +287,24 @@ def cmd_check(args: argparse.Namespace) -> int:
     profile_paths, config_path = split_paths(args.paths)
     if not args.paths and not profile_paths[0].exists():
         print(
-            f"dawroute: no profiles yet: {profile_paths[0]} does not exist — copy an "
-            "example from the profiles/ folder there",
+            f"dawroute: no profiles yet: {profile_paths[0]} does not exist — "
+            "`dawroute init` writes the examples there",
             file=sys.stderr,
         )
         return ConfigInvalid.exit_code
+    from routing.errors import ConfigIssue
+    from routing.profiles import profile_files
+
     profiles, _, issues = check_all(profile_paths, config_path)
+    for p in profile_paths:
+        if p.is_dir() and not profile_files([p]):
+            issues.append(
+                ConfigIssue(
+                    str(p), 1, 1, "", "no profiles in this directory (no *.yaml or *.yml "
+                    "file but config.yaml)", "`dawroute init` writes the examples to "
+                    f"{paths.profiles_dir()}; a profile needs at least `name` and `output`",
+                )
+            )  # fmt: skip
     errors = [i for i in issues if i.severity == "error"]
     if args.json:
         print(
@@ -273,6 +322,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(
                 clean(issue.format()), file=sys.stderr if issue.severity == "error" else sys.stdout
             )
+        if config_path is not None and config_path.is_file():
+            print(f"config: {clean(str(config_path))} (daemon settings)")
         if not errors:
             print(f"ok: {len(profiles.profiles)} profile(s): {', '.join(profiles.names())}")
     return ConfigInvalid.exit_code if errors else 0
@@ -417,6 +468,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
         state_path=paths.state_dir() / "state.json",
         socket_path=paths.control_socket(),
         server=os.environ.get("PULSE_SERVER"),
+        verbose=args.verbose,
     )
     return run(settings)
 
@@ -519,25 +571,29 @@ def cmd_watch(args: argparse.Namespace) -> int:
 
 
 def cmd_completion(args: argparse.Namespace) -> int:
-    words = " ".join(a for a in build_parser()._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
-    print(_BASH_COMPLETION.replace("@WORDS@", words))
+    from routing import completion
+
+    if args.profile_names:
+        for name in completion.profile_names(paths.profiles_dir()):
+            print(name)
+        return 0
+    print(completion.script(args.shell), end="")
     return 0
 
 
-_BASH_COMPLETION = """# dawroute bash completion: eval "$(dawroute completion bash)"
-_dawroute() {
-    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[1]}
-    if [[ $COMP_CWORD -eq 1 ]]; then
-        COMPREPLY=($(compgen -W "@WORDS@" -- "$cur"))
-    elif [[ $COMP_CWORD -eq 2 && ( $prev == switch || $prev == apply ) ]]; then
-        local names
-        names=$(dawroute list --json 2>/dev/null | sed -n 's/.*"name": "\\(.*\\)".*/\\1/p')
-        COMPREPLY=($(compgen -W "$names" -- "$cur"))
-    elif [[ $COMP_CWORD -ge 2 && ( $prev == check ) ]]; then
-        COMPREPLY=($(compgen -f -- "$cur"))
-    fi
-}
-complete -F _dawroute dawroute"""
+def cmd_man(args: argparse.Namespace) -> int:
+    import shutil
+    import subprocess
+
+    from routing.install import data
+
+    page = data() / "man" / "dawroute.1"
+    text = page.read_text(encoding="utf-8")
+    viewer = shutil.which("man")
+    if sys.stdout.isatty() and viewer is not None:
+        return subprocess.run([viewer, "-l", "-"], input=text, text=True).returncode
+    print(text, end="")
+    return 0
 
 
 if __name__ == "__main__":

@@ -140,6 +140,9 @@ class ControlClient:
     async def auto(self) -> Result:
         return self._call("auto")
 
+    async def off(self) -> Result:
+        return self._call("off")
+
     async def next(self) -> Result:
         return self._call("next")
 

@@ -116,6 +116,10 @@ class Config:
     midi: Midi = Field(default_factory=Midi)
     notifications: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    # what the daemon leaves when it stops: `keep` the routing (the DAW stays where it
+    # plays), or `restore` what dawroute changed, as `dawroute off` does (not remembered:
+    # the next start routes again). Not `off`: YAML reads a bare off as false
+    on_stop: Literal["keep", "restore"] = "keep"
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +194,32 @@ def cross_check(loaded: LoadedConfig, profiles: ProfileSet) -> list[ConfigIssue]
     return issues
 
 
+def stray_configs(profile_paths: Sequence[Path], config_path: Path | None) -> list[ConfigIssue]:
+    """A config.yaml inside a profiles directory that is not the config file in use: its
+    settings are not read, which is worth a warning rather than silence."""
+    from routing.profiles import CONFIG_NAME
+
+    issues = []
+    for p in profile_paths:
+        stray = p / CONFIG_NAME
+        if not p.is_dir() or not stray.is_file():
+            continue
+        if config_path is not None and stray.resolve() == config_path.resolve():
+            continue
+        where = f" ({config_path})" if config_path is not None else ""
+        issues.append(
+            ConfigIssue(
+                str(stray), 1, 1, "",
+                "daemon settings inside the profiles directory are not read, and it is "
+                "not a profile",
+                f"move it next to the profiles directory, to the config.yaml the daemon "
+                f"reads{where}",
+                "warning",
+            )
+        )  # fmt: skip
+    return issues
+
+
 def check_all(
     profile_paths: Sequence[Path], config_path: Path | None
 ) -> tuple[ProfileSet, LoadedConfig, list[ConfigIssue]]:
@@ -198,7 +228,7 @@ def check_all(
 
     profiles, issues = load_profiles(profile_paths)
     loaded, config_issues = load_config(config_path)
-    issues = issues + config_issues
+    issues = stray_configs(profile_paths, config_path) + issues + config_issues
     if not config_issues:
         issues += cross_check(loaded, profiles)
     return profiles, loaded, issues

@@ -16,7 +16,18 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from routing import notify, paths, policy, reconcile, runtime, status, triggers, yamlsource
+from routing import (
+    desktop,
+    notify,
+    off,
+    paths,
+    policy,
+    reconcile,
+    runtime,
+    status,
+    triggers,
+    yamlsource,
+)
 from routing import state as state_store
 from routing.apply import apply_plan
 from routing.backends.composite import Backends, for_profiles, needs_jack
@@ -37,7 +48,7 @@ from routing.errors import (
     issue_lines,
 )
 from routing.midi import MidiControl
-from routing.model import SetVolume, Snapshot
+from routing.model import Connect, Disconnect, Link, Op, SetVolume, Snapshot
 from routing.policy import Cause, Decision, Trigger
 from routing.profiles import Profile, ProfileSet
 from routing.state import State
@@ -59,6 +70,8 @@ class Request:
     trigger: Trigger
     future: asyncio.Future[Result] | None = None
     volume_step: float = 0.0  # MIDI volume_up/volume_down: nudge the outputs, within caps
+    off: bool = False  # undo dawroute's routing (`dawroute off`, or on_stop: restore)
+    stay_off: bool = True  # off: remember it (no decisions until `auto` or `switch`)
 
     def answer(self, result: Result) -> None:
         if self.future is not None and not self.future.done():
@@ -76,6 +89,7 @@ class Settings:
     state_path: Path
     socket_path: Path
     server: str | None = None  # PULSE_SERVER-style address; None = the default
+    verbose: bool = False  # -v: debug logging, whatever config.yaml's log_level says
 
 
 @dataclass
@@ -113,6 +127,8 @@ class Daemon:
         self._verifies = 0
         self._watchers: set[asyncio.Queue[Result]] = set()
         self._stop = asyncio.Event()
+        self._stopping = False
+        self.notifier: desktop.Notifier | None = None  # config `notifications: true`
         self.midi: MidiControl | None = None
         self.jack: JackBackend | None = None
         self._jack_next_try = 0.0
@@ -146,6 +162,7 @@ class Daemon:
             log.info("removed %d stale state temp file(s) from an interrupted save", stale)
         self.state = state_store.load(self.settings.state_path)
         await self._reload(initial=True)
+        self._configure_notifications()
         control = ControlServer(
             self, self.settings.socket_path, max_connections=runtime.connection_cap(fd_limit)
         )
@@ -173,14 +190,29 @@ class Daemon:
         await self._stop.wait()
         notify.notify("STOPPING=1")
         log.info("stopping")
+        await self._on_stop()
         await self._shutdown(tasks)
         watch.close(loop)
         await control.close()
+        if self.notifier is not None:
+            self.notifier.close()
         self._save_state(self.state)
         return 0
 
     def stop(self) -> None:
         self._stop.set()
+
+    async def _on_stop(self) -> None:
+        """`on_stop: restore` undoes the routing before the daemon exits (not remembered as
+        off: the next start routes again); `keep` (the default) leaves it as it is."""
+        if self.loaded.config.on_stop != "restore" or self.state.off or self.backend is None:
+            return
+        self._stopping = True  # the events our undo causes must not route again
+        try:
+            await asyncio.wait_for(self._request(Trigger(), off=True, stay_off=False), 5.0)
+        except (DawrouteError, TimeoutError) as exc:
+            message = exc.message if isinstance(exc, DawrouteError) else "timed out"
+            log.warning("on_stop: restore: routing not fully undone: %s", message)
 
     async def _shutdown(self, tasks: list[asyncio.Task[None]]) -> None:
         """Let the running pass finish, then drop the server connection.
@@ -256,6 +288,18 @@ class Daemon:
             log.warning("MIDI %s: %s", action.describe(), exc.message)
             self._record("midi", f"{action.describe()}: {exc.message}")
 
+    def _configure_notifications(self) -> None:
+        want = self.loaded.config.notifications
+        if want and self.notifier is None:
+            self.notifier = desktop.Notifier(asyncio.get_running_loop())
+        elif not want and self.notifier is not None:
+            self.notifier.close()
+            self.notifier = None
+
+    def _notify_problem(self, message: str) -> None:
+        if self.notifier is not None:
+            self.notifier.problem(message)
+
     def _watched_dirs(self) -> list[Path]:
         dirs = {p if p.is_dir() or not p.suffix else p.parent for p in self.settings.profile_paths}
         if self.settings.config_path is not None:
@@ -295,6 +339,8 @@ class Daemon:
             self._jack_reset = True
             self._jack_next_try = 0.0
             self._record("server", "sound server connected")
+            if self.notifier is not None:
+                self.notifier.clear_problem()
             self._server_changed("server connected")  # full resync
             try:
                 async for change in backend.changes():
@@ -322,6 +368,7 @@ class Daemon:
             log.warning("sound server unavailable: %s", why)
             self._record("server", f"sound server unavailable ({why})")
             notify.notify("STATUS=sound server unavailable")
+            self._notify_problem(f"sound server unavailable ({why})")
 
     # ------------------------------------------------------------ the pass
 
@@ -345,7 +392,10 @@ class Daemon:
             self._timing["observe"] = time.perf_counter() - t0
             cause = Cause.EVENT if self._started else Cause.STARTUP
             for req in requests or [Request(Trigger(cause))]:
-                snapshot = await self._handle(backend, req, snapshot)
+                if req.off:
+                    snapshot = await self._undo(backend, req, snapshot)
+                else:
+                    snapshot = await self._handle(backend, req, snapshot)
             self._started = True
         except (Disconnected, ServerError) as exc:
             for r in requests:
@@ -397,6 +447,14 @@ class Daemon:
             self._jack_delay = min(self._jack_delay * 2, 10.0)
 
     async def _handle(self, backend: Backends, req: Request, snapshot: Snapshot) -> Snapshot:
+        if (self.state.off or self._stopping) and req.trigger.cause in (
+            Cause.EVENT,
+            Cause.STARTUP,
+        ):
+            # off: no decisions until `auto` or `switch` (MIDI volume steps included)
+            self.snapshot, self.decision = snapshot, None
+            req.answer({"profile": None, "reason": self.active_reason or "off", "done": []})
+            return snapshot
         d = policy.decide(
             self.loaded.profiles,
             snapshot,
@@ -411,6 +469,7 @@ class Daemon:
         done: list[str] = []
         failed: list[str] = []
         skipped: list[str] = []
+        changes: dict[str, Any] = {}
         if d.plan is not None:
             ops = reconcile.ops(d.plan, snapshot)
             if req.volume_step:
@@ -421,8 +480,10 @@ class Daemon:
                     if isinstance(op, SetVolume) and op.device not in touched
                 ]
             if ops:
+                changes.update(self._remember_default(snapshot))
                 t0 = time.perf_counter()
                 result = await apply_plan(backend, ops)
+                changes["links"] = _links_after(self.state.links, result.done)
                 self._timing["apply"] = time.perf_counter() - t0
                 log.debug(
                     "pass: observe %.2f ms, apply %.2f ms (%d ops)",
@@ -436,7 +497,7 @@ class Daemon:
                 snapshot = await backend.observe()
                 self.snapshot = snapshot
                 self._verify_later(bool(reconcile.ops(d.plan, snapshot)) and not failed)
-        self._commit(d, req.trigger, done, failed, skipped)
+        self._commit(d, req.trigger, done, failed, skipped, changes)
         if failed:
             self._retry()
             not_done = failed + [f"skipped {s}" for s in skipped]
@@ -452,6 +513,70 @@ class Daemon:
                     "manual": d.manual is not None,
                 }
             )
+        return snapshot
+
+    def _remember_default(self, snapshot: Snapshot) -> dict[str, Any]:
+        """Before dawroute's first change: the user's default sink, for `off` to restore."""
+        if self.state.original_default is not None:
+            return {}
+        dev = snapshot.device(snapshot.default_sink or "")
+        if dev is None or dev.ours:  # ours: left by an earlier run; nothing to restore
+            return {}
+        log.debug("default sink before dawroute's first change: %s", dev.name)
+        return {"original_default": dev.name}
+
+    async def _undo(self, backend: Backends, req: Request, snapshot: Snapshot) -> Snapshot:
+        """`dawroute off`: undo the routing (routing.off), then stop deciding."""
+        ops, notes = off.undo_ops(snapshot, self.state.original_default, self.state.links)
+        result = await apply_plan(backend, ops) if ops else None
+        done = [op.describe() for op in result.done] if result else []
+        failed = [f"{op.describe()}: {why}" for op, why in result.failed] if result else []
+        skipped = [f"{op.describe()}: {why}" for op, why in result.skipped] if result else []
+        if ops:
+            snapshot = await backend.observe()
+        self.snapshot, self.decision = snapshot, None
+        old, now = self.state, time.time()
+        links = _links_after(old.links, result.done) if result else old.links
+        new = replace(
+            old,
+            active=None,
+            active_since=now,
+            manual=None if req.stay_off else old.manual,
+            manual_since=None if req.stay_off else old.manual_since,
+            off=req.stay_off,
+            off_since=now if req.stay_off else None,
+            original_default=old.original_default if failed else None,
+            links=tuple(x for x in links if Link(*x) in snapshot.links),
+        )
+        reason = (
+            "off: dawroute's routing undone; `dawroute auto` or `dawroute switch NAME` "
+            "turns it back on"
+            if req.stay_off
+            else "stopped: dawroute's routing undone (on_stop: restore)"
+        )
+        self.active_reason = reason
+        if new != old:
+            self.state = new
+            self._save_state(new)
+            notify.notify("STATUS=off" if req.stay_off else "STATUS=stopping")
+            if self.notifier is not None and req.stay_off:
+                self.notifier.profile(None, reason)
+            if self.midi is not None and old.active is not None:
+                self.midi.send_leds(None)
+        log.info("%s (%d op(s)%s)", reason, len(done), f", {len(failed)} failed" if failed else "")
+        for note in notes:
+            log.info("off: %s", note)
+        self._record(
+            "decision", reason, profile=None, cause="off", done=done, failed=failed,
+            skipped=skipped + notes,
+        )  # fmt: skip
+        if failed:
+            req.fail(ProfileNotApplied("off: " + "; ".join(failed)))
+        else:
+            req.answer(
+                {"profile": None, "reason": reason, "done": done, "skipped": skipped + notes,
+                 "manual": False}
+            )  # fmt: skip
         return snapshot
 
     def _verify_later(self, pending: bool) -> None:
@@ -481,16 +606,21 @@ class Daemon:
         done: list[str],
         failed: list[str],
         skipped: list[str],
+        changes: dict[str, Any],
     ) -> None:
         now = time.time()
         old = self.state
-        new = State(
+        new = replace(
+            old,
             active=d.profile,
             active_since=old.active_since if d.profile == old.active else now,
             manual=d.manual,
             manual_since=old.manual_since
             if d.manual == old.manual
             else (now if d.manual else None),
+            off=False,
+            off_since=None,
+            **changes,
         )
         if new != old:
             self.state = new
@@ -498,6 +628,10 @@ class Daemon:
             notify.notify(f"STATUS=active profile: {d.profile or 'none'}")
             if self.midi is not None and new.active != old.active:
                 self.midi.send_leds(new.active)
+            if self.notifier is not None and new.active != old.active:
+                self.notifier.profile(d.profile, d.reason)
+        if failed:
+            self._notify_problem(f"{d.profile}: not fully applied: {failed[0]}")
         if (
             new.active != old.active
             or self.active_reason is None
@@ -533,6 +667,7 @@ class Daemon:
             if why != self.state_error:
                 log.error("%s; the active profile is kept in memory only", why)
                 self._record("state", why)
+                self._notify_problem(why)
             self.state_error = why
             return
         if self.state_error is not None:
@@ -632,8 +767,14 @@ class Daemon:
                 f"configuration has {len(errors)} error(s); {kept}",
                 errors=issue_lines(errors, 3),  # a summary: events are kept and sent in status
             )
+            self._notify_problem(
+                f"configuration has {len(errors)} error(s); {kept} — `dawroute check` "
+                f"lists them. First: {issue_lines(errors, 1)[0]}"
+            )
             return False
         midi_changed = loaded.config.midi != self.loaded.config.midi
+        if not self.settings.verbose:
+            logging.getLogger().setLevel(loaded.config.log_level.upper())
         self.loaded = Loaded(
             tuple(p.profile for p in profiles.profiles), loaded.config, (), warnings, time.time()
         )
@@ -641,13 +782,22 @@ class Daemon:
         if midi_changed and not initial:
             self._trigger_state = TriggerState()
             self._restart_midi()
+        if not initial:
+            self._configure_notifications()
         return True
 
     # ------------------------------------------------------------ Control
 
-    async def _request(self, trigger: Trigger, volume_step: float = 0.0) -> Result:
+    async def _request(
+        self,
+        trigger: Trigger,
+        volume_step: float = 0.0,
+        *,
+        off: bool = False,
+        stay_off: bool = True,
+    ) -> Result:
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._requests.append(Request(trigger, future, volume_step))
+        self._requests.append(Request(trigger, future, volume_step, off, stay_off))
         self.scheduler.poke(f"request {trigger.cause.value}")
         try:
             return await asyncio.wait_for(future, REQUEST_TIMEOUT)
@@ -659,6 +809,9 @@ class Daemon:
 
     async def auto(self) -> Result:
         return await self._request(Trigger(Cause.AUTO))
+
+    async def off(self) -> Result:
+        return await self._request(Trigger(), off=True)
 
     async def next(self) -> Result:
         return await self._request(Trigger(Cause.NEXT))
@@ -713,6 +866,19 @@ class Daemon:
     def _down_message(self) -> str:
         since = time.strftime("%H:%M:%S", time.localtime(self.server_down_since or time.time()))
         return f"sound server unavailable since {since}"
+
+
+def _links_after(
+    links: tuple[tuple[str, str], ...], done: tuple[Op, ...]
+) -> tuple[tuple[str, str], ...]:
+    """The JACK links dawroute made, after the ops in `done` (for `off` to remove)."""
+    made = dict.fromkeys(links)
+    for op in done:
+        if isinstance(op, Connect):
+            made[(op.link.source, op.link.target)] = None
+        elif isinstance(op, Disconnect):
+            made.pop((op.link.source, op.link.target), None)
+    return tuple(made)
 
 
 def run(settings: Settings) -> int:

@@ -18,6 +18,13 @@ class State:
     active_since: float | None = None
     manual: str | None = None  # set by `switch`/MIDI; holds until its device leaves or `auto`
     manual_since: float | None = None
+    # `dawroute off`: routing undone, no decisions until `auto` or `switch`
+    off: bool = False
+    off_since: float | None = None
+    # what `off` undoes: the default sink the user had before dawroute's first change,
+    # and the JACK links dawroute made (source, target)
+    original_default: str | None = None
+    links: tuple[tuple[str, str], ...] = ()
 
 
 def load(path: Path) -> State:
@@ -29,6 +36,10 @@ def load(path: Path) -> State:
             active_since=_num(raw.get("active_since")),
             manual=_str(raw.get("manual")),
             manual_since=_num(raw.get("manual_since")),
+            off=raw.get("off") is True,
+            off_since=_num(raw.get("off_since")),
+            original_default=_str(raw.get("original_default")),
+            links=_links(raw.get("links")),
         )
     except FileNotFoundError:
         return State()
@@ -83,3 +94,13 @@ def _str(v: object) -> str | None:
 
 def _num(v: object) -> float | None:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def _links(v: object) -> tuple[tuple[str, str], ...]:
+    if not isinstance(v, list):
+        return ()
+    return tuple(
+        (x[0], x[1])
+        for x in v
+        if isinstance(x, list) and len(x) == 2 and all(isinstance(y, str) for y in x)
+    )

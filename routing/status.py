@@ -22,7 +22,10 @@ def render_status(st: dict[str, Any]) -> str:
     lines = []
     mode = f"manual since {_clock(st['manual_since'])}" if st["manual"] else "automatic"
     active = st["active"] or "none"
-    lines.append(f"active:   {active} ({mode}), since {_clock(st['active_since'])}")
+    if st.get("off"):
+        lines.append(f"active:   off, since {_clock(st.get('off_since'))}")
+    else:
+        lines.append(f"active:   {active} ({mode}), since {_clock(st['active_since'])}")
     if st["reason"]:
         lines.append(f"why:      {st['reason']}")
     srv = st["server"]
@@ -112,6 +115,8 @@ def report(d: Daemon) -> dict[str, Any]:
         "active_since": d.state.active_since,
         "manual": d.state.manual,
         "manual_since": d.state.manual_since,
+        "off": d.state.off,
+        "off_since": d.state.off_since,
         "reason": d.active_reason,
         "problems": list(d.decision.problems) if d.decision else [],
         "target": plan.target if plan else None,

@@ -39,9 +39,13 @@ def server_state(stack: sandbox.Stack):
 
 
 class Running:
-    def __init__(self, stack: sandbox.Stack, env: dict[str, str]) -> None:
+    def __init__(
+        self, stack: sandbox.Stack, env: dict[str, str], command: list[str] | None = None
+    ) -> None:
         self.stack = stack
         self.env = env
+        # how `dawroute` is run: this checkout by default, an installed one when given
+        self.command = command or [sys.executable, "-m", "routing"]
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = Path(env["HOME"]) / "daemon.log"
 
@@ -60,7 +64,7 @@ class Running:
     def start(self) -> None:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "routing", "daemon"],
+                [*self.command, "daemon"],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -85,7 +89,7 @@ class Running:
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         out = subprocess.run(
-            [sys.executable, "-m", "routing", *args],
+            [*self.command, *args],
             env=self.env,
             capture_output=True,
             text=True,
