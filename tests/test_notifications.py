@@ -10,7 +10,7 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -29,21 +29,34 @@ def test_rate_limit_holds_the_newest_and_says_a_problem_once() -> None:
         sent.append((summary, body, kind, replaces))
         return len(sent)
 
+    async def until(check: Callable[[], bool]) -> None:
+        # the sender runs in a worker thread: wait for what it got, never a fixed time
+        for _ in range(1000):
+            if check():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"not seen: {sent}")
+
     async def scenario() -> None:
-        n = desktop.Notifier(asyncio.get_running_loop(), interval=0.2, sender=sender)
+        clock = [0.0]  # the limiter's clock is ours: the interval passes when we say so
+        n = desktop.Notifier(
+            asyncio.get_running_loop(), interval=3600, sender=sender, clock=lambda: clock[0]
+        )
         n.profile("a", "first")
         n.profile("b", "second")  # within the interval: held…
         n.profile("c", "third")  # …and replaced by the newest
         n.problem("broken")
         n.problem("broken")  # the same problem again: not repeated
-        await asyncio.sleep(0.05)
-        assert [s[0] for s in sent] == ["dawroute: a", "dawroute: problem"]
-        await asyncio.sleep(0.3)
+        await until(lambda: len(sent) >= 2)
+        assert [x[0] for x in sent] == ["dawroute: a", "dawroute: problem"]
+        clock[0] += 3600
+        n._flush("profile")  # the interval's timer firing
+        await until(lambda: len(sent) >= 3)
         assert sent[-1] == ("dawroute: c", "third", "profile", 0)
         n.clear_problem()
-        await asyncio.sleep(0.25)
+        clock[0] += 3600
         n.problem("broken")  # after clear_problem it is news again
-        await asyncio.sleep(0.05)
+        await until(lambda: len(sent) >= 4)
         assert len(sent) == 4 and sent[-1][2] == "problem"
         n.close()
 
