@@ -43,6 +43,7 @@ from routing.profiles import pulse_position, short_position
 log = logging.getLogger(__name__)
 
 FEEDS_PROPERTY = "dawroute.feeds"
+HOLD_SETTLE = 0.05  # s on the hold sink before the real target, on PipeWire (see _arrived)
 HOLD_SINK = "dawroute.hold"  # silent, ours, exists for a few ms while a stream passes
 LEVEL_TOLERANCE = 0.6  # the server's integer volume scale rounds (as reconcile.TOLERANCE)
 _NO_INDEX = 0xFFFFFFFF
@@ -328,9 +329,10 @@ class PulseBackend:
             case SetStreamVolume(stream=idx, volume=vol):
                 stream = await p.sink_input_info(idx)
                 await p.sink_input_volume_set(idx, _volume(stream, vol))
+            case MoveStream(stream=idx, sink=name) if self._stuck(idx, name):
+                await self._via_hold(idx, name)
             case MoveStream(stream=idx, sink=name):
                 index, _ = await self._sink(name)
-                await self._unstick(idx, name)
                 await p.sink_input_move(idx, index)
                 self._moved[idx] = name
             case ReassertStream(stream=idx, sink=name):
@@ -361,18 +363,18 @@ class PulseBackend:
         log.info("loaded module-device-restore: re-plugged devices keep their capped level")
         return True
 
-    async def _unstick(self, stream: int, sink: str) -> None:
-        """The same move again after it did not show: point the stream at the sink it is on
-        first. pipewire-pulse 0.3.65 passes a move on as the node id in the stream's
-        target metadata, and PipeWire reuses ids: a re-plugged amp can get its old id, the
-        metadata does not change, and WirePlumber never moves the stream (seen in fast
-        flaps: the daemon re-sent the move for seconds). A move to its own sink is safe."""
-        current = self._stream_sinks.get(stream)
-        if self._kind is not ServerKind.PIPEWIRE or self._moved.get(stream) != sink:
-            return
-        if current is None or current == sink or current not in self._sinks:
-            return
-        await self.pulse.sink_input_move(stream, self._sinks[current][0])
+    def _stuck(self, stream: int, sink: str) -> bool:
+        """The same move again, after it did not show on PipeWire. pipewire-pulse passes a
+        move on as the stream's target metadata; when WirePlumber could not link it (the
+        node re-created meanwhile: "some node was destroyed before the link was created")
+        or the target is a reused node id (0.3.65), the value does not change and
+        WirePlumber never looks again (seen after 1,000 fast flaps: the move re-sent for
+        seconds, the DAW never arrived)."""
+        return (
+            self._kind is ServerKind.PIPEWIRE
+            and self._moved.get(stream) == sink
+            and self._stream_sinks.get(stream) != sink
+        )
 
     async def _reassert(self, stream: int, sink: str) -> None:
         """Make `sink` the stream's own choice although it already plays there.
@@ -382,6 +384,11 @@ class PulseBackend:
         sink of ours and back: a few ms of silence on an unplug, instead of the old device
         taking the DAW back at 100 % when it re-appears (measured: 930 of ~4,400 samples
         above the cap over 20 re-plugs without this, 0 with it and the default re-set)."""
+        await self._via_hold(stream, sink)
+
+    async def _via_hold(self, stream: int, sink: str) -> None:
+        """Move the stream to `sink` through a silent sink of ours: the server sees two
+        real moves, whatever it remembered of the stream before."""
         p = self.pulse
         module = await p.module_load(
             "module-null-sink",
@@ -392,10 +399,26 @@ class PulseBackend:
             hold = await p.get_sink_by_name(HOLD_SINK)
             index, _ = await self._sink(sink)
             await p.sink_input_move(stream, hold.index)
+            await self._arrived(stream, int(hold.index))
             await p.sink_input_move(stream, index)
             self._moved[stream] = sink
         finally:
             await p.module_unload(module)
+
+    async def _arrived(self, stream: int, sink: int, timeout: float = 0.5) -> None:
+        """Until the stream plays on `sink` (at once on PulseAudio). WirePlumber 0.4 links
+        asynchronously and, once a link to a node failed, refuses that node for the stream
+        ("tried to link on last rescan, not retrying") until it has linked it elsewhere:
+        two moves in a row would reach it as one."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while int((await self.pulse.sink_input_info(stream)).sink) != sink:
+            if loop.time() > deadline:
+                return
+            await asyncio.sleep(0.005)
+        if self._kind is ServerKind.PIPEWIRE:
+            # pipewire-pulse reports the target before WirePlumber has linked it
+            await asyncio.sleep(HOLD_SETTLE)
 
     async def confirm_levels(self, ops: Sequence[Op], timeout: float = 1.0) -> list[tuple[Op, str]]:
         """Wait until the server reports each level we set, re-sending it meanwhile; the
