@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from routing.errors import issue_lines
+from routing.model import channel_label
 
 if TYPE_CHECKING:
     from routing.daemon import Daemon
@@ -83,12 +84,14 @@ def report(d: Daemon) -> dict[str, Any]:
     if snap is not None and plan is not None:
         for o in plan.outputs:
             dev = snap.device(o.device)
+            label = f"{dev.label if dev else o.device} {channel_label(o.channels)}".rstrip()
             outputs.append(
                 {
                     "device": o.device,
-                    "label": dev.label if dev else o.device,
+                    "channels": list(o.channels or ()),
+                    "label": label,
                     "present": dev is not None,
-                    "volume": dev.volume if dev else None,
+                    "volume": dev.level(o.channels) if dev else None,
                     "max_volume": o.max_volume,
                     "profile_volume": o.volume,
                 }
