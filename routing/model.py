@@ -238,6 +238,9 @@ class Plan:
     # Outputs of the other profiles whose devices are present: kept within their caps
     # too, because the server itself moves the DAW to one of them when this output goes.
     standby: tuple[OutputPlan, ...] = ()
+    # Streams that stay put (`others.keep`): stream index → the sink they are pinned to, so
+    # the session manager's follow-the-default does not drag them along with the DAW.
+    kept: tuple[tuple[int, str], ...] = ()
 
 
 # ---------------------------------------------------------------- ops

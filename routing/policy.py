@@ -88,6 +88,9 @@ def decide(
     decision = _choose(cands, state, trigger)
     plan = decision.plan
     if plan is not None:
+        chosen = cands.get(decision.profile or "")
+        if chosen is not None:
+            plan = _keep(plan, chosen.profile, cands, snapshot)
         plan = replace(
             plan,
             raise_volume=raise_volume,
@@ -96,6 +99,35 @@ def decide(
         )
         problems = tuple(dict.fromkeys(problems + plan.notes))
     return replace(decision, plan=plan, problems=problems)
+
+
+def _keep(plan: Plan, profile: Profile, cands: dict[str, Candidate], snapshot: Snapshot) -> Plan:
+    """`others.keep`: the apps that stay put, each with the sink it is pinned to — the
+    `others.to` profile's output (whose sinks the plan then keeps), else where it plays
+    (or where we pinned it before the server dragged it away)."""
+    rule = profile.others
+    streams = [
+        s
+        for s in snapshot.streams
+        if s.index not in plan.daw_streams
+        and any(text_matches(p, s.app_name) or text_matches(p, s.binary) for p in rule.keep)
+    ]
+    if not streams:
+        return plan
+    virtual = plan.virtual
+    target = None
+    other = cands.get(rule.to or "")
+    if other is not None and other.plan is not None:
+        target = other.plan.target
+        names = {v.name for v in virtual}
+        virtual += tuple(v for v in other.plan.virtual if v.name not in names)
+    present = {d.name for d in snapshot.sinks()} | {v.name for v in virtual}
+    kept = []
+    for s in streams:
+        where = target or (s.pinned if s.pinned in present else s.sink)
+        if where is not None:
+            kept.append((s.index, where))
+    return replace(plan, kept=tuple(kept), virtual=virtual)
 
 
 def _standby(plan: Plan, cands: Iterable[Candidate], snapshot: Snapshot) -> tuple[OutputPlan, ...]:

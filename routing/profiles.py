@@ -315,6 +315,15 @@ class Daw:
     exclusive: bool = False
 
 
+@pdataclass(frozen=True, config=STRICT)
+class Others:
+    """Applications other than the DAW that must stay put (reference players): they never
+    follow the default sink to the DAW's output."""
+
+    keep: tuple[Pattern, ...] = ()
+    to: ProfileName | None = None  # play them on this profile's output (else: where they are)
+
+
 def _check_rate(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool) and value not in KNOWN_RATES:
         near = min(KNOWN_RATES, key=lambda r: abs(r - value))
@@ -357,6 +366,7 @@ class Profile:
     input: Selector | None = None
     daw: Daw = Field(default_factory=Daw)
     clock: Clock = Field(default_factory=Clock)
+    others: Others = Field(default_factory=Others)
 
 
 @pdataclass(frozen=True, config=STRICT)
@@ -680,6 +690,9 @@ def cross_check(profiles: Sequence[LoadedProfile]) -> list[ConfigIssue]:
                         "name another profile",
                     )
                 )
+        to = lp.profile.others.to
+        if to is not None and to not in names:
+            issues.append(_at(lp, "others.to", f"no profile named '{to}'", did_you_mean(to, names)))
     issues.extend(_never_winning(profiles))
     issues.extend(_shared_channels(profiles))
     if profiles and not any(lp.profile.fallback for lp in profiles):

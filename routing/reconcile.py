@@ -18,6 +18,7 @@ from routing.model import (
     Op,
     Plan,
     ReassertStream,
+    ServerKind,
     SetClock,
     SetDefault,
     SetStreamVolume,
@@ -136,6 +137,27 @@ def _moves(plan: Plan, snapshot: Snapshot) -> list[Op]:
             out.append(MoveStream(s.index, s.app_name, plan.target, label))
         elif s.preferred not in (None, plan.target):
             out.append(ReassertStream(s.index, s.app_name, plan.target, label, s.preferred))
+    return out + _pins(plan, snapshot)
+
+
+def _pins(plan: Plan, snapshot: Snapshot) -> list[Op]:
+    """Apps that stay put (`others.keep`), before the default changes: an explicit move is
+    the stream's own choice (PipeWire: its target, so WirePlumber stops moving it with the
+    default; PulseAudio: its preferred sink). PulseAudio ignores a move to the sink a
+    stream is on: it passes through a silent sink of ours and back."""
+    streams = {s.index: s for s in snapshot.streams}
+    out: list[Op] = []
+    for index, sink in plan.kept:
+        s = streams.get(index)
+        if s is None:
+            continue
+        label = _label(sink, snapshot, plan)
+        if s.sink != sink:
+            out.append(MoveStream(s.index, s.app_name, sink, label))
+        elif s.pinned != sink and snapshot.server is ServerKind.PULSEAUDIO:
+            out.append(ReassertStream(s.index, s.app_name, sink, label, sink))
+        elif s.pinned != sink:
+            out.append(MoveStream(s.index, s.app_name, sink, label))
     return out
 
 

@@ -14,6 +14,7 @@ from routing.model import (
     LoadVirtual,
     MoveStream,
     Op,
+    ReassertStream,
     SetDefault,
     SetStreamVolume,
     SetVolume,
@@ -83,7 +84,9 @@ def apply_op(world: Snapshot, op: Op) -> Snapshot:
             streams = [replace(s, volume=vol) if s.index == idx else s for s in streams]
         case MoveStream(stream=idx, sink=name):
             assert any(d.name == name for d in devices), f"moved to missing sink {name}"
-            streams = [replace(s, sink=name) if s.index == idx else s for s in streams]
+            streams = [replace(s, sink=name, pinned=name) if s.index == idx else s for s in streams]
+        case ReassertStream(stream=idx, sink=name):
+            streams = [replace(s, sink=name, pinned=name) if s.index == idx else s for s in streams]
         case SetDefault(direction=Direction.SINK, device=name):
             default = name
         case SetDefault(direction=Direction.SOURCE, device=name):

@@ -155,6 +155,7 @@ class PulseBackend:
         configured default, see `configured_default_sink`.)"""
         live = {s.index for s in streams}
         self._moved = {i: sink for i, sink in self._moved.items() if i in live}
+        streams = [replace(s, pinned=self._moved.get(s.index)) for s in streams]
         if self._kind is not ServerKind.PULSEAUDIO:
             return streams
         return [replace(s, preferred=self._moved.get(s.index)) for s in streams]
