@@ -57,6 +57,8 @@ class Device:
     monitor_of: str | None = None  # sources that are monitors of a sink
     feeds: tuple[str, ...] = ()  # ours only: the sinks this virtual sink plays into
     api: str = "pulse"  # "jack": jackd hardware, reached only through JACK ports
+    latency_ms: float | None = None  # the server's current latency of the device, if known
+    configured_latency_ms: float | None = None  # what it was configured to
 
     @property
     def usb_id(self) -> str | None:

@@ -386,6 +386,11 @@ def _phases(ops: list[Op]) -> list[list[Op]]:
     return phases
 
 
+def _ms(usec: Any) -> float | None:
+    """The server's latency in µs as ms; 0 (a suspended PipeWire node) is unknown."""
+    return round(usec / 1000.0, 2) if isinstance(usec, int | float) and usec > 0 else None
+
+
 def _positions(obj: Any) -> tuple[str, ...]:
     return tuple(short_position(c) or c.upper() for c in obj.channel_list)
 
@@ -455,6 +460,8 @@ def device_from(
         channels=_positions(obj),
         volume=round(max(obj.volume.values or [0.0]) * 100.0, 2),
         levels=tuple(round(v * 100.0, 2) for v in obj.volume.values),
+        latency_ms=_ms(getattr(obj, "latency", None)),
+        configured_latency_ms=_ms(getattr(obj, "configured_latency", None)),
         muted=bool(obj.mute),
         virtual=props.get("device.bus") is None and "alsa.card" not in props,
         ours=ours,
