@@ -89,12 +89,15 @@ def decide(
     plan = decision.plan
     if plan is not None:
         chosen = cands.get(decision.profile or "")
+        startup_raise = False
         if chosen is not None:
             plan = _keep(plan, chosen.profile, cands, snapshot)
+            startup_raise = not raise_volume and chosen.profile.raise_at_startup
         plan = replace(
             plan,
-            raise_volume=raise_volume,
-            switching=decision.profile != state.active,
+            # raise_at_startup: start-up applies the profile's own levels, like a switch
+            raise_volume=raise_volume or startup_raise,
+            switching=decision.profile != state.active or startup_raise,
             standby=_standby(plan, cands.values(), snapshot),
         )
         problems = tuple(dict.fromkeys(problems + plan.notes))

@@ -367,6 +367,9 @@ class Profile:
     daw: Daw = Field(default_factory=Daw)
     clock: Clock = Field(default_factory=Clock)
     others: Others = Field(default_factory=Others)
+    # daemon start-up sets this profile's own levels (raising them) instead of only
+    # lowering what is above them
+    raise_at_startup: bool = False
 
 
 @pdataclass(frozen=True, config=STRICT)

@@ -37,6 +37,14 @@ def render_status(st: dict[str, Any]) -> str:
             lines.append(
                 f"output:   {o['label']}: {o['volume']:.0f} % (cap {o['max_volume']:.0f} %)"
             )
+            if o.get("below_profile"):
+                lines.append(
+                    f"{'':10}below the profile's {o['profile_volume']:.0f} %: start-up never "
+                    f"raises a level, and your own changes below the cap are kept; "
+                    f"`dawroute switch {active}` applies it (or `raise_at_startup: true`)"
+                )
+        else:
+            lines.append(f"output:   {o['label']}: gone")
     lat = st.get("latency") or {}
     parts = []
     if lat.get("period_ms") is not None:
@@ -131,6 +139,9 @@ def report(d: Daemon) -> dict[str, Any]:
                     "volume": dev.level(o.channels) if dev else None,
                     "max_volume": o.max_volume,
                     "profile_volume": o.volume,
+                    "below_profile": dev is not None
+                    and o.volume is not None
+                    and dev.level(o.channels) < o.volume - 0.6,
                 }
             )
     if snap is not None:
