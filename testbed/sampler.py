@@ -111,6 +111,7 @@ class Sampler:
             pulse.close()
 
     def _sample(self, pulse: Any) -> None:
+        polled = time.time()  # no later than the state the two lists show
         inputs = pulse.sink_input_list()
         sinks = {s.index: s for s in pulse.sink_list()}
         self.report.samples += 1
@@ -127,9 +128,11 @@ class Sampler:
             if volume > cap + TOLERANCE:
                 self.report.violations.append(Violation(now, sink.name, volume, cap))
         if self.channel_caps:
-            self._sample_channels(inputs, sinks, now)
+            self._sample_channels(inputs, sinks, polled)
 
     def _sample_channels(self, inputs: Any, sinks: Mapping[int, Any], now: float) -> None:
+        """`now`: when the poll began (a test can then tell a level it set itself, until a
+        moment it knows, from one that came later; under load a poll takes 100+ ms)."""
         by_name = {s.name: s for s in sinks.values()}
         for stream in inputs:
             if stream.proplist.get("application.name") != self.app:
