@@ -6,7 +6,7 @@ over these types. Nothing here does I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 
@@ -48,6 +48,8 @@ class Device:
     card_name: str | None = None  # ALSA card name, e.g. "Scarlett 2i2 USB"
     channels: tuple[str, ...] = ("FL", "FR")  # positions, PipeWire short names
     volume: float = 100.0  # percent, highest channel
+    # percent per channel, in the order of `channels`; () = every channel at `volume`
+    levels: tuple[float, ...] = ()
     muted: bool = False
     virtual: bool = False  # no hardware behind it (null/remap/combine sink)
     ours: bool = False  # created by dawroute
@@ -55,6 +57,8 @@ class Device:
     monitor_of: str | None = None  # sources that are monitors of a sink
     feeds: tuple[str, ...] = ()  # ours only: the sinks this virtual sink plays into
     api: str = "pulse"  # "jack": jackd hardware, reached only through JACK ports
+    latency_ms: float | None = None  # the server's current latency of the device, if known
+    configured_latency_ms: float | None = None  # what it was configured to
 
     @property
     def usb_id(self) -> str | None:
@@ -65,6 +69,41 @@ class Device:
     @property
     def label(self) -> str:
         return self.description or self.name
+
+    def level(self, channels: tuple[str, ...] | None = None) -> float:
+        """The loudest of `channels` (None or (): of the whole device), in percent. Levels
+        that do not add up to `volume` are not trusted: the loudest channel is used."""
+        levels = self.levels
+        if not channels or len(levels) != len(self.channels) or max(levels) != self.volume:
+            return self.volume
+        found = [v for c, v in zip(self.channels, self.levels, strict=True) if c in channels]
+        return max(found) if found else self.volume
+
+    def with_level(self, volume: float, channels: tuple[str, ...] | None = None) -> Device:
+        """This device with `channels` (None or (): all of them) set to `volume`."""
+        if not channels:
+            return replace(self, volume=volume, levels=())
+        levels = self.levels
+        if len(levels) != len(self.channels) or max(levels, default=-1.0) != self.volume:
+            levels = (self.volume,) * len(self.channels)
+        new = tuple(
+            volume if c in channels else v for c, v in zip(self.channels, levels, strict=True)
+        )
+        return replace(self, levels=new, volume=max(new, default=volume))
+
+
+def channel_label(channels: tuple[str, ...] | None) -> str:
+    """('AUX0', 'AUX1') → 'outputs 1-2'; ('AUX2',) → 'output 3'; ('FL',) → 'FL'; () → ''."""
+    if not channels:
+        return ""
+    nums = [int(c[3:]) + 1 for c in channels if c.startswith("AUX") and c[3:].isdigit()]
+    if len(nums) == len(channels):
+        if len(nums) == 1:
+            return f"output {nums[0]}"
+        if nums == list(range(nums[0], nums[0] + len(nums))):
+            return f"outputs {nums[0]}-{nums[-1]}"
+        return "outputs " + ", ".join(map(str, nums))
+    return ", ".join(channels)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +120,9 @@ class Stream:
     # that device re-appears (PulseAudio >= 14's preferred sink), when known: the last
     # device we moved it to. None: unknown, or a server that keeps no such memory.
     preferred: str | None = None
+    # The sink dawroute last moved this stream to (any server), when known: a stream we
+    # pinned there (a kept app) needs no pin again.
+    pinned: str | None = None
 
     @property
     def label(self) -> str:
@@ -158,7 +200,9 @@ class OutputPlan:
     device: str  # physical device name
     volume: float | None  # percent to set when the DAW lands here; None = leave (but cap)
     max_volume: float  # hearing-safety cap in percent
-    channels: tuple[str, ...] | None = None  # None = device as is; else positions to use
+    # The device channels this output plays on and whose level and cap it owns (outputs
+    # 1-2 and 3-4 of one interface are two outputs with a level each); None = all of them.
+    channels: tuple[str, ...] | None = None
     mono: bool = False  # sum to one channel (on `channels` or both sides)
 
 
@@ -196,6 +240,9 @@ class Plan:
     # Outputs of the other profiles whose devices are present: kept within their caps
     # too, because the server itself moves the DAW to one of them when this output goes.
     standby: tuple[OutputPlan, ...] = ()
+    # Streams that stay put (`others.keep`): stream index → the sink they are pinned to, so
+    # the session manager's follow-the-default does not drag them along with the DAW.
+    kept: tuple[tuple[int, str], ...] = ()
 
 
 # ---------------------------------------------------------------- ops
@@ -229,9 +276,11 @@ class SetVolume:
     volume: float
     cap: float
     before: float
+    channels: tuple[str, ...] = ()  # the device channels to set; () = all of them
 
     def describe(self) -> str:
-        return f"set volume of {self.label} to {self.volume:.0f} % (cap {self.cap:.0f} %)"
+        where = f"{self.label} {channel_label(self.channels)}".rstrip()
+        return f"set volume of {where} to {self.volume:.0f} % (cap {self.cap:.0f} %)"
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,28 +88,82 @@ def decide(
     decision = _choose(cands, state, trigger)
     plan = decision.plan
     if plan is not None:
+        chosen = cands.get(decision.profile or "")
+        startup_raise = False
+        if chosen is not None:
+            plan = _keep(plan, chosen.profile, cands, snapshot)
+            startup_raise = not raise_volume and chosen.profile.raise_at_startup
         plan = replace(
             plan,
-            raise_volume=raise_volume,
-            switching=decision.profile != state.active,
-            standby=_standby(plan, cands.values()),
+            # raise_at_startup: start-up applies the profile's own levels, like a switch
+            raise_volume=raise_volume or startup_raise,
+            switching=decision.profile != state.active or startup_raise,
+            standby=_standby(plan, cands.values(), snapshot),
         )
         problems = tuple(dict.fromkeys(problems + plan.notes))
     return replace(decision, plan=plan, problems=problems)
 
 
-def _standby(plan: Plan, cands: Iterable[Candidate]) -> tuple[OutputPlan, ...]:
-    """Every other present profile's outputs, one per device at the lowest cap."""
-    active = {o.device for o in plan.outputs}
-    by_device: dict[str, OutputPlan] = {}
+def _keep(plan: Plan, profile: Profile, cands: dict[str, Candidate], snapshot: Snapshot) -> Plan:
+    """`others.keep`: the apps that stay put, each with the sink it is pinned to — the
+    `others.to` profile's output (whose sinks the plan then keeps), else where it plays
+    (or where we pinned it before the server dragged it away)."""
+    rule = profile.others
+    streams = [
+        s
+        for s in snapshot.streams
+        if s.index not in plan.daw_streams
+        and any(text_matches(p, s.app_name) or text_matches(p, s.binary) for p in rule.keep)
+    ]
+    if not streams:
+        return plan
+    virtual = plan.virtual
+    target = None
+    other = cands.get(rule.to or "")
+    if other is not None and other.plan is not None:
+        target = other.plan.target
+        names = {v.name for v in virtual}
+        virtual += tuple(v for v in other.plan.virtual if v.name not in names)
+    present = {d.name for d in snapshot.sinks()} | {v.name for v in virtual}
+    kept = []
+    for s in streams:
+        where = target or (s.pinned if s.pinned in present else s.sink)
+        if where is not None:
+            kept.append((s.index, where))
+    return replace(plan, kept=tuple(kept), virtual=virtual)
+
+
+def _standby(plan: Plan, cands: Iterable[Candidate], snapshot: Snapshot) -> tuple[OutputPlan, ...]:
+    """Every other present profile's outputs, each channel at the lowest cap any of them
+    gives it; channels the active plan plays on are its own (its cap applies there)."""
+    active: dict[str, set[str]] = {}
+    for o in plan.outputs:
+        dev = snapshot.device(o.device)
+        active.setdefault(o.device, set()).update(o.channels or (dev.channels if dev else ()))
+        if dev is None or o.channels is None:
+            active[o.device] = {"*"}  # the whole device
+    caps: dict[str, dict[str, float]] = {}
     for c in cands:
         for o in c.plan.outputs if c.plan else ():
-            if o.device in active:
+            dev = snapshot.device(o.device)
+            if dev is None or "*" in active.get(o.device, set()):
                 continue
-            old = by_device.get(o.device)
-            if old is None or o.max_volume < old.max_volume:
-                by_device[o.device] = o
-    return tuple(by_device[d] for d in sorted(by_device))
+            per = caps.setdefault(o.device, {})
+            for ch in o.channels or dev.channels:
+                if ch not in active.get(o.device, set()):
+                    per[ch] = min(per.get(ch, o.max_volume), o.max_volume)
+    out: list[OutputPlan] = []
+    for name in sorted(caps):
+        dev = snapshot.device(name)
+        assert dev is not None
+        by_cap: dict[float, list[str]] = {}
+        for ch in dev.channels:
+            if ch in caps[name]:
+                by_cap.setdefault(caps[name][ch], []).append(ch)
+        for cap, chans in sorted(by_cap.items()):
+            whole = len(chans) == len(dev.channels) and name not in active
+            out.append(OutputPlan(name, None, cap, None if whole else tuple(chans)))
+    return tuple(out)
 
 
 def _choose(cands: dict[str, Candidate], state: State, trigger: Trigger) -> Decision:
@@ -336,21 +390,41 @@ def _named(v: VirtualSink) -> VirtualSink:
 def _levels(
     outputs: list[tuple[Output | AlsoOutput, Device]], default_cap: float
 ) -> tuple[OutputPlan, ...]:
-    """One entry per physical device; two feeds of the same device share the lower level."""
-    by_device: dict[str, OutputPlan] = {}
+    """One entry per device and group of channels. Outputs that share a channel of a device
+    share the lower level and cap (the channel has one level); outputs on disjoint channels
+    of one device — monitors on 1-2, a headphone amp on 3-4 — keep their own."""
+    entries: list[tuple[frozenset[str], OutputPlan]] = []
     for spec, dev in outputs:
         cap = spec.max_volume if spec.max_volume is not None else default_cap
         vol = None if spec.volume is None else min(spec.volume, cap)
         chans = None if spec.channels in ("stereo", "mono") else tuple(spec.channels)
         new = OutputPlan(dev.name, vol, cap, chans, spec.channels == "mono")
-        old = by_device.get(dev.name)
-        if old is not None:
-            vols = [v for v in (old.volume, new.volume) if v is not None]
-            new = replace(
-                new, max_volume=min(old.max_volume, cap), volume=min(vols) if vols else None
-            )
-        by_device[dev.name] = new
-    return tuple(by_device.values())
+        covered = frozenset(chans or dev.channels)
+        kept: list[tuple[frozenset[str], OutputPlan]] = []
+        for cov, old in entries:
+            if old.device == dev.name and cov & covered:
+                new = _merged(old, new, dev)
+                covered |= cov
+            else:
+                kept.append((cov, old))
+        entries = [*kept, (covered, new)]
+    return tuple(o for _, o in entries)
+
+
+def _merged(a: OutputPlan, b: OutputPlan, dev: Device) -> OutputPlan:
+    """Two outputs sharing channels of `dev`: the union of their channels at the lower
+    level and cap."""
+    vols = [v for v in (a.volume, b.volume) if v is not None]
+    chans = None
+    if a.channels is not None and b.channels is not None:
+        union = set(a.channels) | set(b.channels)
+        chans = tuple(c for c in dev.channels if c in union)
+    return replace(
+        b,
+        channels=chans,
+        volume=min(vols) if vols else None,
+        max_volume=min(a.max_volume, b.max_volume),
+    )
 
 
 def _input(profile: Profile, snapshot: Snapshot) -> str | None:

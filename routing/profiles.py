@@ -32,6 +32,7 @@ from pydantic.dataclasses import dataclass as pdataclass
 
 from routing import yamlsource
 from routing.errors import ConfigInvalid, ConfigIssue
+from routing.model import channel_label
 
 STRICT = ConfigDict(extra="forbid")
 CONFIG_NAME = "config.yaml"
@@ -314,6 +315,15 @@ class Daw:
     exclusive: bool = False
 
 
+@pdataclass(frozen=True, config=STRICT)
+class Others:
+    """Applications other than the DAW that must stay put (reference players): they never
+    follow the default sink to the DAW's output."""
+
+    keep: tuple[Pattern, ...] = ()
+    to: ProfileName | None = None  # play them on this profile's output (else: where they are)
+
+
 def _check_rate(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool) and value not in KNOWN_RATES:
         near = min(KNOWN_RATES, key=lambda r: abs(r - value))
@@ -356,6 +366,10 @@ class Profile:
     input: Selector | None = None
     daw: Daw = Field(default_factory=Daw)
     clock: Clock = Field(default_factory=Clock)
+    others: Others = Field(default_factory=Others)
+    # daemon start-up sets this profile's own levels (raising them) instead of only
+    # lowering what is above them
+    raise_at_startup: bool = False
 
 
 @pdataclass(frozen=True, config=STRICT)
@@ -679,7 +693,11 @@ def cross_check(profiles: Sequence[LoadedProfile]) -> list[ConfigIssue]:
                         "name another profile",
                     )
                 )
+        to = lp.profile.others.to
+        if to is not None and to not in names:
+            issues.append(_at(lp, "others.to", f"no profile named '{to}'", did_you_mean(to, names)))
     issues.extend(_never_winning(profiles))
+    issues.extend(_shared_channels(profiles))
     if profiles and not any(lp.profile.fallback for lp in profiles):
         lp = profiles[0]
         issues.append(
@@ -718,6 +736,67 @@ def _never_winning(profiles: Sequence[LoadedProfile]) -> list[ConfigIssue]:
             )
         seen.setdefault(key, lp)
     return issues
+
+
+def _drives(
+    lp: LoadedProfile,
+) -> list[tuple[str, tuple[Any, ...], frozenset[str] | None, float | None]]:
+    """(key, device selector, channels or None for all, cap) of each output a profile sets
+    levels on itself (`also: {profile: …}` is that profile's own output)."""
+    out = lp.profile.output
+    specs: list[tuple[str, Output | AlsoOutput]] = [("output", out)]
+    specs += [(f"output.also[{i}]", a) for i, a in enumerate(out.also) if a.profile is None]
+    return [
+        (
+            key,
+            spec.keys(),
+            frozenset(spec.channels) if isinstance(spec.channels, tuple) else None,
+            spec.max_volume,
+        )
+        for key, spec in specs
+    ]
+
+
+def _shared_channels(profiles: Sequence[LoadedProfile]) -> list[ConfigIssue]:
+    """Two profiles driving the same channels of one device with different caps: a channel
+    has one level, so which cap holds there depends on which profile is active."""
+    issues = []
+    seen: list[tuple[LoadedProfile, tuple[Any, ...], frozenset[str] | None, float | None]] = []
+    for lp in profiles:
+        for key, sel, chans, cap in _drives(lp):
+            for other, osel, ochans, ocap in seen:
+                if other.profile.name == lp.profile.name or osel != sel or ocap == cap:
+                    continue
+                if chans is not None and ochans is not None and not chans & ochans:
+                    continue
+                shared = sorted(chans & ochans) if chans and ochans else None
+                where = (
+                    channel_label(tuple(sorted(shared, key=_channel_order)))
+                    if shared
+                    else "channels"
+                )
+                issues.append(
+                    _at(
+                        lp,
+                        f"{key}.max_volume" if cap is not None else key,
+                        f"drives the same {where} of this device as '{other.profile.name}' with "
+                        f"another cap ({_cap(cap)} here, {_cap(ocap)} there): a channel has one "
+                        "level, so its cap is the active profile's",
+                        "give both the same `max_volume`, or use different `channels`",
+                    )
+                )
+                issues[-1] = issues[-1]._replace(severity="warning")
+                break
+        seen += [(lp, sel, chans, cap) for _, sel, chans, cap in _drives(lp)]
+    return issues
+
+
+def _cap(cap: float | None) -> str:
+    return f"{cap:g} %" if cap is not None else "the default"
+
+
+def _channel_order(channel: str) -> tuple[int, str]:
+    return (int(channel[3:]), "") if channel.startswith("AUX") else (-1, channel)
 
 
 def _at(lp: LoadedProfile, key: str, message: str, fix: str) -> ConfigIssue:

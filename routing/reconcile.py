@@ -16,9 +16,9 @@ from routing.model import (
     LoadVirtual,
     MoveStream,
     Op,
-    OutputPlan,
     Plan,
     ReassertStream,
+    ServerKind,
     SetClock,
     SetDefault,
     SetStreamVolume,
@@ -85,13 +85,22 @@ def _levels(plan: Plan, snapshot: Snapshot) -> list[Op]:
         dev = snapshot.device(o.device)
         if dev is None:
             continue
-        want = _wanted_volume(o, dev, switching, plan.raise_volume)
-        if want is not None and abs(want - dev.volume) > TOLERANCE:
-            out.append(SetVolume(dev.name, dev.label, want, o.max_volume, dev.volume))
+        if switching and o.volume is not None and plan.raise_volume:
+            # a switch sets the profile's own level: never inherit the previous output's
+            group = o.channels or dev.channels
+            if any(abs(dev.level((c,)) - o.volume) > TOLERANCE for c in group):
+                now = dev.level(o.channels)
+                out.append(
+                    SetVolume(dev.name, dev.label, o.volume, o.max_volume, now, o.channels or ())
+                )
+            continue
+        # start-up (never raise): down to the profile's level; otherwise: down to the cap
+        limit = o.volume if switching and o.volume is not None else o.max_volume
+        out += _lower(dev, o.channels, limit, o.max_volume)
     for o in plan.standby:  # where the server would put the DAW if this output vanished
         dev = snapshot.device(o.device)
-        if dev is not None and dev.volume > o.max_volume + TOLERANCE:
-            out.append(SetVolume(dev.name, dev.label, o.max_volume, o.max_volume, dev.volume))
+        if dev is not None:
+            out += _lower(dev, o.channels, o.max_volume, o.max_volume)
     for v in plan.virtual:  # our own sinks pass the signal at unity, never boost it
         dev = snapshot.device(v.name)
         if dev is not None and dev.volume > 100.0 + TOLERANCE:
@@ -102,13 +111,17 @@ def _levels(plan: Plan, snapshot: Snapshot) -> list[Op]:
     return out
 
 
-def _wanted_volume(o: OutputPlan, dev: Device, switching: bool, may_raise: bool) -> float | None:
-    if switching and o.volume is not None:
-        # a switch sets the profile's own level: never inherit the previous output's
-        return o.volume if may_raise else min(dev.volume, o.volume)
-    if dev.volume > o.max_volume:
-        return o.max_volume
-    return None
+def _lower(
+    dev: Device, channels: tuple[str, ...] | None, limit: float, cap: float
+) -> list[SetVolume]:
+    """Lower the channels of `channels` (None: the device's) that are above `limit` to it;
+    the quieter ones keep their level (lowering never raises a channel)."""
+    group = channels or dev.channels
+    above = tuple(c for c in group if dev.level((c,)) > limit + TOLERANCE)
+    if not above:
+        return []
+    which = (channels or ()) if len(above) == len(group) else above
+    return [SetVolume(dev.name, dev.label, limit, cap, dev.level(above), which)]
 
 
 def _moves(plan: Plan, snapshot: Snapshot) -> list[Op]:
@@ -124,6 +137,27 @@ def _moves(plan: Plan, snapshot: Snapshot) -> list[Op]:
             out.append(MoveStream(s.index, s.app_name, plan.target, label))
         elif s.preferred not in (None, plan.target):
             out.append(ReassertStream(s.index, s.app_name, plan.target, label, s.preferred))
+    return out + _pins(plan, snapshot)
+
+
+def _pins(plan: Plan, snapshot: Snapshot) -> list[Op]:
+    """Apps that stay put (`others.keep`), before the default changes: an explicit move is
+    the stream's own choice (PipeWire: its target, so WirePlumber stops moving it with the
+    default; PulseAudio: its preferred sink). PulseAudio ignores a move to the sink a
+    stream is on: it passes through a silent sink of ours and back."""
+    streams = {s.index: s for s in snapshot.streams}
+    out: list[Op] = []
+    for index, sink in plan.kept:
+        s = streams.get(index)
+        if s is None:
+            continue
+        label = _label(sink, snapshot, plan)
+        if s.sink != sink:
+            out.append(MoveStream(s.index, s.app_name, sink, label))
+        elif s.pinned != sink and snapshot.server is ServerKind.PULSEAUDIO:
+            out.append(ReassertStream(s.index, s.app_name, sink, label, sink))
+        elif s.pinned != sink:
+            out.append(MoveStream(s.index, s.app_name, sink, label))
     return out
 
 
@@ -158,7 +192,8 @@ def nudge(plan: Plan, snapshot: Snapshot, delta: float) -> list[Op]:
         dev = snapshot.device(o.device)
         if dev is None:
             continue
-        want = min(max(dev.volume + delta, 0.0), o.max_volume)
-        if abs(want - dev.volume) > TOLERANCE:
-            out.append(SetVolume(dev.name, dev.label, want, o.max_volume, dev.volume))
+        now = dev.level(o.channels)
+        want = min(max(now + delta, 0.0), o.max_volume)
+        if abs(want - now) > TOLERANCE:
+            out.append(SetVolume(dev.name, dev.label, want, o.max_volume, now, o.channels or ()))
     return out

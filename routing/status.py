@@ -9,9 +9,11 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from routing.errors import issue_lines
+from routing.model import channel_label
 
 if TYPE_CHECKING:
     from routing.daemon import Daemon
+    from routing.model import Plan, Snapshot
 
 
 def _clock(ts: float | None) -> str:
@@ -38,8 +40,30 @@ def render_status(st: dict[str, Any]) -> str:
             lines.append(
                 f"output:   {o['label']}: {o['volume']:.0f} % (cap {o['max_volume']:.0f} %)"
             )
+            if o.get("below_profile"):
+                lines.append(
+                    f"{'':10}below the profile's {o['profile_volume']:.0f} %: start-up never "
+                    f"raises a level, and your own changes below the cap are kept; "
+                    f"`dawroute switch {active}` applies it (or `raise_at_startup: true`)"
+                )
         else:
             lines.append(f"output:   {o['label']}: gone")
+    lat = st.get("latency") or {}
+    parts = []
+    if lat.get("period_ms") is not None:
+        forced = " (forced)" if lat.get("forced") else ""
+        parts.append(
+            f"quantum {lat['quantum']} at {lat['rate']} Hz = {lat['period_ms']:.2f} ms per "
+            f"period{forced}"
+        )
+    if lat.get("device_ms") is not None:
+        conf = lat.get("configured_ms")
+        parts.append(
+            f"device {lat['device_ms']:.1f} ms"
+            + (f" (configured {conf:.1f} ms)" if conf is not None else "")
+        )
+    if parts:
+        lines.append("latency:  " + "; ".join(parts))
     for s in st["streams"]:
         arrow = "→" if s["on_target"] else "→ (not yet moved)"
         lines.append(f"DAW:      '{s['app']}' stream {s['index']} {arrow} {s['label']}")
@@ -71,6 +95,28 @@ def event_details(ev: dict[str, Any]) -> list[str]:
     ]
 
 
+def latency(snap: Snapshot | None, plan: Plan | None) -> dict[str, Any]:
+    """The clock's period in ms (quantum / rate) and what the server reports for the
+    device the DAW plays on."""
+    out: dict[str, Any] = {}
+    clock = snap.clock if snap is not None and snap.clock is not None else None
+    wanted = plan.clock if plan is not None else None
+    use = clock if clock and clock.rate and clock.quantum else wanted
+    if use is not None and use.rate and use.quantum:
+        out.update(
+            rate=use.rate,
+            quantum=use.quantum,
+            period_ms=round(use.quantum / use.rate * 1000.0, 3),
+            forced=bool(clock and clock.rate),
+        )
+    if snap is not None and plan is not None:
+        devs = [snap.device(plan.target)] + [snap.device(o.device) for o in plan.outputs]
+        dev = next((d for d in devs if d is not None and d.latency_ms is not None), None)
+        if dev is not None:
+            out.update(device_ms=dev.latency_ms, configured_ms=dev.configured_latency_ms)
+    return out
+
+
 def report(d: Daemon) -> dict[str, Any]:
     """Everything `dawroute status` shows, as plain data."""
     snap = d.snapshot
@@ -86,14 +132,19 @@ def report(d: Daemon) -> dict[str, Any]:
     if snap is not None and plan is not None:
         for o in plan.outputs:
             dev = snap.device(o.device)
+            label = f"{dev.label if dev else o.device} {channel_label(o.channels)}".rstrip()
             outputs.append(
                 {
                     "device": o.device,
-                    "label": dev.label if dev else o.device,
+                    "channels": list(o.channels or ()),
+                    "label": label,
                     "present": dev is not None,
-                    "volume": dev.volume if dev else None,
+                    "volume": dev.level(o.channels) if dev else None,
                     "max_volume": o.max_volume,
                     "profile_volume": o.volume,
+                    "below_profile": dev is not None
+                    and o.volume is not None
+                    and dev.level(o.channels) < o.volume - 0.6,
                 }
             )
     if snap is not None:
@@ -111,6 +162,7 @@ def report(d: Daemon) -> dict[str, Any]:
                     }
                 )
     return {
+        "latency": latency(snap, plan),
         "active": d.state.active,
         "active_since": d.state.active_since,
         "manual": d.state.manual,

@@ -59,13 +59,23 @@ class Sampler:
     """
 
     def __init__(
-        self, server: str, caps: Mapping[str, float], app: str = "REAPER", interval: float = 0.002
+        self,
+        server: str,
+        caps: Mapping[str, float],
+        app: str = "REAPER",
+        interval: float = 0.002,
+        channel_caps: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
+        """`channel_caps`: device → {channel position as the server names it ("aux2"):
+        cap}; each of those channels is checked on its own whenever the DAW plays on that
+        device or on one of dawroute's sinks feeding it (outputs 1-2 and 3-4 of one
+        interface have caps of their own)."""
         self.server = server
         self.caps = dict(caps)
+        self.channel_caps = {d: dict(c) for d, c in (channel_caps or {}).items()}
         self.app = app
         self.interval = interval
-        self.report = Report(on_watched=dict.fromkeys(self.caps, 0))
+        self.report = Report(on_watched=dict.fromkeys([*self.caps, *self.channel_caps], 0))
         self._stop = threading.Event()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="safety-sampler", daemon=True)
@@ -101,6 +111,7 @@ class Sampler:
             pulse.close()
 
     def _sample(self, pulse: Any) -> None:
+        polled = time.time()  # no later than the state the two lists show
         inputs = pulse.sink_input_list()
         sinks = {s.index: s for s in pulse.sink_list()}
         self.report.samples += 1
@@ -116,3 +127,35 @@ class Sampler:
             cap = self.caps[sink.name]
             if volume > cap + TOLERANCE:
                 self.report.violations.append(Violation(now, sink.name, volume, cap))
+        if self.channel_caps:
+            self._sample_channels(inputs, sinks, polled)
+
+    def _sample_channels(self, inputs: Any, sinks: Mapping[int, Any], now: float) -> None:
+        """`now`: when the poll began (a test can then tell a level it set itself, until a
+        moment it knows, from one that came later; under load a poll takes 100+ ms)."""
+        by_name = {s.name: s for s in sinks.values()}
+        for stream in inputs:
+            if stream.proplist.get("application.name") != self.app:
+                continue
+            sink = sinks.get(stream.sink)
+            if sink is None:
+                continue
+            reached, todo = set(), [sink.name]
+            while todo:  # our combined sink → our remap sinks → the device
+                name = todo.pop()
+                if name in reached or name not in by_name:
+                    continue
+                reached.add(name)
+                feeds = by_name[name].proplist.get("dawroute.feeds", "")
+                todo += [f for f in feeds.split(",") if f]
+            for name in sorted(reached & self.channel_caps.keys()):
+                device = by_name.get(name)
+                if device is None:
+                    continue
+                if name != sink.name or name not in self.caps:
+                    self.report.on_watched[name] += 1
+                for pos, value in zip(device.channel_list, device.volume.values, strict=False):
+                    cap = self.channel_caps[name].get(pos)
+                    volume = round(value * 100.0, 2)
+                    if cap is not None and volume > cap + TOLERANCE:
+                        self.report.violations.append(Violation(now, f"{name} {pos}", volume, cap))

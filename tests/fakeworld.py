@@ -14,6 +14,7 @@ from routing.model import (
     LoadVirtual,
     MoveStream,
     Op,
+    ReassertStream,
     SetDefault,
     SetStreamVolume,
     SetVolume,
@@ -51,12 +52,17 @@ def daw(index: int, on: str | None, app: str = "REAPER", volume: float = 100.0) 
     )
 
 
+# our remap sinks' device channels, by sink name (a name is a hash of its definition)
+REMAPS: dict[str, tuple[str, ...]] = {}
+
+
 def apply_op(world: Snapshot, op: Op) -> Snapshot:
     devices = list(world.devices)
     streams = list(world.streams)
     default = world.default_sink
     match op:
         case LoadVirtual(sink=v):
+            REMAPS[v.name] = v.master_channels
             module = 1000 + len(devices)
             devices.append(
                 Device(
@@ -72,13 +78,15 @@ def apply_op(world: Snapshot, op: Op) -> Snapshot:
         case UnloadVirtual(name=name):
             devices = [d for d in devices if d.name != name]
             streams = [replace(s, sink=default if s.sink == name else s.sink) for s in streams]
-        case SetVolume(device=name, volume=vol):
-            devices = [replace(d, volume=vol) if d.name == name else d for d in devices]
+        case SetVolume(device=name, volume=vol, channels=chans):
+            devices = [d.with_level(vol, chans) if d.name == name else d for d in devices]
         case SetStreamVolume(stream=idx, volume=vol):
             streams = [replace(s, volume=vol) if s.index == idx else s for s in streams]
         case MoveStream(stream=idx, sink=name):
             assert any(d.name == name for d in devices), f"moved to missing sink {name}"
-            streams = [replace(s, sink=name) if s.index == idx else s for s in streams]
+            streams = [replace(s, sink=name, pinned=name) if s.index == idx else s for s in streams]
+        case ReassertStream(stream=idx, sink=name):
+            streams = [replace(s, sink=name, pinned=name) if s.index == idx else s for s in streams]
         case SetDefault(direction=Direction.SINK, device=name):
             default = name
         case SetDefault(direction=Direction.SOURCE, device=name):
@@ -96,4 +104,22 @@ def physical_outputs(world: Snapshot, sink_name: str | None) -> set[str]:
     out: set[str] = set()
     for fed in dev.feeds:
         out |= physical_outputs(world, fed)
+    return out
+
+
+def physical_channels(
+    world: Snapshot, sink_name: str | None, channels: tuple[str, ...] = ()
+) -> set[tuple[str, str]]:
+    """(device, channel) pairs a stream on `sink_name` really plays through: a device's
+    own channels, or the ones our remap sinks feed."""
+    dev = world.device(sink_name or "")
+    if dev is None:
+        return set()
+    if not dev.ours:
+        return {(dev.name, c) for c in dev.channels if not channels or c in channels}
+    out: set[tuple[str, str]] = set()
+    for fed in dev.feeds:
+        out |= physical_channels(
+            world, fed, REMAPS.get(dev.name, ()) if len(dev.feeds) == 1 else ()
+        )
     return out

@@ -11,7 +11,7 @@ from routing.model import MoveStream, SetDefault, SetVolume, Snapshot
 from routing.policy import Cause, Trigger, decide
 from routing.reconcile import TOLERANCE, ops
 from routing.state import State
-from tests.fakeworld import apply_op, daw, physical_outputs, sink
+from tests.fakeworld import apply_op, daw, physical_channels, sink
 from tests.test_policy import AMP, GUEST, IFACE, profiles, world
 
 
@@ -34,7 +34,7 @@ def test_switch_sets_level_before_the_daw_lands() -> None:
         "set volume of Schiit Fulla to 45 % (cap 60 %)",
         # the speakers stay within their cap while the headphones play: when the amp is
         # pulled, the server itself moves the DAW there before dawroute can act
-        "set volume of Scarlett to 85 % (cap 85 %)",
+        "set volume of Scarlett outputs 1-2 to 85 % (cap 85 %)",
         "move 'REAPER' stream 1 → Schiit Fulla",
         "set default sink to Schiit Fulla",
     ]
@@ -43,12 +43,12 @@ def test_switch_sets_level_before_the_daw_lands() -> None:
 def test_speakers_are_kept_within_their_cap_while_the_headphones_play() -> None:
     w = run(world(IFACE, AMP), State(active="speakers"))
     louder = replace(
-        w, devices=tuple(replace(d, volume=100.0) if d.name == "scarlett" else d for d in w.devices)
+        w, devices=tuple(d.with_level(100.0) if d.name == "scarlett" else d for d in w.devices)
     )
     d = decide(profiles(), louder, State(active="usb-amp"), Trigger())
     assert d.plan is not None and d.profile == "usb-amp"
     assert [o.describe() for o in ops(d.plan, louder)] == [
-        "set volume of Scarlett to 85 % (cap 85 %)"
+        "set volume of Scarlett outputs 1-2 to 85 % (cap 85 %)"
     ]
 
 
@@ -135,18 +135,35 @@ def _world(spec: dict, streams_on: list[str], prior: Snapshot | None) -> Snapsho
     )
 
 
+def channel_caps(w: Snapshot, outputs) -> dict[tuple[str, str], float]:
+    """(device, channel) → the cap of the output that owns that channel."""
+    caps: dict[tuple[str, str], float] = {}
+    for o in outputs:
+        dev = w.device(o.device)
+        for ch in o.channels or (dev.channels if dev else ()):
+            caps[(o.device, ch)] = min(caps.get((o.device, ch), o.max_volume), o.max_volume)
+    return caps
+
+
+def channel_level(w: Snapshot, device: str, channel: str) -> float:
+    dev = w.device(device)
+    assert dev is not None
+    return dev.level((channel,))
+
+
 def _assert_capped(w, plan, caps, previous, before_moves: bool) -> None:
-    """Every output carrying the DAW is within its cap — except, until our first op touches
-    it, an output the user had already turned up (we found it that way; lowering it is
-    the first thing the ops do)."""
+    """Every channel carrying the DAW is within the cap of the output that owns it —
+    except, until our first op touches it, a device the user had already turned up (we
+    found it that way; lowering it is the first thing the ops do)."""
     for s in w.streams:
         if s.index not in plan.daw_streams:
             continue
-        for out in physical_outputs(w, s.sink) & caps.keys():
-            dev = w.device(out)
+        for dev_ch in physical_channels(w, s.sink) & caps.keys():
+            dev = w.device(dev_ch[0])
             assert dev is not None
-            untouched = before_moves and dev.volume == previous.get(out)
-            assert untouched or dev.volume <= caps[out].max_volume + 1e-6, (dev, caps[out])
+            untouched = before_moves and dev.volume == previous.get(dev_ch[0])
+            level = channel_level(w, *dev_ch)
+            assert untouched or level <= caps[dev_ch] + 1e-6, (dev, dev_ch, caps[dev_ch])
 
 
 @settings(max_examples=300, deadline=None)
@@ -162,14 +179,13 @@ def test_no_op_sequence_leaves_the_daw_on_an_output_above_its_cap(steps, streams
         d = decide(profiles(), w, state, trigger)
         if d.plan is None:
             continue
-        caps = {o.device: o for o in d.plan.outputs}
+        caps = channel_caps(w, d.plan.outputs)
         previous = {dev.name: dev.volume for dev in w.devices}
         for op in ops(d.plan, w):
             if isinstance(op, MoveStream):
-                # the level is already set before the DAW lands
-                for out in physical_outputs(w, op.sink):
-                    dev = w.device(out)
-                    assert dev is not None and dev.volume <= caps[out].max_volume + 1e-6
+                # the level is already set before the DAW lands, on every channel it plays on
+                for dev_ch in physical_channels(w, op.sink):
+                    assert channel_level(w, *dev_ch) <= caps[dev_ch] + 1e-6
             w = apply_op(w, op)
             _assert_capped(w, d.plan, caps, previous, before_moves=True)
         _assert_capped(w, d.plan, caps, previous, before_moves=False)
@@ -178,7 +194,7 @@ def test_no_op_sequence_leaves_the_daw_on_an_output_above_its_cap(steps, streams
             for o in d.plan.outputs:
                 dev = w.device(o.device)
                 if o.volume is not None and dev is not None:
-                    assert abs(dev.volume - o.volume) <= TOLERANCE, (o, previous)
+                    assert abs(dev.level(o.channels) - o.volume) <= TOLERANCE, (o, previous)
         # and the DAW is never left on a device that is gone
         names = {dev.name for dev in w.devices}
         assert all(s.sink in names for s in w.streams if s.index in d.plan.daw_streams)

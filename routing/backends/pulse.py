@@ -89,6 +89,9 @@ class PulseBackend:
         self._client_name = client_name
         self._pulse: Any = None
         self._sinks: dict[str, tuple[int, int]] = {}  # name → (index, channels), last observe
+        # name → (channel positions, levels 0..1): the last observed levels, with every
+        # level we set since; a per-channel set sends the whole vector from here
+        self._levels: dict[str, tuple[tuple[str, ...], list[float]]] = {}
         self._defaults: dict[Direction, str | None] = {}  # as last observed
         self._sent_defaults: dict[Direction, str] = {}  # what we last asked for
         self._moved: dict[int, str] = {}  # stream index → the sink we last moved it to
@@ -148,6 +151,7 @@ class PulseBackend:
         sinks = list(self._raw[_SINK].values())
         sink_names = {s.index: s.name for s in sinks}
         self._sinks = {s.name: (int(s.index), len(s.volume.values)) for s in sinks}
+        self._levels = {s.name: (_positions(s), list(s.volume.values)) for s in sinks}
         devices = [device_from(s, Direction.SINK) for s in sinks]
         if sources:
             devices += [
@@ -243,6 +247,7 @@ class PulseBackend:
         configured default, see `configured_default_sink`.)"""
         live = {s.index for s in streams}
         self._moved = {i: sink for i, sink in self._moved.items() if i in live}
+        streams = [replace(s, pinned=self._moved.get(s.index)) for s in streams]
         if self._kind is not ServerKind.PULSEAUDIO:
             return streams
         return [replace(s, preferred=self._moved.get(s.index)) for s in streams]
@@ -323,9 +328,13 @@ class PulseBackend:
                 await p.module_load(*module_args(v))
             case UnloadVirtual(module=m):
                 await p.module_unload(m)
-            case SetVolume(device=name, volume=vol):
+            case SetVolume(device=name, volume=vol, channels=()):
                 index, channels = await self._sink(name)
+                self._levels.pop(name, None)
                 await p.sink_volume_set(index, pulsectl.PulseVolumeInfo(vol / 100.0, channels))
+            case SetVolume(device=name, volume=vol, channels=chans):
+                index, _ = await self._sink(name)
+                await p.sink_volume_set(index, await self._channel_levels(name, chans, vol))
             case SetStreamVolume(stream=idx, volume=vol):
                 stream = await p.sink_input_info(idx)
                 await p.sink_input_volume_set(idx, _volume(stream, vol))
@@ -339,6 +348,21 @@ class PulseBackend:
                 await self._reassert(idx, name)
             case SetDefault(direction=direction, device=name):
                 await self._set_default(direction, name)
+
+    async def _channel_levels(self, name: str, channels: tuple[str, ...], percent: float) -> Any:
+        """The sink's whole volume vector with `channels` at `percent`, the others as last
+        observed or set: the protocol sets all channels at once, and the ops of one phase
+        go out together, so each op's vector carries the ones before it."""
+        known = self._levels.get(name)
+        if known is None:
+            sink = await self.pulse.get_sink_by_name(name)
+            known = (_positions(sink), list(sink.volume.values))
+            self._levels[name] = known
+        positions, levels = known
+        for i, pos in enumerate(positions):
+            if pos in channels:
+                levels[i] = percent / 100.0
+        return pulsectl.PulseVolumeInfo(list(levels))
 
     async def ensure_level_memory(self) -> bool:
         """On PulseAudio, load module-device-restore unless loaded: the server then gives a
@@ -446,7 +470,12 @@ class PulseBackend:
 
     async def _shows(self, op: SetVolume) -> bool:
         sink = await self.pulse.get_sink_by_name(op.device)
-        return bool(max(sink.volume.values or [0.0]) * 100.0 <= op.volume + LEVEL_TOLERANCE)
+        values = [
+            v
+            for pos, v in zip(_positions(sink), sink.volume.values, strict=False)
+            if not op.channels or pos in op.channels
+        ]  # the op's own channels: outputs 1-2 and 3-4 have levels of their own
+        return bool(max(values or [0.0]) * 100.0 <= op.volume + LEVEL_TOLERANCE)
 
     async def _set_default(self, direction: Direction, name: str) -> None:
         """Set the default; if the same request already went out and did not take, bounce.
@@ -483,6 +512,15 @@ def _phases(ops: list[Op]) -> list[list[Op]]:
         else:
             phases[-1].append(op)
     return phases
+
+
+def _ms(usec: Any) -> float | None:
+    """The server's latency in µs as ms; 0 (a suspended PipeWire node) is unknown."""
+    return round(usec / 1000.0, 2) if isinstance(usec, int | float) and usec > 0 else None
+
+
+def _positions(obj: Any) -> tuple[str, ...]:
+    return tuple(short_position(c) or c.upper() for c in obj.channel_list)
 
 
 def _volume(obj: Any, percent: float) -> Any:
@@ -547,8 +585,11 @@ def device_from(
         product_id=_hex4(props.get("device.product.id")),
         serial=props.get("device.serial"),
         card_name=props.get("alsa.card_name"),
-        channels=tuple(short_position(c) or c.upper() for c in obj.channel_list),
+        channels=_positions(obj),
         volume=round(max(obj.volume.values or [0.0]) * 100.0, 2),
+        levels=tuple(round(v * 100.0, 2) for v in obj.volume.values),
+        latency_ms=_ms(getattr(obj, "latency", None)),
+        configured_latency_ms=_ms(getattr(obj, "configured_latency", None)),
         muted=bool(obj.mute),
         virtual=props.get("device.bus") is None and "alsa.card" not in props,
         ours=ours,
