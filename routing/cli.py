@@ -424,9 +424,12 @@ def cmd_midi_learn(args: argparse.Namespace) -> int:
         action = f"toggle: [{args.toggle[0]}, {args.toggle[1]}]"
     else:
         action = f"action: {args.action}"
-    print(f"press the pad, key or foot switch for `{action}` …", file=sys.stderr, flush=True)
+
+    def prompt() -> None:
+        print(f"press the pad, key or foot switch for `{action}` …", file=sys.stderr, flush=True)
+
     try:
-        msg = next(iter(messages(args.port, args.api, args.timeout)), None)
+        msg = next(iter(messages(args.port, args.api, args.timeout, ready=prompt)), None)
     except midi.MidiUnavailable as exc:
         print(f"dawroute: {exc}", file=sys.stderr)
         return 6

@@ -855,8 +855,12 @@ class Daemon:
         return status.report(self)
 
     async def watch(self) -> AsyncIterator[Result]:
+        """The state now, then every event: a client knows when it is subscribed (and
+        nothing it sees afterwards happened before)."""
         q: asyncio.Queue[Result] = asyncio.Queue()
         self._watchers.add(q)
+        active = "off" if self.state.off else (self.state.active or "none")
+        yield {"time": time.time(), "kind": "watching", "message": f"active profile: {active}"}
         try:
             while True:
                 yield await q.get()

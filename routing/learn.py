@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +32,14 @@ def list_ports() -> dict[str, Any]:
 
 
 def messages(
-    port_pattern: str, api_preference: str, timeout: float | None
+    port_pattern: str,
+    api_preference: str,
+    timeout: float | None,
+    ready: Callable[[], None] | None = None,
 ) -> Iterator[MidiMessage]:
-    """Presses from every input matching `port_pattern` (releases are left out)."""
+    """Presses from every input matching `port_pattern` (releases are left out).
+    `ready` is called once every matching input is open and connected: a prompt printed
+    before that could be answered by a press nobody hears."""
     api, _ = midi.choose_api(api_preference)
     rtmidi = midi._rtmidi()
     inbox: queue.Queue[MidiMessage] = queue.Queue()
@@ -60,6 +65,8 @@ def messages(
         raise midi.MidiUnavailable(
             f"no MIDI input matches '{port_pattern}' (see `dawroute midi ports`)"
         )
+    if ready is not None:
+        ready()
     try:
         while True:
             try:

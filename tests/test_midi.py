@@ -224,9 +224,8 @@ def _learn(env: dict[str, str], c: Controller, *data: int) -> subprocess.Complet
     while True:  # wait until it listens (and do not spin if it died first)
         line = proc.stderr.readline()
         assert line, f"midi learn exited early: {proc.wait()}"
-        if "press the pad" in line:
+        if "press the pad" in line:  # printed once its input port is connected
             break
-    time.sleep(0.3)  # its input port is being connected
     c.send(*data)
     out, err = proc.communicate(timeout=20)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
