@@ -385,3 +385,20 @@ class ApplyResult:
     @property
     def ok(self) -> bool:
         return not self.failed
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    """What the daemon remembers between passes and restarts (stored by routing.state)."""
+
+    active: str | None = None
+    active_since: float | None = None
+    manual: str | None = None  # set by `switch`/MIDI; holds until its device leaves or `auto`
+    manual_since: float | None = None
+    # `dawroute off`: routing undone, no decisions until `auto` or `switch`
+    off: bool = False
+    off_since: float | None = None
+    # what `off` undoes: the default sink the user had before dawroute's first change,
+    # and the JACK links dawroute made (source, target)
+    original_default: str | None = None
+    links: tuple[tuple[str, str], ...] = ()

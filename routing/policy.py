@@ -24,11 +24,11 @@ from routing.model import (
     Plan,
     ServerKind,
     Snapshot,
+    State,
     VirtualSink,
 )
 from routing.portmap import plan_links
 from routing.profiles import AlsoOutput, Output, Profile
-from routing.state import State
 
 
 class Cause(StrEnum):

@@ -6,25 +6,19 @@ import json
 import logging
 import os
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
+from routing.model import State
+
+__all__ = [
+    "State",
+    "load",
+    "remove_stale_temps",
+    "save",
+]  # State lives with the model; this is its store
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class State:
-    active: str | None = None
-    active_since: float | None = None
-    manual: str | None = None  # set by `switch`/MIDI; holds until its device leaves or `auto`
-    manual_since: float | None = None
-    # `dawroute off`: routing undone, no decisions until `auto` or `switch`
-    off: bool = False
-    off_since: float | None = None
-    # what `off` undoes: the default sink the user had before dawroute's first change,
-    # and the JACK links dawroute made (source, target)
-    original_default: str | None = None
-    links: tuple[tuple[str, str], ...] = ()
 
 
 def load(path: Path) -> State:
