@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from routing import sandbox
+from testbed import sandbox
 
 AMP_NAME = "bench_amp"
 IFACE_NAME = "bench_iface"

@@ -35,7 +35,7 @@ from bench.reactors import (
     ServerPolicy,
     amp,
 )
-from routing import sandbox
+from testbed import sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from routing import sandbox
+from testbed import sandbox
 
 AMP, IFACE = sandbox.USB_AMP, sandbox.INTERFACE
 AMP_CAP, IFACE_CAP = 40.0, 70.0

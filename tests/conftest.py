@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from routing import sandbox
+from testbed import sandbox
 
 _STARTED: list[int] = []
 

@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from routing import sandbox
 from routing.backends.pipewire import read_defaults
+from testbed import sandbox
 from tests.conftest import wait_until
 
 

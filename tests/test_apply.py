@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from routing import policy, reconcile, sandbox
+from routing import policy, reconcile
 from routing.apply import apply_plan
 from routing.backends.composite import Backends
 from routing.backends.pulse import PulseBackend
@@ -19,6 +19,7 @@ from routing.model import OWNER_PROPERTY
 from routing.policy import Cause, Trigger
 from routing.profiles import load_profiles_or_raise
 from routing.state import State
+from testbed import sandbox
 from tests.conftest import wait_until
 from tests.daemonrun import server_state
 

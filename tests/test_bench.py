@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from routing import sandbox
+from testbed import sandbox
 
 
 def test_hotplug_and_cli_benchmarks_still_run(tmp_path: Path) -> None:

@@ -9,12 +9,13 @@ import time
 
 import pytest
 
-from routing import policy, reconcile, sandbox
+from routing import policy, reconcile
 from routing.apply import apply_plan
 from routing.backends.composite import Backends
 from routing.backends.pulse import PulseBackend
 from routing.policy import Cause, Trigger
 from routing.state import State
+from testbed import sandbox
 from testbed.sampler import Sampler
 from tests.conftest import wait_until
 from tests.daemonrun import server_state

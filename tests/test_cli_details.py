@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from routing import sandbox
 from routing.cli import main
+from testbed import sandbox
 from tests.conftest import hermetic_env, wait_until
 from tests.daemonrun import Running, install_examples
 

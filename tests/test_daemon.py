@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from routing import sandbox
+from testbed import sandbox
 from tests.conftest import wait_until
 from tests.daemonrun import Running, routed_to, routed_to_ours, server_state, volume
 
@@ -302,7 +302,7 @@ def test_run_commands_sandbox_demo_shows_plug_switch_unplug_fallback(tmp_path: P
     env = {k: v for k, v in os.environ.items() if not k.startswith("PULSE_")}
     env["PULSE_COOKIE"] = str(tmp_path / "cookie")
     out = subprocess.run(
-        [sys.executable, "-m", "routing.demo"], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "testbed.demo"], env=env, capture_output=True, text=True, timeout=120
     )
     assert out.returncode == 0, out.stderr
     statuses = out.stdout.split("$ dawroute status")[1:]

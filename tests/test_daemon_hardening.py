@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from routing import sandbox
+from testbed import sandbox
 from tests.conftest import wait_until
 from tests.daemonrun import Running, routed_to
 from tests.test_hostile_config import alias_bomb

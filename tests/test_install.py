@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from routing import sandbox
+from testbed import sandbox
 from tests.conftest import hermetic_env, wait_until
 from tests.daemonrun import Running, server_state
 
@@ -34,6 +34,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     )
     assert build.returncode == 0, build.stderr
     (wheel,) = wheels.glob("dawroute-*.whl")
+    import zipfile
+
+    names = zipfile.ZipFile(wheel).namelist()
+    # the product only: the test bed (servers, fakes, the demo) stays in the checkout
+    assert not [n for n in names if n.startswith("testbed/") or "sandbox" in n or "demo" in n]
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     # this venv's pip installs into the new venv with --python (pip >= 22.3)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from routing import sandbox
+from testbed import sandbox
 from tests.conftest import hermetic_env, wait_until
 from tests.daemonrun import Running
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from routing import sandbox
+from testbed import sandbox
 from tests.conftest import hermetic_env, wait_until
 from tests.daemonrun import Running, install_examples, routed_to_ours
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from routing import desktop, sandbox
+from routing import desktop
+from testbed import sandbox
 from tests.conftest import hermetic_env, wait_until
 from tests.daemonrun import Running, install_examples, routed_to, server_state
 

@@ -7,9 +7,9 @@ import json
 import subprocess
 import sys
 
-from routing import sandbox
 from routing.backends.pulse import Change, PulseBackend
 from routing.model import Direction, ServerKind, Snapshot
+from testbed import sandbox
 
 
 async def _observe_until(backend: PulseBackend, check, timeout: float = 5.0) -> Snapshot:

@@ -7,9 +7,9 @@ import json
 import time
 from pathlib import Path
 
-from routing import sandbox
 from routing.model import Clock, Device, Direction, Link, Snapshot, Stream
 from routing.off import undo_ops
+from testbed import sandbox
 from tests.conftest import wait_until
 from tests.daemonrun import Running, install_examples, routed_to, routed_to_ours, server_state
 

@@ -13,7 +13,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from routing import sandbox
 from routing.apply import apply_plan, phases
 from routing.backends.composite import Backends
 from routing.backends.jack import JackBackend
@@ -36,6 +35,7 @@ from routing.model import (
     UnloadVirtual,
     VirtualSink,
 )
+from testbed import sandbox
 from tests.conftest import hermetic_env, wait_until
 from tests.daemonrun import install_examples, server_state
 from tests.test_jack import JACKD_PROFILES, OUTS34, PIPEWIRE_PROFILES, clock, graph_links

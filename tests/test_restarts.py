@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from routing import sandbox
+from testbed import sandbox
 from testbed.sampler import Sampler
 from tests.conftest import wait_until
 from tests.daemonrun import Running, routed_to

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from routing import sandbox
-from testbed import soak
+from testbed import sandbox, soak
 from testbed.sampler import Sampler
 from tests.conftest import PIPEWIRE_PARAMS, _start, _stop, hermetic_env, wait_until
 from tests.daemonrun import Running, server_state

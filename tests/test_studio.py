@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from routing import policy, reconcile, sandbox
+from routing import policy, reconcile
 from routing.apply import apply_plan
 from routing.backends.composite import Backends
 from routing.backends.pulse import PulseBackend
@@ -18,6 +18,7 @@ from routing.config import check_all
 from routing.policy import Trigger
 from routing.profiles import Profile, load_profiles_or_raise
 from routing.state import State
+from testbed import sandbox
 from tests.conftest import wait_until
 
 STUDIO = Path(__file__).resolve().parent.parent / "profiles" / "studio"

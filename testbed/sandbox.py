@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+CHECKOUT = Path(__file__).resolve().parent.parent
 _CLIENT_VARS = ("PULSE_", "PIPEWIRE_", "JACK_", "WIREPLUMBER_")
 _DROP_VARS = ("DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY", "LD_PRELOAD")
 PR_SET_PDEATHSIG = 1
@@ -232,16 +233,21 @@ def _terminate(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    """Poll `check` until true. Servers apply asynchronously; we wait on state, not on sleeps."""
+    """Poll `check` until true. Servers apply asynchronously; we wait on state, not on sleeps.
+    A check that raises (the server restarting) is polled again; at the time-out the last
+    error is part of the message, so a bug in a check does not pass for a slow server."""
     deadline = time.monotonic() + timeout
+    last: Exception | None = None
     while True:
         try:
             if check():
                 return
-        except Exception:
-            pass
+            last = None
+        except Exception as exc:
+            last = exc
         if time.monotonic() > deadline:
-            raise SandboxError(f"timed out after {timeout:g} s waiting for {what}")
+            why = f" (last check raised {type(last).__name__}: {last})" if last else ""
+            raise SandboxError(f"timed out after {timeout:g} s waiting for {what}{why}")
         time.sleep(0.005)
 
 
@@ -646,8 +652,11 @@ def start_jack_daw(
 ) -> subprocess.Popen[bytes]:
     """A JACK client that looks like a DAW on the JACK API (out_1 … out_N) and, like a
     DAW, comes back when the JACK server restarts."""
-    argv = [sys.executable, "-m", "routing.sandbox", "jack-daw", name, str(outputs)]
-    return stack.spawn(f"jack-daw-{name}", argv, env=jack_env(stack))
+    argv = [sys.executable, "-m", "testbed.sandbox", "jack-daw", name, str(outputs)]
+    env = jack_env(stack)
+    # the test bed is not installed: it is found from the checkout, wherever the caller runs
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CHECKOUT), env.get("PYTHONPATH")]))
+    return stack.spawn(f"jack-daw-{name}", argv, env=env)
 
 
 def _jack_daw(name: str, outputs: int) -> None:
@@ -674,7 +683,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["jack-daw"]:
         _jack_daw(argv[1], int(argv[2]))
         return 0
-    print("usage: python -m routing.sandbox jack-daw NAME OUTPUTS", file=sys.stderr)
+    print("usage: python -m testbed.sandbox jack-daw NAME OUTPUTS", file=sys.stderr)
     return 2
 
 

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from routing import sandbox
+from testbed import sandbox
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "profiles"
 
