@@ -125,6 +125,7 @@ class Daemon:
         self._started = False
         self._retries = 0
         self._verifies = 0
+        self._status_sent: str | None = None
         self._watchers: set[asyncio.Queue[Result]] = set()
         self._stop = asyncio.Event()
         self._stopping = False
@@ -138,7 +139,7 @@ class Daemon:
         self._midi_tasks: set[asyncio.Task[None]] = set()
         from routing.scheduler import Scheduler
 
-        self.scheduler = Scheduler(self._pass)
+        self.scheduler = Scheduler(self._pass_and_report)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -375,6 +376,26 @@ class Daemon:
     def _close_dead(self) -> None:
         while self._dead:
             self._dead.pop().close()
+
+    async def _pass_and_report(self, reasons: list[str]) -> None:
+        try:
+            await self._pass(reasons)
+        finally:
+            self._notify_status()
+
+    def _notify_status(self) -> None:
+        """systemd's STATUS= says what is true after every pass — also after a restart that
+        kept the profile, or once the server is back (it said "starting" and "sound server
+        unavailable" then); sent only when it changes."""
+        if self.state.off:
+            text = "off"
+        elif self.backend is None:
+            text = "sound server unavailable"
+        else:
+            text = f"active profile: {self.state.active or 'none'}"
+        if text != self._status_sent:
+            self._status_sent = text
+            notify.notify(f"STATUS={text}")
 
     async def _pass(self, reasons: list[str]) -> None:
         self._close_dead()
@@ -689,7 +710,10 @@ class Daemon:
             await self._reload_wanted.wait()
             self._reload_wanted.clear()
             waiters, self._reload_waiters = self._reload_waiters, []
+            notify.notify("RELOADING=1\nSTATUS=reloading the configuration")
             ok = await self._reload()
+            self._status_sent = None  # the next pass says what is true again
+            notify.notify("READY=1")
             for w in waiters:
                 if not w.done():
                     w.set_result(ok)
