@@ -30,6 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     except DawrouteError as exc:
         print(f"dawroute: {clean(exc.message)}", file=sys.stderr)
+        if getattr(args, "json", False):  # a script reading stdout gets an object too
+            error = {"name": exc.name, "message": exc.message, "exit_code": exc.exit_code}
+            print(json.dumps({"error": error}))
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
@@ -521,7 +524,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     rows = run(_client().list())["profiles"]
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps({"profiles": rows}, indent=2))
         return 0
     for r in rows:
         mark = "*" if r["active"] else " "

@@ -76,3 +76,33 @@ def test_log_level_is_honoured_and_verbose_wins(pulseaudio: sandbox.Stack, tmp_p
         assert " DEBUG " in daemon.log_text()
     finally:
         assert daemon.stop() == 0
+
+
+def test_every_json_command_prints_one_object_and_an_error_object_on_failure(
+    tmp_path: Path,
+) -> None:
+    """Scripts read one shape: a JSON object on stdout — also when the command fails."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    run.mkdir(mode=0o700)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "XDG_RUNTIME_DIR": str(run),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "PULSE_SERVER": f"unix:{tmp_path}/no-such-server",
+    }
+    for args in (["status", "--json"], ["list", "--json"], ["devices", "--json"]):
+        out = subprocess.run(
+            [sys.executable, "-m", "routing", *args],
+            env=env, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert out.returncode != 0, args
+        body = json.loads(out.stdout)
+        assert isinstance(body, dict) and set(body) == {"error"}, (args, out.stdout)
+        assert body["error"]["exit_code"] == out.returncode
+        assert body["error"]["message"] and body["error"]["name"]

@@ -70,8 +70,7 @@ def test_manual_switch_holds_until_auto_and_ends_when_its_device_leaves(
 
 
 def present(daemon: Running, profile: str) -> bool:
-    rows = json.loads(daemon.cli("list", "--json").stdout)
-    rows = rows["profiles"] if isinstance(rows, dict) else rows
+    rows = json.loads(daemon.cli("list", "--json").stdout)["profiles"]
     return any(r["name"] == profile and r["present"] for r in rows)
 
 
