@@ -66,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = cmd("devices", cmd_devices, "list outputs and inputs with ready-to-paste selectors")
     sp.add_argument("--json", action="store_true", help="machine-readable output")
 
+    sp = cmd("daws", cmd_daws, "list DAW-like streams and JACK clients with the preset to paste")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+
     sp = cmd("check", cmd_check, "validate profiles and config.yaml without a daemon")
     sp.add_argument(
         "paths",
@@ -207,6 +210,64 @@ def cmd_devices(args: argparse.Namespace) -> int:
             key = "output" if kind == "output" else "input"
             print(f"    {key}: {_flow_yaml(r['selector'])}")
     return 0
+
+
+def cmd_daws(args: argparse.Namespace) -> int:
+    """What plays (pulse streams) and which JACK clients have outputs, each with the
+    `daw:` line to paste. Either server may be missing; the other is still listed."""
+    import asyncio
+
+    from routing import daws
+
+    problems: dict[str, str] = {}
+    streams: list[Any] = []
+    try:
+        streams = daws.streams(asyncio.run(_observe()).streams)
+    except ServerUnavailable as exc:
+        problems["pulse"] = exc.message
+    clients: list[Any] = []
+    try:
+        clients = daws.jack_clients(_jack_ports())
+    except Exception as exc:  # JackUnavailable, or libjack missing
+        problems["jack"] = f"no JACK server reachable ({exc}); on PipeWire run under pw-jack"
+    code = ServerUnavailable.exit_code if len(problems) == 2 else 0  # neither answered
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "streams": [r.as_dict() for r in streams],
+                    "jack": [r.as_dict() for r in clients],
+                    "problems": problems,
+                },
+                indent=2,
+            )
+        )
+        return code
+    print("Applications playing (pulse streams):")
+    for r in streams:
+        binary = f" (binary {r.binary})" if r.binary else ""
+        on = f" on {', '.join(r.where)}" if r.where else ""
+        print(f"  {r.name}{binary}{on}\n    {r.paste}")
+    if not streams:
+        print(f"  none{': ' + problems['pulse'] if 'pulse' in problems else ''}")
+    print("\nJACK clients with audio outputs:")
+    for r in clients:
+        shown = ", ".join(r.where[:4]) + (", …" if len(r.where) > 4 else "")
+        print(f"  {r.name}: {shown}\n    {r.paste}")
+    if not clients:
+        print(f"  none{': ' + problems['jack'] if 'jack' in problems else ''}")
+    return code
+
+
+def _jack_ports() -> Any:
+    from routing.backends.jack import JackBackend
+
+    jack = JackBackend(lambda _why: None, lambda *_a: None)
+    jack.connect()
+    try:
+        return jack.observe()[0]
+    finally:
+        jack.close()
 
 
 def _flow_yaml(sel: dict[str, str]) -> str:
