@@ -38,6 +38,7 @@ from routing.errors import (
 )
 from routing.midi import MidiControl
 from routing.model import SetVolume, Snapshot
+from routing.osc import OscControl, View
 from routing.policy import Cause, Decision, Trigger
 from routing.profiles import Profile, ProfileSet
 from routing.state import State
@@ -120,6 +121,7 @@ class Daemon:
         self._jack_delay = 0.5
         self._trigger_state = TriggerState()
         self._midi_tasks: set[asyncio.Task[None]] = set()
+        self.osc: OscControl | None = None
         from routing.scheduler import Scheduler
 
         self.scheduler = Scheduler(self._pass)
@@ -151,6 +153,7 @@ class Daemon:
         )
         await control.start()
         self._restart_midi()
+        self._restart_osc()
         watch = DirectoryWatch(self._watched_dirs(), self._file_changed)
         watch.start(loop)
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -203,6 +206,8 @@ class Daemon:
             self.backend = None
         if self.midi is not None:
             self.midi.close()
+        if self.osc is not None:
+            self.osc.close()
         if self.jack is not None:
             self.jack.close()
 
@@ -242,7 +247,45 @@ class Daemon:
             self._midi_tasks.add(task)  # keep a reference until done (asyncio holds weak ones)
             task.add_done_callback(self._midi_tasks.discard)
 
-    async def _midi_request(self, action: triggers.Action) -> None:
+    # ------------------------------------------------------------ OSC
+
+    def _restart_osc(self) -> None:
+        """(Re)open OSC for the current config; none configured = no socket at all."""
+        if self.osc is not None:
+            self.osc.close()
+            self.osc = None
+        cfg = self.loaded.config.osc
+        if cfg is None:
+            return
+        osc = self.osc = OscControl(cfg, self._on_osc, lambda: self.state.active)
+
+        async def start() -> None:
+            await osc.start()
+            if osc.problem:
+                self._record("osc", osc.problem)
+            osc.update(self._osc_view())
+
+        self._spawn(start())
+
+    def _on_osc(self, action: triggers.Action, peer: str) -> None:
+        log.info("OSC from %s → %s", peer, action.describe())
+        self._spawn(self._midi_request(action, "OSC"))
+
+    def _osc_view(self) -> View:
+        d = self.decision
+        return View(
+            self.state.active,
+            self.state.manual is not None,
+            tuple(p.name for p in self.loaded.profiles),
+            d.problems if d is not None else (),
+        )
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._midi_tasks.add(task)  # keep a reference until done (asyncio holds weak ones)
+        task.add_done_callback(self._midi_tasks.discard)
+
+    async def _midi_request(self, action: triggers.Action, source: str = "MIDI") -> None:
         step = self.loaded.config.safety.volume_step
         do = triggers.Do
         try:
@@ -253,8 +296,8 @@ class Daemon:
             else:
                 await self._request(Trigger(), step if action.do is do.VOLUME_UP else -step)
         except DawrouteError as exc:
-            log.warning("MIDI %s: %s", action.describe(), exc.message)
-            self._record("midi", f"{action.describe()}: {exc.message}")
+            log.warning("%s %s: %s", source, action.describe(), exc.message)
+            self._record(source.lower(), f"{action.describe()}: {exc.message}")
 
     def _watched_dirs(self) -> list[Path]:
         dirs = {p if p.is_dir() or not p.suffix else p.parent for p in self.settings.profile_paths}
@@ -498,6 +541,8 @@ class Daemon:
             notify.notify(f"STATUS=active profile: {d.profile or 'none'}")
             if self.midi is not None and new.active != old.active:
                 self.midi.send_leds(new.active)
+        if self.osc is not None:
+            self.osc.update(self._osc_view())  # sent only when something shown changed
         if (
             new.active != old.active
             or self.active_reason is None
@@ -634,6 +679,7 @@ class Daemon:
             )
             return False
         midi_changed = loaded.config.midi != self.loaded.config.midi
+        osc_changed = loaded.config.osc != self.loaded.config.osc
         self.loaded = Loaded(
             tuple(p.profile for p in profiles.profiles), loaded.config, (), warnings, time.time()
         )
@@ -641,6 +687,8 @@ class Daemon:
         if midi_changed and not initial:
             self._trigger_state = TriggerState()
             self._restart_midi()
+        if osc_changed and not initial:
+            self._restart_osc()
         return True
 
     # ------------------------------------------------------------ Control
