@@ -109,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
     sp = cmd("switch", cmd_switch, "switch to a profile (held until its device leaves, or `auto`)")
     sp.add_argument("profile")
+    sp = cmd("toggle", cmd_toggle, "switch to B when A is active, else to A")
+    sp.add_argument("a", metavar="A")
+    sp.add_argument("b", metavar="B")
     cmd("auto", cmd_simple, "drop the manual choice: back to automatic").set_defaults(method="auto")
     cmd("next", cmd_simple, "switch to the next present profile").set_defaults(method="next")
     cmd("previous", cmd_simple, "switch to the previous present profile").set_defaults(
@@ -539,6 +542,15 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_switch(args: argparse.Namespace) -> int:
     res = run(_client().switch(args.profile))
+    _print_result(res)
+    return 0
+
+
+def cmd_toggle(args: argparse.Namespace) -> int:
+    """What a MIDI or OSC toggle does, for scripts (REAPER's actions call it)."""
+    client = _client()
+    active = run(client.status()).get("active")
+    res = run(client.switch(args.b if active == args.a else args.a))
     _print_result(res)
     return 0
 
