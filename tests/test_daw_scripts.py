@@ -140,6 +140,9 @@ def test_ardour_actions_send_osc_the_daemon_acts_on(
     out = _lua(ARDOUR_HOST, tmp_path, daemon.env, str(ardour / "dawroute_switch.lua"), "profile=phones-3-4", uri)  # fmt: skip
     assert "SENT /dawroute/switch s phones-3-4" in out
     wait_until(lambda: routed_to_ours(server, "phones-3-4"), what="switched from Ardour")
+    # OSC is fire-and-forget and a toggle is decided when it arrives: the server can show
+    # the switch a moment before the daemon has recorded it
+    wait_until(lambda: daemon.status()["active"] == "phones-3-4", what="the switch recorded")
     _lua(ARDOUR_HOST, tmp_path, daemon.env, str(ardour / "dawroute_toggle.lua"), "a=phones-3-4", "b=speakers", uri)  # fmt: skip
     wait_until(lambda: routed_to_ours(server, "speakers"), what="toggled from Ardour")
     _lua(ARDOUR_HOST, tmp_path, daemon.env, str(ardour / "dawroute_auto.lua"), uri)

@@ -198,7 +198,7 @@ def test_switch_toggle_and_auto_by_osc_with_feedback_and_garbage_ignored(
 
     oscsend(port, "/dawroute/switch", "phones-3-4")
     wait_until(lambda: routed_to_ours(server, "phones-3-4"), what="switched by OSC")
-    assert daemon.status()["manual"] == "phones-3-4"
+    wait_until(lambda: daemon.status()["manual"] == "phones-3-4", what="the switch recorded")
     wait_until(lambda: shown('/dawroute/active s "phones-3-4"'), what="feedback of the switch")
     assert shown("/dawroute/profile/phones-3-4 i 1") and shown("/dawroute/manual i 1")
 
