@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp = cmd("devices", cmd_devices, "list outputs and inputs with ready-to-paste selectors")
     sp.add_argument("--json", action="store_true", help="machine-readable output")
 
+    sp = cmd("daws", cmd_daws, "list DAW-like streams and JACK clients with the preset to paste")
+    sp.add_argument("--json", action="store_true", help="machine-readable output")
+
     sp = cmd("check", cmd_check, "validate profiles and config.yaml without a daemon")
     sp.add_argument(
         "paths",
@@ -118,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
     sp = cmd("switch", cmd_switch, "switch to a profile (held until its device leaves, or `auto`)")
     sp.add_argument("profile")
+    sp = cmd("toggle", cmd_toggle, "switch to B when A is active, else to A")
+    sp.add_argument("a", metavar="A")
+    sp.add_argument("b", metavar="B")
     cmd("auto", cmd_simple, "drop the manual choice: back to automatic").set_defaults(method="auto")
     cmd(
         "off",
@@ -247,6 +253,64 @@ def cmd_devices(args: argparse.Namespace) -> int:
             key = "output" if kind == "output" else "input"
             print(f"    {key}: {_flow_yaml(r['selector'])}")
     return 0
+
+
+def cmd_daws(args: argparse.Namespace) -> int:
+    """What plays (pulse streams) and which JACK clients have outputs, each with the
+    `daw:` line to paste. Either server may be missing; the other is still listed."""
+    import asyncio
+
+    from routing import daws
+
+    problems: dict[str, str] = {}
+    streams: list[Any] = []
+    try:
+        streams = daws.streams(asyncio.run(_observe()).streams)
+    except ServerUnavailable as exc:
+        problems["pulse"] = exc.message
+    clients: list[Any] = []
+    try:
+        clients = daws.jack_clients(_jack_ports())
+    except Exception as exc:  # JackUnavailable, or libjack missing
+        problems["jack"] = f"no JACK server reachable ({exc}); on PipeWire run under pw-jack"
+    code = ServerUnavailable.exit_code if len(problems) == 2 else 0  # neither answered
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "streams": [r.as_dict() for r in streams],
+                    "jack": [r.as_dict() for r in clients],
+                    "problems": problems,
+                },
+                indent=2,
+            )
+        )
+        return code
+    print("Applications playing (pulse streams):")
+    for r in streams:
+        binary = f" (binary {r.binary})" if r.binary else ""
+        on = f" on {', '.join(r.where)}" if r.where else ""
+        print(f"  {r.name}{binary}{on}\n    {r.paste}")
+    if not streams:
+        print(f"  none{': ' + problems['pulse'] if 'pulse' in problems else ''}")
+    print("\nJACK clients with audio outputs:")
+    for r in clients:
+        shown = ", ".join(r.where[:4]) + (", …" if len(r.where) > 4 else "")
+        print(f"  {r.name}: {shown}\n    {r.paste}")
+    if not clients:
+        print(f"  none{': ' + problems['jack'] if 'jack' in problems else ''}")
+    return code
+
+
+def _jack_ports() -> Any:
+    from routing.backends.jack import JackBackend
+
+    jack = JackBackend(lambda _why: None, lambda *_a: None)
+    jack.connect()
+    try:
+        return jack.observe()[0]
+    finally:
+        jack.close()
 
 
 def _flow_yaml(sel: dict[str, str]) -> str:
@@ -536,6 +600,15 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 def cmd_switch(args: argparse.Namespace) -> int:
     res = run(_client().switch(args.profile))
+    _print_result(res)
+    return 0
+
+
+def cmd_toggle(args: argparse.Namespace) -> int:
+    """What a MIDI or OSC toggle does, for scripts (REAPER's actions call it)."""
+    client = _client()
+    active = run(client.status()).get("active")
+    res = run(client.switch(args.b if active == args.a else args.a))
     _print_result(res)
     return 0
 

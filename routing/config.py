@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 from pydantic.dataclasses import dataclass as pdataclass
 
 from routing import yamlsource
@@ -109,11 +109,68 @@ class Midi:
     debounce_ms: Annotated[int, Field(ge=0, le=2000)] = 40
 
 
+def _parse_endpoint(value: Any) -> str:
+    """'127.0.0.1:9000', 'localhost:9000', '[::1]:9000' → normalised 'host:port' (IP literals
+    only: the daemon never waits on a name lookup)."""
+    from routing.osc import parse_endpoint
+
+    if not isinstance(value, str):
+        raise ValueError('expected `host:port` in quotes, e.g. `"127.0.0.1:9000"`')
+    return parse_endpoint(value).text
+
+
+Endpoint = Annotated[
+    str,
+    BeforeValidator(_parse_endpoint),
+    WithJsonSchema({
+        "type": "string",
+        "pattern": r"^(\[[0-9a-fA-F:.]+\]|[0-9.]+|localhost):[0-9]{1,5}$",
+        "description": "host:port with an IP address (127.0.0.1:9000, [::1]:9000)",
+    }),
+]  # fmt: skip
+
+
+@pdataclass(frozen=True, config=STRICT)
+class Osc:
+    """Open Sound Control: commands in on `listen`, the state out to `feedback`. There is no
+    authentication, so both are loopback-only unless `allow_remote: true`."""
+
+    listen: Endpoint | None = None
+    feedback: tuple[Endpoint, ...] = ()
+    allow_remote: bool = False
+
+    @model_validator(mode="after")
+    def _loopback(self) -> Osc:
+        from routing.osc import parse_endpoint
+
+        if self.listen is None and not self.feedback:
+            raise ValueError(
+                "`osc` needs `listen` (commands in) or `feedback` (state out) — e.g. "
+                '`listen: "127.0.0.1:9000"`'
+            )
+        if self.allow_remote:
+            return self
+        if self.listen is not None and not parse_endpoint(self.listen).loopback:
+            raise ValueError(
+                f"@listen {self.listen} is not a loopback address and OSC has no "
+                "authentication — use 127.0.0.1, or add `allow_remote: true` to accept "
+                "commands from the network"
+            )
+        for target in self.feedback:
+            if not parse_endpoint(target).loopback:
+                raise ValueError(
+                    f"@feedback {target} is not a loopback address — use 127.0.0.1, or add "
+                    "`allow_remote: true` to send the state to the network"
+                )
+        return self
+
+
 @pdataclass(frozen=True, config=STRICT)
 class Config:
     backend: Literal["auto", "pulse", "pipewire", "alsa"] = "auto"
     safety: Safety = Field(default_factory=Safety)
     midi: Midi = Field(default_factory=Midi)
+    osc: Osc | None = None
     notifications: bool = False
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     # what the daemon leaves when it stops: `keep` the routing (the DAW stays where it

@@ -49,6 +49,7 @@ from routing.errors import (
 )
 from routing.midi import MidiControl
 from routing.model import Connect, Disconnect, Link, Op, SetVolume, Snapshot
+from routing.osc import OscControl, View
 from routing.policy import Cause, Decision, Trigger
 from routing.profiles import Profile, ProfileSet
 from routing.state import State
@@ -137,6 +138,7 @@ class Daemon:
         self._jack_delay = 0.5
         self._trigger_state = TriggerState()
         self._midi_tasks: set[asyncio.Task[None]] = set()
+        self.osc: OscControl | None = None
         from routing.scheduler import Scheduler
 
         self.scheduler = Scheduler(self._pass_and_report)
@@ -169,6 +171,7 @@ class Daemon:
         )
         await control.start()
         self._restart_midi()
+        self._restart_osc()
         watch = DirectoryWatch(self._watched_dirs(), self._file_changed)
         watch.start(loop)
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -236,6 +239,8 @@ class Daemon:
             self.backend = None
         if self.midi is not None:
             self.midi.close()
+        if self.osc is not None:
+            self.osc.close()
         if self.jack is not None:
             self.jack.close()
 
@@ -275,7 +280,45 @@ class Daemon:
             self._midi_tasks.add(task)  # keep a reference until done (asyncio holds weak ones)
             task.add_done_callback(self._midi_tasks.discard)
 
-    async def _midi_request(self, action: triggers.Action) -> None:
+    # ------------------------------------------------------------ OSC
+
+    def _restart_osc(self) -> None:
+        """(Re)open OSC for the current config; none configured = no socket at all."""
+        if self.osc is not None:
+            self.osc.close()
+            self.osc = None
+        cfg = self.loaded.config.osc
+        if cfg is None:
+            return
+        osc = self.osc = OscControl(cfg, self._on_osc, lambda: self.state.active)
+
+        async def start() -> None:
+            await osc.start()
+            if osc.problem:
+                self._record("osc", osc.problem)
+            osc.update(self._osc_view())
+
+        self._spawn(start())
+
+    def _on_osc(self, action: triggers.Action, peer: str) -> None:
+        log.info("OSC from %s → %s", peer, action.describe())
+        self._spawn(self._midi_request(action, "OSC"))
+
+    def _osc_view(self) -> View:
+        d = self.decision
+        return View(
+            self.state.active,
+            self.state.manual is not None,
+            tuple(p.name for p in self.loaded.profiles),
+            d.problems if d is not None else (),
+        )
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._midi_tasks.add(task)  # keep a reference until done (asyncio holds weak ones)
+        task.add_done_callback(self._midi_tasks.discard)
+
+    async def _midi_request(self, action: triggers.Action, source: str = "MIDI") -> None:
         step = self.loaded.config.safety.volume_step
         do = triggers.Do
         try:
@@ -286,8 +329,8 @@ class Daemon:
             else:
                 await self._request(Trigger(), step if action.do is do.VOLUME_UP else -step)
         except DawrouteError as exc:
-            log.warning("MIDI %s: %s", action.describe(), exc.message)
-            self._record("midi", f"{action.describe()}: {exc.message}")
+            log.warning("%s %s: %s", source, action.describe(), exc.message)
+            self._record(source.lower(), f"{action.describe()}: {exc.message}")
 
     def _configure_notifications(self) -> None:
         want = self.loaded.config.notifications
@@ -646,13 +689,14 @@ class Daemon:
         if new != old:
             self.state = new
             self._save_state(new)
-            notify.notify(f"STATUS=active profile: {d.profile or 'none'}")
             if self.midi is not None and new.active != old.active:
                 self.midi.send_leds(new.active)
             if self.notifier is not None and new.active != old.active:
                 self.notifier.profile(d.profile, d.reason)
         if failed:
             self._notify_problem(f"{d.profile}: not fully applied: {failed[0]}")
+        if self.osc is not None:
+            self.osc.update(self._osc_view())  # sent only when something shown changed
         if (
             new.active != old.active
             or self.active_reason is None
@@ -799,6 +843,7 @@ class Daemon:
         midi_changed = loaded.config.midi != self.loaded.config.midi
         if not self.settings.verbose:
             logging.getLogger().setLevel(loaded.config.log_level.upper())
+        osc_changed = loaded.config.osc != self.loaded.config.osc
         self.loaded = Loaded(
             tuple(p.profile for p in profiles.profiles), loaded.config, (), warnings, time.time()
         )
@@ -808,6 +853,8 @@ class Daemon:
             self._restart_midi()
         if not initial:
             self._configure_notifications()
+        if osc_changed and not initial:
+            self._restart_osc()
         return True
 
     # ------------------------------------------------------------ Control

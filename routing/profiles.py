@@ -30,7 +30,7 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass as pdataclass
 
-from routing import yamlsource
+from routing import presets, yamlsource
 from routing.errors import ConfigInvalid, ConfigIssue
 from routing.model import channel_label
 
@@ -307,12 +307,73 @@ DEFAULT_DAW_APPS = (
 )  # fmt: skip
 
 
+def _parse_presets(value: Any) -> tuple[str, ...]:
+    names = presets.names_of(value)
+    if names is None:
+        raise ValueError(
+            "expected a DAW preset or a list of them — e.g. `preset: ardour` or "
+            f"`preset: [ardour, reaper]` (known: {', '.join(presets.NAMES)})"
+        )
+    for name in names:
+        if name.lower() not in presets.PRESETS:
+            raise ValueError(presets.unknown(name))
+    return tuple(dict.fromkeys(n.lower() for n in names))
+
+
+PresetNames = Annotated[
+    tuple[str, ...],
+    BeforeValidator(_parse_presets),
+    WithJsonSchema({
+        "anyOf": [
+            {"enum": list(presets.NAMES)},
+            {"type": "array", "items": {"enum": list(presets.NAMES)}},
+        ],
+        "description": "DAW presets: their streams' application names and master JACK outputs",
+    }),
+]  # fmt: skip
+
+
 @pdataclass(frozen=True, config=STRICT)
 class Daw:
+    """Which applications are the DAW. `preset` names DAWs dawroute knows: their streams
+    become `apps` (with any `apps` you list) and, with `master`, their master outputs are
+    linked to those device channels (merged into `ports`; a `ports` entry you write for
+    the same pattern wins). After validation `apps` and `ports` hold the merged values."""
+
+    preset: PresetNames = ()
     apps: tuple[Pattern, ...] = DEFAULT_DAW_APPS
     set_default: bool = True
     ports: dict[str, Channels] = Field(default_factory=dict)
+    master: Channels | None = None
     exclusive: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_presets(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        chosen = presets.names_of(data.get("preset"))
+        if "master" in data and not chosen:
+            raise ValueError(
+                "@master `master` links a preset's master outputs, but no `preset` is "
+                f"given — add `preset:` ({', '.join(presets.NAMES)}), or map the DAW's "
+                "ports with `ports:`"
+            )
+        known = [presets.PRESETS[n.lower()] for n in chosen or () if n.lower() in presets.PRESETS]
+        if not known or len(known) != len(chosen or ()):
+            return data  # nothing to merge, or the `preset` field reports the mistake
+        data = dict(data)
+        apps = data.get("apps", ())
+        if isinstance(apps, list | tuple):  # yours first: their errors keep their index
+            data["apps"] = tuple(dict.fromkeys([*apps, *(a for p in known for a in p.apps)]))
+        ports = data.get("ports", {})
+        if "master" in data and isinstance(ports, dict):
+            try:
+                _parse_channels(data["master"])
+            except ValueError:
+                return data  # reported at `master`
+            data["ports"] = {**{p.master: data["master"] for p in known}, **ports}
+        return data
 
 
 @pdataclass(frozen=True, config=STRICT)

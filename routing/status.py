@@ -184,4 +184,5 @@ def report(d: Daemon) -> dict[str, Any]:
         "state": {"file": str(d.settings.state_path), "error": d.state_error},
         "events": list(d.history)[-10:],
         "midi": d.midi.status() if d.midi is not None else None,
+        "osc": d.osc.status() if d.osc is not None else None,
     }
