@@ -112,7 +112,7 @@ class Midi:
 def _parse_endpoint(value: Any) -> str:
     """'127.0.0.1:9000', 'localhost:9000', '[::1]:9000' → normalised 'host:port' (IP literals
     only: the daemon never waits on a name lookup)."""
-    from routing.osc import parse_endpoint
+    from routing.endpoint import parse_endpoint
 
     if not isinstance(value, str):
         raise ValueError('expected `host:port` in quotes, e.g. `"127.0.0.1:9000"`')
@@ -141,7 +141,7 @@ class Osc:
 
     @model_validator(mode="after")
     def _loopback(self) -> Osc:
-        from routing.osc import parse_endpoint
+        from routing.endpoint import parse_endpoint
 
         if self.listen is None and not self.feedback:
             raise ValueError(

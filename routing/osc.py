@@ -17,7 +17,6 @@ and counted; the log gets at most one line about them per LOG_EVERY seconds.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -28,6 +27,7 @@ from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
 from routing.config import Osc
+from routing.endpoint import parse_endpoint
 from routing.triggers import Action, Do
 
 log = logging.getLogger(__name__)
@@ -45,37 +45,6 @@ SIMPLE = {
 
 
 # ---------------------------------------------------------------- addresses (pure)
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    host: str
-    port: int
-
-    @property
-    def text(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
-
-    @property
-    def loopback(self) -> bool:
-        return ipaddress.ip_address(self.host).is_loopback
-
-
-def parse_endpoint(text: str) -> Endpoint:
-    """'127.0.0.1:9000', 'localhost:9000', '[::1]:9000' → Endpoint, or ValueError (with the
-    fix after ' — ')."""
-    host, sep, port = text.strip().rpartition(":")
-    example = "write `host:port` with an IP address, e.g. `127.0.0.1:9000` or `[::1]:9000`"
-    if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ValueError(f"'{text}' is not host:port — {example}")
-    host = host.strip("[]")
-    if host == "localhost":
-        host = "127.0.0.1"
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(f"'{host}' is not an IP address — {example}") from None
-    return Endpoint(host, int(port))
 
 
 # ---------------------------------------------------------------- messages (pure)

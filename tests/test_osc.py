@@ -17,13 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from routing.config import parse_config
+from routing.endpoint import parse_endpoint
 from routing.osc import (
     View,
     action_for,
     decode,
     encode,
     feedback_messages,
-    parse_endpoint,
 )
 from routing.triggers import Action, Do
 from testbed import sandbox
