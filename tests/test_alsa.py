@@ -499,3 +499,48 @@ def test_ops_type_union_has_an_owner_for_every_op() -> None:
     # mypy enforces it (assert_never); this is the runtime side for the two ALSA ops
     assert owner(SetMixer("d", "l", "c", 1.0, 1.0, 1.0)) is Owner.ALSA
     assert owner(WriteAlsaConfig(None, "", "")) is Owner.ALSA
+
+
+# ---------------------------------------------------------------- backend choice
+
+
+@pytest.mark.parametrize(
+    ("choice", "pulse", "alsa"),
+    [
+        ("auto", True, True),
+        ("pulse", True, False),
+        ("pipewire", True, False),
+        ("alsa", False, True),
+    ],
+)
+def test_backend_choice(choice: str, pulse: bool, alsa: bool) -> None:
+    from routing.backends.composite import uses_alsa, uses_pulse
+
+    assert (uses_pulse(choice), uses_alsa(choice)) == (pulse, alsa)
+
+
+def test_status_names_bare_alsa() -> None:
+    from routing.status import render_status
+
+    st = {
+        "active": "usb-amp", "active_since": 0, "manual": None, "manual_since": None,
+        "reason": "usb-amp: auto", "outputs": [], "streams": [], "events": [],
+        "problems": ["'aplay' (pid 7) still plays on 'Dummy': … reopen …"],
+        "server": {"available": True, "backend": "alsa", "kind": "alsa", "version": "k6.1"},
+        "config": {"errors": []},
+    }  # fmt: skip
+    text = render_status(st)
+    assert "server:   none — bare ALSA (driver k6.1)" in text
+    assert "backend:  alsa" in text and "problem:  'aplay' (pid 7)" in text
+
+
+def test_backends_without_a_pulse_server_use_bare_alsa(tmp_path: Path) -> None:
+    from routing.backends.composite import for_profiles
+
+    alsa = alsa_backend.AlsaBackend(tmp_path / "asoundrc", home=tmp_path)
+    chosen = for_profiles(profiles(), None, None, alsa)
+    assert chosen.alsa is alsa and chosen.pulse is None and chosen.name == "alsa"
+    p = Plan("p", AMP.name, (OutputPlan(AMP.name, 40.0, 50.0),))
+    ops = chosen.ops(p, alsa_world(AMP))
+    assert ops and isinstance(ops[-1], WriteAlsaConfig)
+    assert f"<{tmp_path / 'asoundrc'}>" in ops[-1].text

@@ -80,6 +80,16 @@ class AlsaBackend:
     def watch(self, loop: asyncio.AbstractEventLoop, poke: Callable[[str], None]) -> None:
         """Kernel sound device events (udev) and mixer changes poke `poke`."""
         self._loop, self._poke = loop, poke
+        if not self.config_path.exists():
+            # ~/.asoundrc's include line makes every ALSA program fail while the file
+            # it names is missing: there is always one, pointing nowhere at first
+            try:
+                write_atomically(
+                    self.config_path,
+                    alsaconf.neutral(str(self.config_path), "no profile applied yet"),
+                )
+            except OSError as exc:
+                log.warning("cannot create %s: %s", self.config_path, exc)
         try:
             monitor = pyudev.Monitor.from_netlink(pyudev.Context())
             monitor.filter_by("sound")
