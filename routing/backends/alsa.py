@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import alsaaudio
-import pyudev
 
 from routing import alsaconf
 from routing.model import (
@@ -91,6 +90,8 @@ class AlsaBackend:
             except OSError as exc:
                 log.warning("cannot create %s: %s", self.config_path, exc)
         try:
+            import pyudev  # here, not at import: the pulse path never needs it
+
             monitor = pyudev.Monitor.from_netlink(pyudev.Context())
             monitor.filter_by("sound")
             monitor.start()
@@ -480,6 +481,8 @@ def _fields(text: str) -> dict[str, str]:
 
 def _udev_context() -> Any:
     try:
+        import pyudev
+
         return pyudev.Context()
     except (OSError, ImportError):
         return None
@@ -491,6 +494,8 @@ def _identity(context: Any, index: int) -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     if context is None:
         return out
+    import pyudev
+
     try:
         card = pyudev.Devices.from_path(context, f"/class/sound/card{index}")
     except (pyudev.DeviceNotFoundError, OSError, ValueError):
