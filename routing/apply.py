@@ -10,6 +10,9 @@ The stop rule lives here and nowhere else: a failure in a phase that sets levels
 creates sinks stops the run — the DAW must not land on an output whose level could not
 be set. The ops after it, and the ops whose backend is absent (JACK not running), come
 back as `skipped` with the reason; nothing is dropped silently.
+
+On bare ALSA (no sound server) the ALSA backend owns the levels (`SetMixer`) and the
+default (`WriteAlsaConfig`); see routing.alsaplan.
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ from routing.model import (
     ReassertStream,
     SetClock,
     SetDefault,
+    SetMixer,
     SetStreamVolume,
     SetVolume,
     UnloadVirtual,
+    WriteAlsaConfig,
 )
 
 log = logging.getLogger(__name__)
@@ -42,6 +47,7 @@ class Owner(Enum):
     PULSE = "the pulse server"
     JACK = "JACK"
     CLOCK = "PipeWire's clock"
+    ALSA = "bare ALSA"
 
 
 class Stage(Enum):
@@ -66,12 +72,14 @@ def owner(op: Op) -> Owner:
             return Owner.JACK
         case SetClock():
             return Owner.CLOCK
+        case SetMixer() | WriteAlsaConfig():
+            return Owner.ALSA
         case _:
             assert_never(op)
 
 
 def stage(op: Op) -> Stage:
-    if isinstance(op, SetVolume | SetStreamVolume):
+    if isinstance(op, SetVolume | SetStreamVolume | SetMixer):
         return Stage.LEVELS
     return Stage.CREATE if isinstance(op, LoadVirtual) else Stage.OTHER
 
@@ -107,7 +115,12 @@ async def apply_plan(backends: Backends, ops: Sequence[Op]) -> ApplyResult:
             skipped += [(op, why) for op in phase]
             continue
         result = await _run(backends, who, phase)
-        if who is Owner.PULSE and stage(phase[0]) is Stage.LEVELS and not result.failed:
+        if (
+            who is Owner.PULSE
+            and backends.pulse is not None
+            and stage(phase[0]) is Stage.LEVELS
+            and not result.failed
+        ):
             # hearing safety: a level must show on the server before anything moves
             unconfirmed = await backends.pulse.confirm_levels(phase)
             result = ApplyResult(
@@ -124,7 +137,9 @@ async def apply_plan(backends: Backends, ops: Sequence[Op]) -> ApplyResult:
 def _absent(backends: Backends, who: Owner) -> str | None:
     match who:
         case Owner.PULSE:
-            return None
+            return None if backends.pulse is not None else "no pulse server connected"
+        case Owner.ALSA:
+            return None if backends.alsa is not None else "not on bare ALSA"
         case Owner.JACK:
             if backends.jack is None or not backends.jack.alive:
                 return "no JACK server connected"
@@ -138,7 +153,12 @@ def _absent(backends: Backends, who: Owner) -> str | None:
 async def _run(backends: Backends, who: Owner, phase: list[Op]) -> ApplyResult:
     match who:
         case Owner.PULSE:
+            assert backends.pulse is not None
             return await backends.pulse.apply(phase)
+        case Owner.ALSA:
+            # the backend reads each level back: it fails the ones the card did not take
+            assert backends.alsa is not None
+            return backends.alsa.apply(phase)
         case Owner.JACK:
             assert backends.jack is not None
             return backends.jack.apply(phase)

@@ -224,6 +224,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
             "name": dev.name, "description": dev.description, "bus": dev.bus,
             "usb": dev.usb_id, "serial": dev.serial, "card": dev.card_name,
             "channels": list(dev.channels), "volume": dev.volume,
+            "mixer": dev.mixers[0][0] if dev.mixers else None,
             "default": dev.name in (snapshot.default_sink, snapshot.default_source),
             "selector": suggest_selector(dev, snapshot.devices),
         })  # fmt: skip
@@ -249,6 +250,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
             ident += [f"usb {r['usb']}"] if r["usb"] else []
             ident += [f'card "{r["card"]}"'] if r["card"] else []
             ident += [f"channels {' '.join(r['channels'])}", f"volume {r['volume']:.0f} %"]
+            ident += [f"mixer {r['mixer']}"] if r["mixer"] else []
             print("    " + "   ".join(ident))
             key = "output" if kind == "output" else "input"
             print(f"    {key}: {_flow_yaml(r['selector'])}")
@@ -318,15 +320,18 @@ def _flow_yaml(sel: dict[str, str]) -> str:
 
 
 async def _observe() -> Any:
-    from routing.backends.pulse import PulseBackend, ServerError
+    """The pulse server's view, or bare ALSA's without one (config.yaml's `backend`)."""
+    from routing.backends.composite import connect_server
+    from routing.backends.pulse import ServerError
+    from routing.config import load_config
 
-    backend = PulseBackend(os.environ.get("PULSE_SERVER"))
+    loaded, _issues = load_config(paths.config_file())
     try:
-        await backend.connect()
+        backend = await connect_server(loaded.config.backend, os.environ.get("PULSE_SERVER"))
     except (ServerError, TimeoutError) as exc:
         raise ServerUnavailable(
-            "no sound server answers (PulseAudio or pipewire-pulse) — start PipeWire or "
-            "PulseAudio, or set PULSE_SERVER"
+            "no sound server answers (PulseAudio or pipewire-pulse) and no bare ALSA — "
+            f"start PipeWire or PulseAudio, or set PULSE_SERVER ({exc})"
         ) from exc
     try:
         return await backend.observe()

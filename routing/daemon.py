@@ -1,5 +1,9 @@
 """The daemon: asyncio wiring only. Sources poke the scheduler; each pass runs
 observe → decide → reconcile → apply → publish. Decisions live in policy/reconcile.
+
+Which backend a pass uses (config.yaml `backend`): the pulse server while connected
+(`auto`, `pulse`, `pipewire`), else bare ALSA (`auto`, `alsa`) — chosen again on every
+pass, so a server that starts or stops moves the daemon from one to the other.
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from routing import (
+    alsaconf,
+    alsaplan,
     desktop,
     notify,
     off,
     paths,
     policy,
-    reconcile,
     runtime,
     status,
     triggers,
@@ -30,7 +35,8 @@ from routing import (
 )
 from routing import state as state_store
 from routing.apply import apply_plan
-from routing.backends.composite import Backends, for_profiles, needs_jack
+from routing.backends.alsa import AlsaBackend, AlsaUnavailable, write_atomically
+from routing.backends.composite import Backends, for_profiles, needs_jack, uses_alsa, uses_pulse
 from routing.backends.jack import JackBackend, JackUnavailable
 from routing.backends.pipewire import MetadataError
 from routing.backends.pulse import Disconnected, PulseBackend, ServerError
@@ -64,6 +70,10 @@ MAX_VERIFIES = 30  # looks at a server that has not shown our changes yet (3 s i
 VERIFY_SECONDS = 0.1
 HISTORY = 50
 RELOAD_SECONDS = 10.0  # a reload that takes longer is abandoned; the last good config stays
+# `backend: auto`: a pulse server that was connected and went away gets this long to come
+# back (a restart) before bare ALSA takes over — ALSA clients opening the hardware
+# directly meanwhile would keep the server from opening it
+ALSA_GRACE_SECONDS = 2.0
 
 
 @dataclass
@@ -110,6 +120,11 @@ class Daemon:
         self.loaded = Loaded()
         self.state = State()
         self.backend: PulseBackend | None = None
+        self.alsa: AlsaBackend | None = None
+        self.backend_name: str | None = None  # the backend the last pass used
+        self._pulse_tried = False  # the first connection attempt has been made
+        self._pulse_seen = False  # a pulse server was connected in this daemon's life
+        self._backend_event = asyncio.Event()  # config.yaml's `backend` changed
         self.snapshot: Snapshot | None = None
         self.decision: Decision | None = None
         self.active_reason: str | None = None  # why the active profile became active
@@ -179,7 +194,7 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self._file_changed, "SIGHUP")
         tasks = [
             asyncio.create_task(self.scheduler.run(), name="scheduler"),
-            asyncio.create_task(self._server_loop(), name="server"),
+            asyncio.create_task(self._server_supervisor(), name="server"),
             asyncio.create_task(self._reloader(), name="reloader"),
         ]
         interval = notify.watchdog_interval()
@@ -237,6 +252,7 @@ class Daemon:
         if self.backend is not None:
             self.backend.close()
             self.backend = None
+        self._close_alsa()
         if self.midi is not None:
             self.midi.close()
         if self.osc is not None:
@@ -361,19 +377,45 @@ class Daemon:
         log.debug("reload requested (%s)", what)
         self._reload_wanted.set()
 
+    async def _server_supervisor(self) -> None:
+        """The server loop, started again when config.yaml's `backend` changes."""
+        while True:
+            self._backend_event.clear()
+            inner = asyncio.create_task(self._server_loop(), name="server-loop")
+            changed = asyncio.create_task(self._backend_event.wait())
+            try:
+                await asyncio.wait({inner, changed}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for t in (inner, changed):
+                    t.cancel()
+                await asyncio.gather(inner, changed, return_exceptions=True)
+            self._pulse_tried = False
+            self.scheduler.poke("backend choice changed")
+
     async def _server_loop(self) -> None:
         """Stay connected: a server that goes away is normal; reconnect with backoff."""
+        if not uses_pulse(self.loaded.config.backend):
+            self.scheduler.poke("backend: alsa")  # no pulse server wanted: bare ALSA now
+            await asyncio.Event().wait()  # until the supervisor restarts us
         delay = 0.05
         while True:
             backend = PulseBackend(self.settings.server)
             try:
                 await backend.connect(timeout=2.0)
             except (ServerError, TimeoutError, OSError) as exc:
+                backend.close()
                 self._server_lost(f"cannot connect: {exc}")
+                if not self._pulse_tried:  # bare ALSA may take over now (backend: auto)
+                    self._pulse_tried = True
+                    self.scheduler.poke("no sound server answers")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
+            except asyncio.CancelledError:
+                backend.close()
+                raise
             delay = 0.05
+            self._pulse_tried = self._pulse_seen = True
             if self.loaded.config.safety.level_memory:
                 await self._level_memory(backend)
             self.backend = backend
@@ -405,6 +447,51 @@ class Daemon:
                 self._record("server", "loaded module-device-restore (safety.level_memory)")
         except ServerError as exc:
             log.warning("could not load module-device-restore: %s", exc)
+
+    def _alsa_for_pass(self) -> AlsaBackend | None:
+        """Bare ALSA for this pass, when the configuration allows it and no pulse server
+        is connected; opened (and its udev and mixer events watched) on first use."""
+        choice = self.loaded.config.backend
+        if not uses_alsa(choice) or not AlsaBackend.available():
+            self._close_alsa()
+            return None
+        loop = asyncio.get_running_loop()
+        if uses_pulse(choice):
+            if not self._pulse_tried:
+                return None  # the first connection attempt decides
+            down = time.time() - (self.server_down_since or time.time())
+            if self._pulse_seen and down < ALSA_GRACE_SECONDS:
+                loop.call_later(ALSA_GRACE_SECONDS - down, self.scheduler.poke, "ALSA grace")
+                return None
+        if self.alsa is None:
+            self.alsa = AlsaBackend(paths.alsa_config_file())
+            self.alsa.watch(loop, self._server_changed)
+            self._fresh = False
+            self._record("server", "bare ALSA: no sound server, dawroute drives the cards")
+        return self.alsa
+
+    def _close_alsa(self) -> None:
+        if self.alsa is not None:
+            self.alsa.close()
+            self.alsa = None
+
+    def _release_alsa_default(self) -> None:
+        """A pulse server runs: the ALSA default must be its own again (PipeWire's and
+        PulseAudio's ALSA plugins), not the card dawroute pointed it at without one."""
+        path = paths.alsa_config_file()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            return
+        if alsaconf.target_of(text) is None:
+            return
+        why = "a sound server runs (it carries the ALSA default)"
+        try:
+            write_atomically(path, alsaconf.neutral(str(path), why))
+        except OSError as exc:
+            log.warning("could not release the ALSA default in %s: %s", path, exc)
+            return
+        self._record("server", "released the ALSA default: a sound server runs")
 
     def _server_lost(self, why: str) -> None:
         if self.server_down_since is None:
@@ -444,12 +531,22 @@ class Daemon:
         self._close_dead()
         self._ensure_jack()
         requests, self._requests = self._requests, []
-        pulse = self.backend
-        if pulse is None:
+        pulse = self.backend if uses_pulse(self.loaded.config.backend) else None
+        alsa = None
+        if pulse is not None:
+            self._close_alsa()
+            self._release_alsa_default()
+        else:
+            alsa = self._alsa_for_pass()
+        if pulse is None and alsa is None:
+            self.backend_name = None
             for r in requests:
                 r.fail(ServerUnavailable(self._down_message()))
             return
-        backend = for_profiles(self.loaded.profiles, pulse, self.jack)
+        backend = for_profiles(self.loaded.profiles, pulse, self.jack, alsa)
+        if backend.name != self.backend_name:
+            self._fresh = False
+            self.backend_name = backend.name
         try:
             t0 = time.perf_counter()
             snapshot = await self._observe(backend)
@@ -464,6 +561,10 @@ class Daemon:
         except (Disconnected, ServerError) as exc:
             for r in requests:
                 r.fail(ServerUnavailable(f"sound server went away: {exc}"))
+        except AlsaUnavailable as exc:
+            self._close_alsa()
+            for r in requests:
+                r.fail(ServerUnavailable(str(exc)))
         except (JackUnavailable, MetadataError) as exc:
             # JACK vanished mid-pass or pw-metadata failed: its own event brings us back
             log.warning("pass incomplete: %s", exc)
@@ -535,12 +636,12 @@ class Daemon:
         skipped: list[str] = []
         changes: dict[str, Any] = {}
         if d.plan is not None:
-            ops = reconcile.ops(d.plan, snapshot)
+            ops = backend.ops(d.plan, snapshot)
             if req.volume_step:
                 touched = {op.device for op in ops if isinstance(op, SetVolume)}
                 ops += [
                     op
-                    for op in reconcile.nudge(d.plan, snapshot, req.volume_step)
+                    for op in alsaplan.nudge_for(d.plan, snapshot, req.volume_step)
                     if isinstance(op, SetVolume) and op.device not in touched
                 ]
             if ops:
@@ -560,7 +661,7 @@ class Daemon:
                 skipped = [f"{op.describe()}: {why}" for op, why in result.skipped]
                 snapshot = await backend.observe()
                 self.snapshot = snapshot
-                self._verify_later(bool(reconcile.ops(d.plan, snapshot)) and not failed)
+                self._verify_later(bool(backend.ops(d.plan, snapshot)) and not failed)
         self._commit(d, req.trigger, done, failed, skipped, changes)
         if failed:
             self._retry()
@@ -844,6 +945,8 @@ class Daemon:
         if not self.settings.verbose:
             logging.getLogger().setLevel(loaded.config.log_level.upper())
         osc_changed = loaded.config.osc != self.loaded.config.osc
+        if loaded.config.backend != self.loaded.config.backend and not initial:
+            self._backend_event.set()  # the server loop starts again with the new choice
         self.loaded = Loaded(
             tuple(p.profile for p in profiles.profiles), loaded.config, (), warnings, time.time()
         )
@@ -940,7 +1043,11 @@ class Daemon:
 
     def _down_message(self) -> str:
         since = time.strftime("%H:%M:%S", time.localtime(self.server_down_since or time.time()))
-        return f"sound server unavailable since {since}"
+        choice = self.loaded.config.backend
+        if not uses_pulse(choice):
+            return "bare ALSA unavailable: no ALSA sound support (no /proc/asound)"
+        alsa = "" if uses_alsa(choice) else f" (backend: {choice}: bare ALSA not used)"
+        return f"sound server unavailable since {since}{alsa}"
 
 
 def _links_after(

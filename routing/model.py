@@ -18,6 +18,7 @@ class Direction(StrEnum):
 class ServerKind(StrEnum):
     PULSEAUDIO = "pulseaudio"
     PIPEWIRE = "pipewire"
+    ALSA = "alsa"  # bare ALSA: no sound server, dawroute drives the cards itself
     UNKNOWN = "unknown"
 
 
@@ -56,9 +57,14 @@ class Device:
     module: int | None = None  # owning module index, to unload ours
     monitor_of: str | None = None  # sources that are monitors of a sink
     feeds: tuple[str, ...] = ()  # ours only: the sinks this virtual sink plays into
-    api: str = "pulse"  # "jack": jackd hardware, reached only through JACK ports
+    api: str = "pulse"  # "jack": jackd hardware, reached only through JACK ports; "alsa"
     latency_ms: float | None = None  # the server's current latency of the device, if known
     configured_latency_ms: float | None = None  # what it was configured to
+    # bare ALSA only: the card's id ("USB", "Dummy"), its PCM device number, and its
+    # playback volume controls with their levels (percent), in dawroute's order of choice
+    card_id: str | None = None
+    pcm_device: int = 0
+    mixers: tuple[tuple[str, float], ...] = ()
 
     @property
     def usb_id(self) -> str | None:
@@ -174,6 +180,10 @@ class Snapshot:
     links: frozenset[Link] = frozenset()
     clock: Clock | None = None  # None: not observed (not PipeWire, or not needed)
     allowed_rates: tuple[int, ...] = ()  # PipeWire's clock.allowed-rates
+    # bare ALSA: the text of dawroute's managed ALSA configuration as it is on disk
+    # (None: not written yet), and what the backend saw that the user should know
+    alsa_config: str | None = None
+    notes: tuple[str, ...] = ()
 
     def sinks(self) -> tuple[Device, ...]:
         return tuple(d for d in self.devices if d.direction is Direction.SINK)
@@ -204,6 +214,7 @@ class OutputPlan:
     # 1-2 and 3-4 of one interface are two outputs with a level each); None = all of them.
     channels: tuple[str, ...] | None = None
     mono: bool = False  # sum to one channel (on `channels` or both sides)
+    mixer: str | None = None  # bare ALSA: the card's volume control to use (None: chosen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,6 +369,37 @@ class SetClock:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class SetMixer:
+    """Bare ALSA: a card's hardware volume control to a level (percent, as everywhere)."""
+
+    device: str
+    label: str
+    control: str
+    volume: float
+    cap: float
+    before: float
+
+    def describe(self) -> str:
+        return (
+            f"set {self.label} mixer '{self.control}' to {self.volume:.0f} % (cap {self.cap:.0f} %)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WriteAlsaConfig:
+    """Bare ALSA: rewrite dawroute's managed ALSA configuration (the ALSA default)."""
+
+    target: str | None  # the device the default now plays on; None: not managed
+    label: str
+    text: str
+
+    def describe(self) -> str:
+        if self.target is None:
+            return "release the ALSA default (dawroute's ALSA configuration left empty)"
+        return f"point the ALSA default at {self.label}"
+
+
 Op = (
     LoadVirtual
     | UnloadVirtual
@@ -369,6 +411,8 @@ Op = (
     | Connect
     | Disconnect
     | SetClock
+    | SetMixer
+    | WriteAlsaConfig
 )
 
 

@@ -1,7 +1,8 @@
 """`dawroute apply PROFILE`: decide, reconcile and apply once, without the daemon.
 
-The same path as a daemon pass: the backends the profiles need (pulse, JACK for
-`daw.ports`, PipeWire's clock for `clock`), policy.decide, reconcile.ops and
+The same path as a daemon pass: the backends the profiles need (pulse, or bare ALSA
+without a sound server; JACK for `daw.ports`, PipeWire's clock for `clock`),
+policy.decide, reconcile.ops (routing.alsaplan on bare ALSA) and
 routing.apply.apply_plan; then it re-observes until the server shows the plan.
 """
 
@@ -13,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from routing import paths, policy, reconcile
+from routing import paths, policy
 from routing.apply import apply_plan
 from routing.backends import composite
 from routing.backends.composite import Backends
@@ -39,9 +40,13 @@ async def apply_once(name: str, profile_paths: Sequence[Path], dry_run: bool) ->
         raise ConfigInvalid(errors)
     profiles = [p.profile for p in loaded_profiles.profiles]
     try:
-        backends = await composite.connect(profiles, os.environ.get("PULSE_SERVER"))
+        backends = await composite.connect(
+            profiles, os.environ.get("PULSE_SERVER"), loaded.config.backend
+        )
     except (ServerError, TimeoutError) as exc:
-        raise ServerUnavailable("no sound server answers — start PipeWire or PulseAudio") from exc
+        raise ServerUnavailable(
+            f"no sound server answers — start PipeWire or PulseAudio ({exc})"
+        ) from exc
     try:
         snapshot = await backends.observe()
         decision = policy.decide(
@@ -55,7 +60,7 @@ async def apply_once(name: str, profile_paths: Sequence[Path], dry_run: bool) ->
             raise ERRORS_BY_NAME[decision.error or "ProfileNotMatched"](decision.reason)
         for problem in decision.problems:
             print(f"problem: {problem}")
-        ops = reconcile.ops(decision.plan, snapshot)
+        ops = backends.ops(decision.plan, snapshot)
         _print_ops(ops, "would" if dry_run else "will")
         if dry_run or not ops:
             return 0
@@ -69,7 +74,7 @@ async def apply_once(name: str, profile_paths: Sequence[Path], dry_run: bool) ->
             raise ProfileNotApplied(
                 f"{name}: not fully applied; still to do: "
                 + "; ".join(o.describe() for o in remaining or [op for op, _ in result.failed])
-                + f" (the server's default sink is {now.default_sink or 'unset'})"
+                + f" (the default is {now.default_sink or 'unset'})"
             )
         print(f"{name}: applied")
         return 0
@@ -89,7 +94,7 @@ async def converge(backends: Backends, plan: Plan) -> tuple[Snapshot, list[Op]]:
     while True:
         await asyncio.sleep(0.01)
         snapshot = await backends.observe()
-        remaining = reconcile.ops(plan, snapshot)
+        remaining = backends.ops(plan, snapshot)
         now = time.monotonic()
         if not remaining or now > deadline:
             return snapshot, remaining

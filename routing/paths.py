@@ -25,6 +25,11 @@ def config_file() -> Path:
     return config_dir() / "config.yaml"
 
 
+def alsa_config_file() -> Path:
+    """dawroute's managed ALSA configuration (bare ALSA): ~/.asoundrc includes it."""
+    return config_dir() / "asoundrc"
+
+
 def state_dir() -> Path:
     return _xdg("XDG_STATE_HOME", ".local/state") / "dawroute"
 

@@ -75,7 +75,7 @@ def decide(
     default_cap: float = DEFAULT_CAP,
 ) -> Decision:
     cands = {p.name: candidate(p, profiles, snapshot, default_cap) for p in profiles}
-    problems = tuple(
+    problems = snapshot.notes + tuple(
         sorted(
             {
                 f"{c.profile.name}: {c.problem}"
@@ -291,13 +291,19 @@ def _plan(
     default_cap: float,
 ) -> Plan:
     jack_only = outputs[0][1].api == "jack"  # jackd hardware: only DAW ports reach it
-    if jack_only:
+    bare_alsa = outputs[0][1].api == "alsa"  # no sound server: the ALSA default, no sinks
+    alsa_notes = _alsa_notes(profile, outputs, snapshot) if bare_alsa else ()
+    if jack_only or bare_alsa:
         outputs = outputs[:1]
     virtual: list[VirtualSink] = []
     leaves: list[str] = []
     several = len(outputs) > 1
     for i, (spec, dev) in enumerate(outputs):
-        remap = None if jack_only else _remap(profile, spec, dev, f".{i}" if several else "")
+        remap = (
+            None
+            if jack_only or bare_alsa
+            else _remap(profile, spec, dev, f".{i}" if several else "")
+        )
         if remap is None:
             leaves.append(dev.name)
         else:
@@ -322,7 +328,7 @@ def _plan(
         outputs=() if jack_only else _levels(outputs, default_cap),
         virtual=tuple(virtual),
         daw_streams=()
-        if jack_only
+        if jack_only or bare_alsa
         else tuple(s.index for s in snapshot.streams if is_daw(profile, s.app_name, s.binary)),
         set_default_sink=profile.daw.set_default and not jack_only,
         default_source=_input(profile, snapshot),
@@ -330,8 +336,44 @@ def _plan(
         daw_ports=daw_ports,
         exclusive=profile.daw.exclusive,
         clock=ClockState(profile.clock.rate or 0, profile.clock.quantum or 0),
-        notes=tuple(notes) + _clock_note(profile, snapshot),
+        notes=tuple(notes) + _clock_note(profile, snapshot) + alsa_notes,
     )
+
+
+def _alsa_notes(
+    profile: Profile,
+    outputs: list[tuple[Output | AlsoOutput, Device]],
+    snapshot: Snapshot,
+) -> tuple[str, ...]:
+    """What the user must know on bare ALSA: a program playing on another card keeps it
+    until it reopens its device (nothing can move it), a mixer that does not exist, the
+    outputs that cannot play at the same time without a sound server."""
+    spec, dev = outputs[0]
+    notes: list[str] = []
+    controls = [name for name, _ in dev.mixers]
+    if spec.mixer is not None and not any(c.casefold() == spec.mixer.casefold() for c in controls):
+        have = ", ".join(controls) or "none"
+        notes.append(
+            f"output.mixer: '{dev.label}' has no volume control '{spec.mixer}' (it has: {have})"
+        )
+    elif not controls:
+        notes.append(f"'{dev.label}' has no playback volume control: its level cannot be set")
+    if len(outputs) > 1:
+        notes.append(
+            "output.also: playing on several cards at once needs a sound server; on bare "
+            f"ALSA only '{dev.label}' plays"
+        )
+    if profile.daw.set_default:
+        for s in snapshot.streams:
+            if s.sink is not None and s.sink != dev.name:
+                where = snapshot.device(s.sink)
+                notes.append(
+                    f"'{s.app_name}' (pid {s.pid}) still plays on "
+                    f"'{where.label if where else s.sink}': on bare ALSA a program keeps the "
+                    f"device it opened — make it reopen its output (stop and start playback, "
+                    f"or reselect the device) to play on '{dev.label}'"
+                )
+    return tuple(notes)
 
 
 def _links(
@@ -398,7 +440,7 @@ def _levels(
         cap = spec.max_volume if spec.max_volume is not None else default_cap
         vol = None if spec.volume is None else min(spec.volume, cap)
         chans = None if spec.channels in ("stereo", "mono") else tuple(spec.channels)
-        new = OutputPlan(dev.name, vol, cap, chans, spec.channels == "mono")
+        new = OutputPlan(dev.name, vol, cap, chans, spec.channels == "mono", spec.mixer)
         covered = frozenset(chans or dev.channels)
         kept: list[tuple[frozenset[str], OutputPlan]] = []
         for cov, old in entries:

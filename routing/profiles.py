@@ -204,6 +204,18 @@ def _check_name(value: Any) -> str:
     return value
 
 
+# Bare ALSA: the card's volume control that carries the level (`amixer scontrols` names);
+# chosen per card when not given (see routing.alsaconf.MIXER_ORDER)
+MixerControl = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        description="bare ALSA only: the card's volume control to set and cap, as "
+        "`amixer scontrols` names it (e.g. PCM); chosen per card when omitted",
+    ),
+]
+
 ProfileName = Annotated[
     str,
     BeforeValidator(_check_name),
@@ -274,6 +286,7 @@ class AlsoOutput(Selector):
     volume: Volume | None = None
     max_volume: Volume | None = None
     boost: bool = False
+    mixer: MixerControl | None = None
 
     @model_validator(mode="after")
     def _needs_one(self) -> AlsoOutput:
@@ -292,6 +305,7 @@ class Output(Selector):
     volume: Volume | None = None
     max_volume: Volume | None = None
     boost: bool = False
+    mixer: MixerControl | None = None
     also: tuple[AlsoOutput, ...] = ()
 
     @model_validator(mode="after")

@@ -31,10 +31,14 @@ def render_status(st: dict[str, Any]) -> str:
     if st["reason"]:
         lines.append(f"why:      {st['reason']}")
     srv = st["server"]
-    if srv["available"]:
+    if srv["available"] and srv.get("backend") == "alsa":
+        lines.append(f"server:   none — bare ALSA (driver {srv.get('version', '?')})")
+    elif srv["available"]:
         lines.append(f"server:   {srv.get('kind', '?')} {srv.get('version', '')}")
     else:
         lines.append(f"server:   sound server unavailable since {_clock(srv['unavailable_since'])}")
+    if srv.get("backend"):
+        lines.append(f"backend:  {srv['backend']}")
     for o in st["outputs"]:
         if o["present"]:
             lines.append(
@@ -121,9 +125,12 @@ def report(d: Daemon) -> dict[str, Any]:
     """Everything `dawroute status` shows, as plain data."""
     snap = d.snapshot
     plan = d.decision.plan if d.decision else None
+    in_use = d.backend_name
     server: dict[str, Any] = {
-        "available": d.backend is not None,
+        "available": (d.backend is not None and in_use != "alsa")
+        or (d.alsa is not None and in_use == "alsa"),
         "unavailable_since": d.server_down_since,
+        "backend": in_use,  # "pulse" or "alsa" (bare ALSA): what the last pass used
     }
     if snap is not None:
         server.update(kind=snap.server.value, version=snap.server_version)

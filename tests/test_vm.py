@@ -1,5 +1,6 @@
 """Real-kernel tier: qemu's emulated USB audio device hot-plugged into the distribution
-kernel, with udev, ALSA, PipeWire + WirePlumber and the dawroute daemon in the guest."""
+kernel, with udev, ALSA, PipeWire + WirePlumber (or PulseAudio, or no sound server at
+all: bare ALSA) and the dawroute daemon in the guest."""
 
 from __future__ import annotations
 
@@ -15,10 +16,7 @@ import pytest
 HARNESS = Path(__file__).resolve().parent / "vm" / "harness.py"
 
 
-@pytest.mark.parametrize("server", ["pipewire", "pulseaudio"])
-def test_usb_amp_plugged_into_a_real_kernel_gets_the_daw_and_unplug_falls_back(
-    server: str,
-) -> None:
+def _run_vm(server: str) -> dict:
     spec = importlib.util.spec_from_file_location("vm_harness", HARNESS)
     assert spec is not None and spec.loader is not None
     harness = importlib.util.module_from_spec(spec)
@@ -45,6 +43,14 @@ def test_usb_amp_plugged_into_a_real_kernel_gets_the_daw_and_unplug_falls_back(
         summary,
         guest_log.read_text()[-4000:] if guest_log.exists() else "no guest log",
     )
+    return summary
+
+
+@pytest.mark.parametrize("server", ["pipewire", "pulseaudio"])
+def test_usb_amp_plugged_into_a_real_kernel_gets_the_daw_and_unplug_falls_back(
+    server: str,
+) -> None:
+    summary = _run_vm(server)
     for phase in ("ADD", "ADD2"):
         p = summary[phase]
         assert p["ok"] and p["daw_sink"].startswith("alsa_output.usb-QEMU")
@@ -59,4 +65,32 @@ def test_usb_amp_plugged_into_a_real_kernel_gets_the_daw_and_unplug_falls_back(
     fallback = summary["DEL"]
     assert fallback["ok"] and "dummy" in fallback["daw_sink"]
     assert abs(fallback["daw_sink_volume"] - 70) <= 0.6  # the fallback's own level
+    assert "interface: fallback" in summary["status_DEL"]
+
+
+def test_bare_alsa_points_the_alsa_default_at_the_usb_amp_and_back() -> None:
+    """No sound server in the guest: `backend: auto` falls to bare ALSA; the plugged
+    amp becomes the ALSA default with its mixer at the cap (amixer), a real `aplay -D
+    default` plays on it; unplugged, the default is the interface at its own level."""
+    summary = _run_vm("alsa")
+    for phase in ("ADD", "ADD2"):
+        p = summary[phase]
+        assert p["ok"] and p["default"] == f"hw:CARD={p['card_id']},DEV=0", p
+        assert p["level"] <= 50.6, p  # the amp profile's cap, read back with amixer
+        assert "state: RUNNING" in p["aplay_status"], p
+        t = p["times"]
+        assert t["card"] <= t["default"] <= t["level"] <= t["running"]
+        print(
+            f"{phase}: card→ALSA default {t['default'] - t['card']:.2f} s, "
+            f"→aplay running {t['running'] - t['default']:.2f} s, mixer {p['control']} "
+            f"{p['level']:.1f} %"
+        )
+        assert "usb-amp: auto, priority 90" in summary[f"status_{phase}"]
+        assert "backend:  alsa" in summary[f"status_{phase}"]
+    # the aplay started before the plug still plays on the interface: status says so
+    assert "'aplay' (pid" in summary["status_ADD"] and "reopen" in summary["status_ADD"]
+    fallback = summary["DEL"]
+    assert fallback["ok"] and fallback["default"] == "hw:CARD=Dummy,DEV=0", fallback
+    assert abs(fallback["level"] - 70) <= 1.5  # the fallback's own level (amixer, dB)
+    assert "state: RUNNING" in fallback["aplay_status"]
     assert "interface: fallback" in summary["status_DEL"]

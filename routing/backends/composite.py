@@ -1,7 +1,8 @@
 """The backends one configuration needs, and one observe() over all of them.
 
-Always the pulse backend; JACK when a profile maps `daw.ports`; PipeWire's clock metadata
-when a profile sets `clock`. The daemon (which keeps its connections across passes and
+The pulse backend when a pulse server (PulseAudio or pipewire-pulse) answers, else bare
+ALSA (`backend: auto`; `pulse`/`pipewire` and `alsa` force one); JACK when a profile maps
+`daw.ports`; PipeWire's clock metadata when a profile sets `clock`. The daemon (which keeps its connections across passes and
 reconnects them) and `dawroute apply` (which opens them once) choose them with the same
 functions here. Ops are run by routing.apply.apply_plan, never here.
 """
@@ -13,32 +14,51 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 
+from routing import alsaplan, paths
+from routing.backends.alsa import AlsaBackend
 from routing.backends.jack import JackBackend, JackUnavailable
 from routing.backends.pipewire import ClockBackend
-from routing.backends.pulse import PulseBackend
-from routing.model import ServerKind, Snapshot
+from routing.backends.pulse import PulseBackend, ServerError
+from routing.model import Op, Plan, ServerKind, Snapshot
 from routing.profiles import Profile
 
 log = logging.getLogger(__name__)
 
 
 class Backends:
-    """`jack` and `clock` are None when no profile needs them, or JACK is not running."""
+    """Exactly one of `pulse` and `alsa` (the sound server, or bare ALSA without one);
+    `jack` and `clock` are None when no profile needs them, or JACK is not running."""
 
     def __init__(
         self,
-        pulse: PulseBackend,
+        pulse: PulseBackend | None,
         jack: JackBackend | None = None,
         clock: ClockBackend | None = None,
         want_sources: bool = True,
+        alsa: AlsaBackend | None = None,
     ) -> None:
         self.pulse = pulse
         self.jack = jack
         self.clock = clock
         self.want_sources = want_sources
+        self.alsa = alsa
+
+    @property
+    def name(self) -> str:
+        """The backend in use, as `status` names it."""
+        return "alsa" if self.alsa is not None else "pulse"
+
+    def ops(self, plan: Plan, snapshot: Snapshot) -> list[Op]:
+        """The ops for a plan on this backend (routing.reconcile, or routing.alsaplan)."""
+        config = self.alsa.config_path if self.alsa is not None else paths.alsa_config_file()
+        return alsaplan.ops_for(plan, snapshot, str(config))
 
     async def observe(self) -> Snapshot:
-        snap = await self.pulse.observe(sources=self.want_sources)
+        if self.alsa is not None:
+            snap = await self.alsa.observe(sources=self.want_sources)
+        else:
+            assert self.pulse is not None
+            snap = await self.pulse.observe(sources=self.want_sources)
         if self.jack is not None and self.jack.alive:
             ports, links, devices = self.jack.observe()
             snap = replace(snap, ports=ports, links=links, devices=snap.devices + devices)
@@ -51,7 +71,10 @@ class Backends:
         """Close the connections (one-shot users; the daemon keeps its own across passes)."""
         if self.jack is not None:
             self.jack.close()
-        self.pulse.close()
+        if self.pulse is not None:
+            self.pulse.close()
+        if self.alsa is not None:
+            self.alsa.close()
 
 
 def needs_jack(profiles: Sequence[Profile]) -> bool:
@@ -63,23 +86,60 @@ def needs_clock(profiles: Sequence[Profile]) -> bool:
 
 
 def for_profiles(
-    profiles: Sequence[Profile], pulse: PulseBackend, jack: JackBackend | None
+    profiles: Sequence[Profile],
+    pulse: PulseBackend | None,
+    jack: JackBackend | None,
+    alsa: AlsaBackend | None = None,
 ) -> Backends:
-    """The backend set for these profiles over connections the caller holds."""
+    """The backend set for these profiles over connections the caller holds: the pulse
+    server when given, else bare ALSA."""
     return Backends(
         pulse,
         jack if jack is not None and jack.alive and needs_jack(profiles) else None,
-        ClockBackend() if needs_clock(profiles) else None,
+        ClockBackend() if needs_clock(profiles) and pulse is not None else None,
         want_sources=any(p.input is not None for p in profiles),
+        alsa=alsa if pulse is None else None,
     )
 
 
-async def connect(profiles: Sequence[Profile], server: str | None) -> Backends:
-    """Open what these profiles need, once (`dawroute apply`). No pulse server raises
-    (ServerError, TimeoutError); no JACK server leaves JACK out, which the policy
-    reports as a problem of the profiles with `daw.ports`."""
-    pulse = PulseBackend(server)
-    await pulse.connect()
+def uses_pulse(choice: str) -> bool:
+    return choice in ("auto", "pulse", "pipewire")
+
+
+def uses_alsa(choice: str) -> bool:
+    return choice in ("auto", "alsa")
+
+
+async def connect_server(choice: str, server: str | None) -> PulseBackend | AlsaBackend:
+    """The sound server for `backend: CHOICE` (config.yaml), once (CLI commands): the
+    pulse server when one answers, else bare ALSA (auto). Nothing usable raises
+    ServerError."""
+    why = "backend: alsa"
+    if uses_pulse(choice):
+        pulse = PulseBackend(server)
+        try:
+            await pulse.connect()
+            return pulse
+        except (ServerError, TimeoutError) as exc:
+            pulse.close()
+            why = f"no pulse server answers ({exc or type(exc).__name__})"
+            if not uses_alsa(choice):
+                raise ServerError(why) from exc
+    if not AlsaBackend.available():
+        raise ServerError(f"{why}, and no ALSA sound support either (no /proc/asound)")
+    log.debug("bare ALSA: %s", why)
+    return AlsaBackend(paths.alsa_config_file())
+
+
+async def connect(
+    profiles: Sequence[Profile], server: str | None, choice: str = "auto"
+) -> Backends:
+    """Open what these profiles need, once (`dawroute apply`). No sound server and no
+    ALSA raises ServerError; no JACK server leaves JACK out, which the policy reports as
+    a problem of the profiles with `daw.ports`."""
+    found = await connect_server(choice, server)
+    pulse = found if isinstance(found, PulseBackend) else None
+    alsa = found if isinstance(found, AlsaBackend) else None
     jack = None
     if needs_jack(profiles):
         loop = asyncio.get_running_loop()
@@ -89,4 +149,4 @@ async def connect(profiles: Sequence[Profile], server: str | None) -> Backends:
         except JackUnavailable as exc:
             log.debug("DAW ports not linked: %s", exc)
             jack = None
-    return for_profiles(profiles, pulse, jack)
+    return for_profiles(profiles, pulse, jack, alsa)

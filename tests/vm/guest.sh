@@ -1,6 +1,7 @@
 #!/bin/bash
 # PID 1 in the guest: the real stack (kernel, udev, ALSA, PipeWire + WirePlumber +
-# pipewire-pulse) plus the dawroute daemon and a DAW-like stream. The host plugs the
+# pipewire-pulse, or PulseAudio, or no sound server at all: bare ALSA) plus the dawroute
+# daemon and a DAW-like stream (an `aplay` on ALSA's default on bare ALSA). The host plugs the
 # emulated USB audio device when we print "@@ READY_FOR_ADD" on the second serial port,
 # and pulls it on "@@ READY_FOR_DEL". Waits are on conditions, never fixed sleeps.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -44,7 +45,14 @@ cat /proc/asound/cards
 
 export XDG_RUNTIME_DIR=/run/user/0 XDG_CONFIG_HOME=/root/.config XDG_STATE_HOME=/root/.local/state
 mkdir -p -m 0700 $XDG_RUNTIME_DIR
-if [ "${SERVER:-pipewire}" = pulseaudio ]; then
+if [ "${SERVER:-pipewire}" = alsa ]; then
+    # no sound server: dawroute drives the cards itself (backend: auto finds no server).
+    # The user's ~/.asoundrc includes dawroute's ALSA configuration with one line.
+    mkdir -p $XDG_CONFIG_HOME/dawroute
+    printf 'backend: auto\n' >$XDG_CONFIG_HOME/dawroute/config.yaml
+    ALSA_CONF=$XDG_CONFIG_HOME/dawroute/asoundrc
+    printf '# my own ALSA settings\n<%s>\n' "$ALSA_CONF" >/root/.asoundrc
+elif [ "${SERVER:-pipewire}" = pulseaudio ]; then
     # PulseAudio finds the ALSA cards itself (module-udev-detect), USB ones on hot-plug
     printf '%s\n' "load-module module-udev-detect" \
         "load-module module-native-protocol-unix auth-anonymous=1" \
@@ -61,20 +69,52 @@ else
     wireplumber >"$OUT/wireplumber.log" 2>&1 &
     pipewire-pulse >"$OUT/pipewire-pulse.log" 2>&1 &
 fi
-wait_for 60 bash -c 'pactl list short sinks | grep -q snd_dummy' || fail NO_DUMMY_SINK
-pactl info | grep -E 'Server Name|Server Version'
+if [ "${SERVER:-pipewire}" != alsa ]; then
+    wait_for 60 bash -c 'pactl list short sinks | grep -q snd_dummy' || fail NO_DUMMY_SINK
+    pactl info | grep -E 'Server Name|Server Version'
+fi
 mark SERVER_READY server=${SERVER:-pipewire}
 
 mkdir -p $XDG_CONFIG_HOME/dawroute/profiles
 cp "$CHECKOUT/tests/vm/profiles.yaml" $XDG_CONFIG_HOME/dawroute/profiles/
 "$PY" -m routing check || fail PROFILES
-pacat -p --raw --client-name=REAPER --property=application.name=REAPER \
-    --property=application.process.binary=reaper /dev/zero &
+if [ "${SERVER:-pipewire}" != alsa ]; then
+    pacat -p --raw --client-name=REAPER --property=application.name=REAPER \
+        --property=application.process.binary=reaper /dev/zero &
+fi
 "$PY" -m routing daemon >"$OUT/dawroute.log" 2>&1 &
 wait_for 60 bash -c "'$PY' -m routing status --json | grep -q '\"active\": \"interface\"'" || fail DAEMON
 "$PY" -m routing status
 "$PY" -m routing devices
 mark DAEMON_READY
+
+if [ "${SERVER:-pipewire}" = alsa ]; then
+    cat "$ALSA_CONF"
+    aplay -L | grep -A1 '^default'
+    alsa_phase() {  # alsa_phase NAME WATCH-ARGS…: as phase, with ALSA's own tools
+        local name=$1; shift
+        rm -f "$OUT/watching"
+        "$PY" "$CHECKOUT/tests/vm/guest_alsa_watch.py" "$@" --config "$ALSA_CONF" \
+            --ready "$OUT/watching" >"$OUT/phase-$name.json" &
+        local watcher=$!
+        wait_for 60 test -e "$OUT/watching" || fail "WATCHER_$name"
+        mark "READY_FOR_$name"
+        if wait "$watcher"; then mark "PHASE_OK_$name"; else fail "PHASE_$name"; fi
+        cat "$OUT/phase-$name.json"
+        "$PY" -m routing status | tee "$OUT/status-$name.txt"
+    }
+    # a program that opened the default before the amp came: it keeps the interface
+    # until it reopens its device, and `status` says so
+    aplay -q -D default -f S16_LE -r 48000 -c 2 /dev/zero &
+    EARLY=$!
+    alsa_phase ADD plug --cap 50
+    kill $EARLY; wait $EARLY 2>/dev/null
+    alsa_phase DEL unplug --fallback-volume 70
+    alsa_phase ADD2 plug --cap 50
+    cat /proc/asound/cards
+    dmesg | grep -iE 'usb|snd' | tail -20
+    if [ -z "$FAILS" ]; then finish OK; else finish "FAIL$FAILS"; fi
+fi
 
 phase() {  # phase NAME WATCH-ARGS…: let the host act, record the timings, check the result
     local name=$1; shift

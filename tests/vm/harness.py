@@ -3,7 +3,7 @@ host's /usr and /etc shared read-only and the checkout shared, answer the guest'
 "@@ READY_FOR_…" markers by plugging/unplugging qemu's emulated USB audio device over
 QMP, enforce a timeout, and stop only our own qemu.
 
-Usage: python tests/vm/harness.py [--cache DIR] [--timeout S] [--server pipewire|pulseaudio]
+Usage: python tests/vm/harness.py [--cache DIR] [--timeout S] [--server pipewire|pulseaudio|alsa]
 (prints the summary JSON)
 """
 
@@ -288,7 +288,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/dawroute-vm"))
     ap.add_argument("--timeout", type=float, default=120)
-    ap.add_argument("--server", choices=["pipewire", "pulseaudio"], default="pipewire")
+    ap.add_argument("--server", choices=["pipewire", "pulseaudio", "alsa"], default="pipewire")
     a = ap.parse_args()
     if missing():
         print(json.dumps({"result": "SKIPPED", "missing": missing()}))
