@@ -7,10 +7,11 @@
 # See also: https://github.com/scop/bash-completion/blob/main/doc/configuration.md
 
 _shtab_dawroute_midi_subparsers=(ports monitor learn)
-_shtab_dawroute_subparsers=(init devices check schema apply daemon status list switch auto off next previous reload watch midi completion man)
+_shtab_dawroute_subparsers=(init devices daws check schema apply daemon status list switch toggle auto off next previous reload watch midi completion man)
 
 _shtab_dawroute_init_option_strings=(-h --help --service)
 _shtab_dawroute_devices_option_strings=(-h --help --json)
+_shtab_dawroute_daws_option_strings=(-h --help --json)
 _shtab_dawroute_check_option_strings=(-h --help --json)
 _shtab_dawroute_schema_option_strings=(-h --help --config)
 _shtab_dawroute_apply_option_strings=(-h --help --dry-run --profiles)
@@ -18,6 +19,7 @@ _shtab_dawroute_daemon_option_strings=(-h --help --profiles --config -v --verbos
 _shtab_dawroute_status_option_strings=(-h --help --json)
 _shtab_dawroute_list_option_strings=(-h --help --json)
 _shtab_dawroute_switch_option_strings=(-h --help)
+_shtab_dawroute_toggle_option_strings=(-h --help)
 _shtab_dawroute_auto_option_strings=(-h --help)
 _shtab_dawroute_off_option_strings=(-h --help)
 _shtab_dawroute_next_option_strings=(-h --help)
@@ -46,7 +48,7 @@ _shtab_dawroute_midi_learn___action_choices=(next previous auto volume_up volume
 _shtab_dawroute_midi_learn___api_choices=(auto jack alsa)
 _shtab_dawroute_midi_pos_0_choices=(ports monitor learn)
 _shtab_dawroute_completion_pos_0_choices=(bash zsh fish)
-_shtab_dawroute_pos_0_choices=(init devices check schema apply daemon status list switch auto off next previous reload watch midi completion man)
+_shtab_dawroute_pos_0_choices=(init devices daws check schema apply daemon status list switch toggle auto off next previous reload watch midi completion man)
 
 _shtab_dawroute_init__h_nargs=0
 _shtab_dawroute_init___help_nargs=0
@@ -54,6 +56,9 @@ _shtab_dawroute_init___service_nargs=0
 _shtab_dawroute_devices__h_nargs=0
 _shtab_dawroute_devices___help_nargs=0
 _shtab_dawroute_devices___json_nargs=0
+_shtab_dawroute_daws__h_nargs=0
+_shtab_dawroute_daws___help_nargs=0
+_shtab_dawroute_daws___json_nargs=0
 _shtab_dawroute_check_pos_0_nargs='*'
 _shtab_dawroute_check__h_nargs=0
 _shtab_dawroute_check___help_nargs=0
@@ -76,6 +81,8 @@ _shtab_dawroute_list___help_nargs=0
 _shtab_dawroute_list___json_nargs=0
 _shtab_dawroute_switch__h_nargs=0
 _shtab_dawroute_switch___help_nargs=0
+_shtab_dawroute_toggle__h_nargs=0
+_shtab_dawroute_toggle___help_nargs=0
 _shtab_dawroute_auto__h_nargs=0
 _shtab_dawroute_auto___help_nargs=0
 _shtab_dawroute_off__h_nargs=0

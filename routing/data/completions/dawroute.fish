@@ -51,7 +51,7 @@ function _shtab_dawroute_using
   test "$_shtab_dawroute_cmdpath" = "$argv"
 end
 
-set -g _shtab_dawroute_commands init devices check schema apply daemon status list switch auto off next previous reload watch midi 'midi ports' 'midi monitor' 'midi learn' completion man
+set -g _shtab_dawroute_commands init devices daws check schema apply daemon status list switch toggle auto off next previous reload watch midi 'midi ports' 'midi monitor' 'midi learn' completion man
 set -g _shtab_dawroute_opts_with_value --action --api --config --count --port --profiles --switch --timeout --toggle
 
 complete -c dawroute -e
@@ -65,6 +65,9 @@ complete -c dawroute -n '_shtab_dawroute_using init' -l service -d 'also install
 complete -c dawroute -n '_shtab_dawroute_using; and test $_shtab_dawroute_npos -eq 0' -a devices -d 'list outputs and inputs with ready-to-paste selectors'
 complete -c dawroute -n '_shtab_dawroute_using devices' -s h -l help -d 'show this help message and exit'
 complete -c dawroute -n '_shtab_dawroute_using devices' -l json -d 'machine-readable output'
+complete -c dawroute -n '_shtab_dawroute_using; and test $_shtab_dawroute_npos -eq 0' -a daws -d 'list DAW-like streams and JACK clients with the preset to paste'
+complete -c dawroute -n '_shtab_dawroute_using daws' -s h -l help -d 'show this help message and exit'
+complete -c dawroute -n '_shtab_dawroute_using daws' -l json -d 'machine-readable output'
 complete -c dawroute -n '_shtab_dawroute_using; and test $_shtab_dawroute_npos -eq 0' -a check -d 'validate profiles and config.yaml without a daemon'
 complete -c dawroute -n '_shtab_dawroute_using check' -s h -l help -d 'show this help message and exit'
 complete -c dawroute -n '_shtab_dawroute_using check' -l json -d 'issues as JSON (for editors and CI)'
@@ -91,6 +94,8 @@ complete -c dawroute -n '_shtab_dawroute_using list' -l json -d json
 complete -c dawroute -n '_shtab_dawroute_using; and test $_shtab_dawroute_npos -eq 0' -a switch -d 'switch to a profile (held until its device leaves, or `auto`)'
 complete -c dawroute -n '_shtab_dawroute_using switch' -s h -l help -d 'show this help message and exit'
 complete -c dawroute -n '_shtab_dawroute_using switch; and test $_shtab_dawroute_npos -eq 0' -ka "(dawroute completion --profile-names 2>/dev/null)" -d profile
+complete -c dawroute -n '_shtab_dawroute_using; and test $_shtab_dawroute_npos -eq 0' -a toggle -d 'switch to B when A is active, else to A'
+complete -c dawroute -n '_shtab_dawroute_using toggle' -s h -l help -d 'show this help message and exit'
 complete -c dawroute -n '_shtab_dawroute_using; and test $_shtab_dawroute_npos -eq 0' -a auto -d 'drop the manual choice: back to automatic'
 complete -c dawroute -n '_shtab_dawroute_using auto' -s h -l help -d 'show this help message and exit'
 complete -c dawroute -n '_shtab_dawroute_using; and test $_shtab_dawroute_npos -eq 0' -a off -d 'undo dawroute'"'"'s routing and stop deciding until `auto` or `switch`'
