@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from enum import Enum
 from typing import assert_never
 
+from routing import alsaplan, paths
 from routing.backends.composite import Backends
 from routing.model import (
     ApplyResult,
@@ -30,12 +31,14 @@ from routing.model import (
     LoadVirtual,
     MoveStream,
     Op,
+    Plan,
     ReassertStream,
     SetClock,
     SetDefault,
     SetMixer,
     SetStreamVolume,
     SetVolume,
+    Snapshot,
     UnloadVirtual,
     WriteAlsaConfig,
 )
@@ -99,6 +102,14 @@ def phases(ops: Sequence[Op]) -> list[list[Op]]:
         else:
             out[-1].append(op)
     return out
+
+
+def plan_ops(backends: Backends, plan: Plan, snapshot: Snapshot) -> list[Op]:
+    """The ops that turn `snapshot` into `plan` on the backends in use: routing.reconcile's,
+    with bare ALSA's in place of the pulse ones when ALSA is the backend (routing.alsaplan)."""
+    alsa = backends.alsa
+    config = alsa.config_path if alsa is not None else paths.alsa_config_file()
+    return alsaplan.ops_for(plan, snapshot, str(config))
 
 
 async def apply_plan(backends: Backends, ops: Sequence[Op]) -> ApplyResult:

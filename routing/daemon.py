@@ -34,7 +34,7 @@ from routing import (
     yamlsource,
 )
 from routing import state as state_store
-from routing.apply import apply_plan
+from routing.apply import apply_plan, plan_ops
 from routing.backends.alsa import AlsaBackend, AlsaUnavailable, write_atomically
 from routing.backends.composite import Backends, for_profiles, needs_jack, uses_alsa, uses_pulse
 from routing.backends.jack import JackBackend, JackUnavailable
@@ -636,7 +636,7 @@ class Daemon:
         skipped: list[str] = []
         changes: dict[str, Any] = {}
         if d.plan is not None:
-            ops = backend.ops(d.plan, snapshot)
+            ops = plan_ops(backend, d.plan, snapshot)
             if req.volume_step:
                 touched = {op.device for op in ops if isinstance(op, SetVolume)}
                 ops += [
@@ -661,7 +661,7 @@ class Daemon:
                 skipped = [f"{op.describe()}: {why}" for op, why in result.skipped]
                 snapshot = await backend.observe()
                 self.snapshot = snapshot
-                self._verify_later(bool(backend.ops(d.plan, snapshot)) and not failed)
+                self._verify_later(bool(plan_ops(backend, d.plan, snapshot)) and not failed)
         self._commit(d, req.trigger, done, failed, skipped, changes)
         if failed:
             self._retry()

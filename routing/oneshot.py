@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from routing import paths, policy
-from routing.apply import apply_plan
+from routing.apply import apply_plan, plan_ops
 from routing.backends import composite
 from routing.backends.composite import Backends
 from routing.backends.pulse import ServerError
@@ -60,7 +60,7 @@ async def apply_once(name: str, profile_paths: Sequence[Path], dry_run: bool) ->
             raise ERRORS_BY_NAME[decision.error or "ProfileNotMatched"](decision.reason)
         for problem in decision.problems:
             print(f"problem: {problem}")
-        ops = backends.ops(decision.plan, snapshot)
+        ops = plan_ops(backends, decision.plan, snapshot)
         _print_ops(ops, "would" if dry_run else "will")
         if dry_run or not ops:
             return 0
@@ -94,7 +94,7 @@ async def converge(backends: Backends, plan: Plan) -> tuple[Snapshot, list[Op]]:
     while True:
         await asyncio.sleep(0.01)
         snapshot = await backends.observe()
-        remaining = backends.ops(plan, snapshot)
+        remaining = plan_ops(backends, plan, snapshot)
         now = time.monotonic()
         if not remaining or now > deadline:
             return snapshot, remaining

@@ -15,7 +15,7 @@ import alsaaudio
 import pytest
 
 from routing import alsaconf, alsaplan, policy
-from routing.apply import Owner, owner, stage
+from routing.apply import Owner, owner, plan_ops, stage
 from routing.backends import alsa as alsa_backend
 from routing.model import (
     Device,
@@ -541,6 +541,6 @@ def test_backends_without_a_pulse_server_use_bare_alsa(tmp_path: Path) -> None:
     chosen = for_profiles(profiles(), None, None, alsa)
     assert chosen.alsa is alsa and chosen.pulse is None and chosen.name == "alsa"
     p = Plan("p", AMP.name, (OutputPlan(AMP.name, 40.0, 50.0),))
-    ops = chosen.ops(p, alsa_world(AMP))
+    ops = plan_ops(chosen, p, alsa_world(AMP))
     assert ops and isinstance(ops[-1], WriteAlsaConfig)
     assert f"<{tmp_path / 'asoundrc'}>" in ops[-1].text

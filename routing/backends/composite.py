@@ -14,12 +14,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 
-from routing import alsaplan, paths
+from routing import paths
 from routing.backends.alsa import AlsaBackend
 from routing.backends.jack import JackBackend, JackUnavailable
 from routing.backends.pipewire import ClockBackend
 from routing.backends.pulse import PulseBackend, ServerError
-from routing.model import Op, Plan, ServerKind, Snapshot
+from routing.model import ServerKind, Snapshot
 from routing.profiles import Profile
 
 log = logging.getLogger(__name__)
@@ -47,11 +47,6 @@ class Backends:
     def name(self) -> str:
         """The backend in use, as `status` names it."""
         return "alsa" if self.alsa is not None else "pulse"
-
-    def ops(self, plan: Plan, snapshot: Snapshot) -> list[Op]:
-        """The ops for a plan on this backend (routing.reconcile, or routing.alsaplan)."""
-        config = self.alsa.config_path if self.alsa is not None else paths.alsa_config_file()
-        return alsaplan.ops_for(plan, snapshot, str(config))
 
     async def observe(self) -> Snapshot:
         if self.alsa is not None:
