@@ -251,7 +251,13 @@ def unmatched(config: Midi, inputs: list[str], output: str | None) -> list[str]:
 def _close(handle: Any) -> None:
     # close_port() and delete(): without delete() the JACK client stays registered and
     # jackd spends seconds on client cleanup (project probe: 1-5 s, ignoring SIGTERM).
+    # The callback goes first: closing a JACK client cancels its threads asynchronously,
+    # and a thread cancelled inside our Python callback dies holding the interpreter's
+    # lock — the whole process hangs (seen in a test process: every thread waiting on
+    # the GIL's mutex, a JACK thread gone).
     try:
+        if hasattr(handle, "cancel_callback"):
+            handle.cancel_callback()
         handle.close_port()
         handle.delete()
     except Exception:

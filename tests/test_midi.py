@@ -85,14 +85,22 @@ class Controller:
     def __init__(self) -> None:
         self.out = rtmidi.MidiOut(rtapi=rtmidi.API_UNIX_JACK, name="FakeController")
         self.out.open_virtual_port("out")
-        self.leds: list[list[int]] = []
+        self._leds: list[list[int]] = []
         self.led_in: Any = None
         self.plug_leds()
 
     def plug_leds(self) -> None:
         self.led_in = rtmidi.MidiIn(rtapi=rtmidi.API_UNIX_JACK, name="FakeLEDs")
         self.led_in.open_virtual_port("in")
-        self.led_in.set_callback(lambda m, _d: self.leds.append(list(m[0])))
+        # polled, never a callback: a Python callback runs on a JACK thread, and closing
+        # the client cancels that thread — inside Python it takes the GIL with it and the
+        # test process hangs past any timeout (seen once in a full run)
+
+    @property
+    def leds(self) -> list[list[int]]:
+        while self.led_in is not None and (msg := self.led_in.get_message()) is not None:
+            self._leds.append(list(msg[0]))
+        return self._leds
 
     def unplug_leds(self) -> None:
         assert self.led_in is not None
