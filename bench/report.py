@@ -150,6 +150,24 @@ def idle_section(data: dict[str, Any]) -> list[str]:
     ]
 
 
+def restarts_section(data: dict[str, Any]) -> list[str]:
+    r = data["result"]
+    out = [
+        f"The sound server stopped and started {r['restarts']} times under one daemon "
+        "(each time: devices back, the DAW playing, routed again).",
+        "",
+        "| server | descriptors before → after | RSS MB before → after | tracebacks in the log "
+        "| seconds |",
+        "|---|---|---|---|---|",
+    ]
+    for label, row in r["stacks"].items():
+        out.append(
+            f"| {label} | {row['fds_before']} → {row['fds_after']} | {row['rss_mb_before']} → "
+            f"{row['rss_mb_after']} | {row['tracebacks']} | {row['seconds']} |"
+        )
+    return [*out, ""]
+
+
 def safety_section(data: dict[str, Any]) -> list[str]:
     r = data["result"]
     out = [
@@ -190,6 +208,7 @@ def main() -> int:
         ("scale", "Scale"),
         ("idle", "Idle cost"),
         ("safety", "Hearing-safety soak"),
+        ("restarts", "Sound-server restarts under one daemon"),
     )
     for name, title in sections:
         data = _load(name)
@@ -213,6 +232,7 @@ def main() -> int:
                 "scale": scale_section,
                 "idle": idle_section,
                 "safety": safety_section,
+                "restarts": restarts_section,
             }[name](data)
     notes = ROOT / "bench" / "NOTES.md"
     if notes.exists():

@@ -457,7 +457,65 @@ BENCHES: dict[str, Callable[[argparse.Namespace, Path], Any]] = {
     "scale": lambda a, w: scale(a.quick, w),
     "idle": lambda a, w: idle(3.0 if a.quick else 60.0, w),
     "safety": lambda a, w: safety(a.quick, w),
+    "restarts": lambda a, w: restarts(10 if a.quick else 100, w),
 }
+
+
+# ---------------------------------------------------------------- restart soak
+
+
+def restarts(n: int, work: Path) -> dict[str, Any]:
+    """The sound server restarted `n` times under one daemon: its descriptors and RSS
+    before and after, and tracebacks in its log (tests/test_restarts.py asserts 30)."""
+    from testbed import soak
+
+    out: dict[str, Any] = {"restarts": n, "stacks": {}}
+    for label, start in [("pulseaudio", sandbox.start_pulseaudio)] + [
+        (g.label, partial(sandbox.start_pipewire, generation=g))
+        for g in sandbox.pipewire_generations()
+    ]:
+        stack = start()
+        daemon = Dawroute(
+            profiles=soak.PROFILES["phones.yaml"],
+            more_profiles={"desk.yaml": soak.PROFILES["desk.yaml"]},
+        )
+        try:
+            _replug_world(stack)
+            daemon.start(stack, work / label)
+            assert daemon.proc is not None
+            pid = daemon.proc.pid
+            sandbox.stop_server(stack)
+            sandbox.start_server(stack)
+            _replug_world(stack)  # the first reconnect allocates what later ones reuse
+            fds0, rss0, t = len(os.listdir(f"/proc/{pid}/fd")), rss_mb(pid), time.perf_counter()
+            for _ in range(n):
+                sandbox.stop_server(stack)
+                sandbox.start_server(stack)
+                _replug_world(stack)
+            row = {
+                "fds_before": fds0,
+                "fds_after": len(os.listdir(f"/proc/{pid}/fd")),
+                "rss_mb_before": round(rss0, 1),
+                "rss_mb_after": round(rss_mb(pid), 1),
+                "tracebacks": (work / label / "dawroute.log").read_text().count("Traceback"),
+                "seconds": round(time.perf_counter() - t, 1),
+            }
+            out["stacks"][label] = row
+            print(label, row, flush=True)
+        finally:
+            daemon.stop()
+            stack.stop()
+    return out
+
+
+def _replug_world(stack: sandbox.Stack) -> None:
+    """After a server (re)start: the interface and the amp back, the DAW playing, routed."""
+    from testbed import soak
+
+    sandbox.plug(stack, soak.IFACE)
+    sandbox.plug(stack, soak.AMP)
+    sandbox.start_daw(stack, sink=soak.IFACE.name)
+    sandbox.wait_for(partial(soak.daw_on, stack, soak.AMP.name), 15, "routed after a restart")
 
 
 # ---------------------------------------------------------------- hearing-safety soak

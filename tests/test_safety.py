@@ -74,9 +74,20 @@ def test_flapping_amp_never_plays_above_its_cap(
     """A worn cable: the amp comes and goes faster than a pass (0-30 ms apart)."""
     if stack.label == "pipewire-1.4.2":
         request.applymarker(PIPEWIRE_1_4_FLAPS)
+    arrived: Exception | None = None
     with Sampler(stack.pulse_server, soak.CAPS) as sampler:
-        soak.flaps(stack, FLAPS, wait)
-    assert_safe(sampler)
+        try:
+            soak.flaps(stack, FLAPS, wait)
+        except sandbox.SandboxError as exc:  # judged below, after safety
+            arrived = exc
+    assert_safe(sampler)  # never above a cap: asserted on every stack, whatever follows
+    if arrived is not None and stack.label == "pipewire-0.3.65":
+        # WirePlumber 0.4.13 gives up linking a stream to a node whose links failed more
+        # than 5 times ("tried to link on last rescan, not retrying"); after fast flaps the
+        # re-created amp's links keep failing, so the DAW stays — safely — on the
+        # interface (docs/safety.md). Seen in about 1 run in 3.
+        pytest.xfail(f"WirePlumber 0.4.13 stopped linking after the flaps: {arrived}")
+    assert arrived is None, f"the DAW never reached the amp after the flaps: {arrived}"
 
 
 # Known and documented (docs/safety.md): WirePlumber 0.5 makes a re-plugged device the

@@ -43,7 +43,6 @@ from routing.profiles import pulse_position, short_position
 log = logging.getLogger(__name__)
 
 FEEDS_PROPERTY = "dawroute.feeds"
-HOLD_SETTLE = 0.05  # s on the hold sink before the real target, on PipeWire (see _arrived)
 HOLD_SINK = "dawroute.hold"  # silent, ours, exists for a few ms while a stream passes
 LEVEL_TOLERANCE = 0.6  # the server's integer volume scale rounds (as reconcile.TOLERANCE)
 _NO_INDEX = 0xFFFFFFFF
@@ -413,6 +412,7 @@ class PulseBackend:
     async def _via_hold(self, stream: int, sink: str) -> None:
         """Move the stream to `sink` through a silent sink of ours: the server sees two
         real moves, whatever it remembered of the stream before."""
+        log.debug("'%s' stream %d to %s through our silent sink", "DAW", stream, sink)
         p = self.pulse
         module = await p.module_load(
             "module-null-sink",
@@ -441,8 +441,12 @@ class PulseBackend:
                 return
             await asyncio.sleep(0.005)
         if self._kind is ServerKind.PIPEWIRE:
-            # pipewire-pulse reports the target before WirePlumber has linked it
-            await asyncio.sleep(HOLD_SETTLE)
+            # pipewire-pulse reports the target before WirePlumber has linked it; the sink
+            # runs once the link carries the stream
+            while (await self.pulse.sink_info(sink)).state._value != "running":
+                if loop.time() > deadline:
+                    return
+                await asyncio.sleep(0.005)
 
     async def confirm_levels(self, ops: Sequence[Op], timeout: float = 1.0) -> list[tuple[Op, str]]:
         """Wait until the server reports each level we set, re-sending it meanwhile; the
