@@ -29,7 +29,10 @@ def _load(name: str) -> dict[str, Any] | None:
 def hotplug_section(name: str, data: dict[str, Any]) -> list[str]:
     r = data["result"]
     policy = "WirePlumber" if r["server"] == "pipewire" else "switch-on-connect"
-    lines = [f"### {r['version']}: {r['rounds']} plugs per reactor, alternating", ""]
+    lines = [
+        f"### {r['version']}: {r['rounds']} plugs per reactor, one series each (one daemon, one script, one module across its rounds)",
+        "",
+    ]
     for phase, title in (
         ("plug", "device appears → every DAW stream on it"),
         ("unplug", "device removed → DAW on the fallback"),
