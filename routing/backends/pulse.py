@@ -412,7 +412,7 @@ class PulseBackend:
     async def _via_hold(self, stream: int, sink: str) -> None:
         """Move the stream to `sink` through a silent sink of ours: the server sees two
         real moves, whatever it remembered of the stream before."""
-        log.debug("'%s' stream %d to %s through our silent sink", "DAW", stream, sink)
+        log.debug("stream %d to %s through our silent sink", stream, sink)
         p = self.pulse
         module = await p.module_load(
             "module-null-sink",
