@@ -498,7 +498,6 @@ class Daemon:
             self.server_down_since = time.time()
             log.warning("sound server unavailable: %s", why)
             self._record("server", f"sound server unavailable ({why})")
-            notify.notify("STATUS=sound server unavailable")
             self._notify_problem(f"sound server unavailable ({why})")
 
     # ------------------------------------------------------------ the pass

@@ -61,7 +61,9 @@ def _pipewire_params() -> list[Any]:
 PIPEWIRE_PARAMS = _pipewire_params()
 
 
-def _start(kind: str, generation: sandbox.Generation | str | None = None) -> sandbox.Stack:
+def _start(
+    kind: str, generation: sandbox.Generation | str | None = None, stock: bool = False
+) -> sandbox.Stack:
     if isinstance(generation, str):
         why = f"PipeWire {generation} not prepared (scripts/fetch-pipewire; ./scripts/test runs it)"
         if os.environ.get("CI"):
@@ -71,7 +73,7 @@ def _start(kind: str, generation: sandbox.Generation | str | None = None) -> san
     if kind == "pipewire":
         stack = sandbox.start_pipewire(generation=generation)
     elif kind == "pulseaudio":
-        stack = sandbox.start_pulseaudio()
+        stack = sandbox.start_pulseaudio(stock=stock)
     else:
         stack = sandbox.start_jackd()
     _STARTED.extend(stack.pids())

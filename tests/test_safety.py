@@ -31,8 +31,8 @@ FLAPS = int(os.environ.get("DAWROUTE_FLAPS", "100"))  # the soak: 1,000
     ]
 )
 def stack(request: pytest.FixtureRequest) -> Iterator[sandbox.Stack]:
-    if request.param in ("bare", "stock"):
-        sandbox_stack = sandbox.start_pulseaudio(stock=request.param == "stock")
+    if request.param in ("bare", "stock"):  # through _start: its pids join the leak check
+        sandbox_stack = _start("pulseaudio", stock=request.param == "stock")
     else:
         sandbox_stack = _start("pipewire", request.param)
     yield sandbox_stack
