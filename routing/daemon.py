@@ -35,6 +35,7 @@ from routing import (
 )
 from routing import state as state_store
 from routing.apply import apply_plan, plan_ops
+from routing.backends import capguard
 from routing.backends.alsa import AlsaBackend, AlsaUnavailable, write_atomically
 from routing.backends.composite import Backends, for_profiles, needs_jack, uses_alsa, uses_pulse
 from routing.backends.jack import JackBackend, JackUnavailable
@@ -53,8 +54,18 @@ from routing.errors import (
     ServerUnavailable,
     issue_lines,
 )
+from routing.guard import GuardCaps, guard_caps
 from routing.midi import MidiControl
-from routing.model import Connect, Disconnect, Link, Op, SetVolume, Snapshot
+from routing.model import (
+    Connect,
+    Disconnect,
+    Link,
+    Op,
+    Plan,
+    ServerKind,
+    SetVolume,
+    Snapshot,
+)
 from routing.osc import OscControl, View
 from routing.policy import Cause, Decision, Trigger
 from routing.profiles import Profile, ProfileSet
@@ -154,6 +165,10 @@ class Daemon:
         self._trigger_state = TriggerState()
         self._midi_tasks: set[asyncio.Task[None]] = set()
         self.osc: OscControl | None = None
+        # the server-side cap guard (WirePlumber 0.5): the caps it holds links to, and
+        # the caps it last confirmed (None: send again, e.g. after a reconnect)
+        self._guard: GuardCaps = capguard.installed_caps()  # what it knew last run
+        self._guard_sent: GuardCaps | None = None
         from routing.scheduler import Scheduler
 
         self.scheduler = Scheduler(self._pass_and_report)
@@ -425,6 +440,7 @@ class Daemon:
             self._jack_reset = True
             self._jack_next_try = 0.0
             self._record("server", "sound server connected")
+            self._guard_sent = None  # a restarted WirePlumber's guard knows only its file
             if self.notifier is not None:
                 self.notifier.clear_problem()
             self._server_changed("server connected")  # full resync
@@ -627,6 +643,7 @@ class Daemon:
             self.loaded.config.safety.max_volume,
         )
         self.snapshot, self.decision = snapshot, d
+        self._update_guard(d.plan, snapshot)
         if d.error is not None:
             req.fail(ERRORS_BY_NAME[d.error](d.reason))
             return snapshot
@@ -678,6 +695,23 @@ class Daemon:
                 }
             )
         return snapshot
+
+    def _update_guard(self, plan: Plan | None, snapshot: Snapshot) -> None:
+        """New caps for the server-side guard go out at once (before the next re-plug can
+        need them), off the pass; only PipeWire runs the guard."""
+        self._guard = guard_caps(plan, snapshot, self._guard)
+        if snapshot.server is ServerKind.PIPEWIRE and self._guard != self._guard_sent:
+            self._guard_sent = self._guard
+            self._spawn(self._publish_guard(self._guard))
+
+    async def _publish_guard(self, caps: GuardCaps) -> None:
+        if await capguard.publish(caps):
+            log.debug("cap guard: %d device(s) guarded", len(caps))
+        elif self._guard_sent is caps:
+            log.info(
+                "no server-side cap guard is running (WirePlumber 0.5 with `dawroute init`"
+                " and a WirePlumber restart): caps are kept by dawroute alone"
+            )
 
     def _remember_default(self, snapshot: Snapshot) -> dict[str, Any]:
         """Before dawroute's first change: the user's default sink, for `off` to restore."""

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from routing.backends import capguard
+
 CHECKOUT = Path(__file__).resolve().parent.parent
 _CLIENT_VARS = ("PULSE_", "PIPEWIRE_", "JACK_", "WIREPLUMBER_")
 _DROP_VARS = ("DBUS_SESSION_BUS_ADDRESS", "DISPLAY", "WAYLAND_DISPLAY", "LD_PRELOAD")
@@ -320,12 +322,17 @@ _WP05_HEADLESS = (
 )
 
 
-def start_pipewire(with_pulse: bool = True, generation: Generation | None = None) -> Stack:
+def start_pipewire(
+    with_pulse: bool = True, generation: Generation | None = None, cap_guard: bool = True
+) -> Stack:
     gen = generation or SYSTEM
     base = _new_base("dawroute-pw-")
     stack = Stack("pipewire", base, clean_env(base), generation=gen)
     stack.env.update(gen.env(stack.env))
     _write_pipewire_config(base / ".config", gen)
+    if gen.wireplumber_05 and cap_guard:
+        # what `dawroute init` installs on a desktop: the server-side cap guard
+        capguard.install({}, env=stack.env)
     bus = base / "bus"
     with _stop_on_error(stack):
         # WirePlumber exits (rc 70) without a session bus; give it a private one.

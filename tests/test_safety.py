@@ -68,12 +68,8 @@ def test_replugged_amp_never_plays_above_its_cap(studio: Running, stack: sandbox
     assert_safe(sampler)
 
 
-def test_flapping_amp_never_plays_above_its_cap(
-    studio: Running, stack: sandbox.Stack, request: pytest.FixtureRequest
-) -> None:
+def test_flapping_amp_never_plays_above_its_cap(studio: Running, stack: sandbox.Stack) -> None:
     """A worn cable: the amp comes and goes faster than a pass (0-30 ms apart)."""
-    if stack.label == "pipewire-1.4.2":
-        request.applymarker(PIPEWIRE_1_4_FLAPS)
     arrived: Exception | None = None
     with Sampler(stack.pulse_server, soak.CAPS) as sampler:
         try:
@@ -88,16 +84,6 @@ def test_flapping_amp_never_plays_above_its_cap(
         # interface (docs/safety.md). Seen in about 1 run in 3.
         pytest.xfail(f"WirePlumber 0.4.13 stopped linking after the flaps: {arrived}")
     assert arrived is None, f"the DAW never reached the amp after the flaps: {arrived}"
-
-
-# Known and documented (docs/safety.md): WirePlumber 0.5 makes a re-plugged device the
-# default again when it was the configured default, and the DAW follows it; a device
-# without level memory (the fakes, like a card WirePlumber has never seen) is then at
-# its fresh level until our next pass. A re-plug inside the pass that handled the unplug
-# cannot be answered in time. Strict: the day it passes, this marker must go.
-PIPEWIRE_1_4_FLAPS = pytest.mark.xfail(
-    strict=True, reason="PipeWire 1.4 follows the configured default faster than a pass"
-)
 
 
 def assert_safe(sampler: Sampler) -> None:

@@ -11,7 +11,7 @@ import asyncio
 import logging
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from routing.model import ApplyResult, Clock, Op, SetClock
 
@@ -24,7 +24,7 @@ class MetadataError(RuntimeError):
     pass
 
 
-async def _pw_metadata(name: str, *args: str, env: dict[str, str] | None = None) -> str:
+async def pw_metadata(name: str, *args: str, env: Mapping[str, str] | None = None) -> str:
     """`pw-metadata -n NAME 0 [ARGS]`: read (no args) or set one key of that metadata."""
     if shutil.which("pw-metadata") is None:
         raise MetadataError("pw-metadata not installed (Debian package pipewire-bin)")
@@ -50,7 +50,7 @@ def parse_settings(text: str) -> dict[str, str]:
 
 async def read_clock(env: dict[str, str] | None = None) -> tuple[Clock, tuple[int, ...]]:
     """(the forced clock, the rates the graph allows)."""
-    settings = parse_settings(await _pw_metadata("settings", env=env))
+    settings = parse_settings(await pw_metadata("settings", env=env))
     allowed = tuple(int(r) for r in re.findall(r"\d+", settings.get("clock.allowed-rates", "")))
     return Clock(
         _int(settings.get("clock.force-rate")), _int(settings.get("clock.force-quantum"))
@@ -58,8 +58,8 @@ async def read_clock(env: dict[str, str] | None = None) -> tuple[Clock, tuple[in
 
 
 async def set_clock(clock: Clock, env: dict[str, str] | None = None) -> None:
-    await _pw_metadata("settings", "clock.force-rate", str(clock.rate), env=env)
-    await _pw_metadata("settings", "clock.force-quantum", str(clock.quantum), env=env)
+    await pw_metadata("settings", "clock.force-rate", str(clock.rate), env=env)
+    await pw_metadata("settings", "clock.force-quantum", str(clock.quantum), env=env)
 
 
 class ClockBackend:
@@ -96,7 +96,7 @@ async def read_defaults(env: dict[str, str] | None = None) -> dict[str, str]:
     """WirePlumber's chosen defaults from the "default" metadata: {"audio.sink": name, …};
     empty when it cannot be read (the caller keeps what pipewire-pulse reported)."""
     try:
-        text = await _pw_metadata("default", env=env)
+        text = await pw_metadata("default", env=env)
     except MetadataError:
         return {}
     found: dict[str, str] = {}

@@ -1,0 +1,167 @@
+-- dawroute cap guard for WirePlumber 0.5
+--
+-- A device a dawroute profile caps must be at or below its cap before any audio path to
+-- it exists. WirePlumber links a stream to a re-appearing device by itself (it makes the
+-- configured default the default again and the stream follows) before any client has
+-- heard of the device, at whatever level the device arrives with: 100 % for a device
+-- without level memory. This hook sits in WirePlumber's own linking chain, after the
+-- target is chosen and before the link is made: a link to a capped device waits until
+-- the device shows a level within its cap; the stream stays where it plays meanwhile.
+-- It also lowers a capped device raised above its cap, the moment the level shows.
+--
+-- The caps (device node name -> { channel or "*" -> linear volume }) come from the
+-- component's arguments (written by dawroute, read when WirePlumber starts) and, live,
+-- from the "dawroute" metadata that dawroute updates as profiles and devices change.
+
+local args = ...
+log = Log.open_topic ("s-dawroute")
+
+-- a volume read back through pipewire-pulse rounds to 1/65536 of the cubic scale
+local SLACK = 1e-4
+
+local caps = {}
+-- node name -> true: a link to it is held until its level shows within the cap (by
+-- name: a node that is gone has no id to look up, and its successor may take over)
+local waiting = {}
+
+local function set_caps (json)
+  local parsed = json and json:parse () or nil
+  if type (parsed) == "table" then
+    caps = parsed
+    log:info ("dawroute: caps updated")
+  end
+end
+
+if args then
+  local a = args:parse ()
+  if type (a) == "table" and a.caps then
+    caps = a.caps
+  end
+end
+
+local function node_caps (node)
+  local name = node.properties ["node.name"]
+  return name and caps [name] or nil
+end
+
+-- The device's Props as { volumes = {...}, map = {...} }, or nil until they are known.
+local function levels (node)
+  for p in node:iterate_params ("Props") do
+    local parsed = p:parse ()
+    local props = parsed and parsed.properties
+    if props and props.channelVolumes then
+      return { volumes = props.channelVolumes, map = props.channelMap or {} }
+    end
+  end
+  return nil
+end
+
+local function cap_of (dev, channel)
+  return dev [channel] or dev ["*"]
+end
+
+-- The channel volumes lowered to the caps, and whether anything was above one.
+local function clamp (dev, lv)
+  local out, over = {}, false
+  for i, v in ipairs (lv.volumes) do
+    local cap = cap_of (dev, lv.map [i] or "")
+    if cap and v > cap + SLACK then
+      out [i] = cap
+      over = true
+    else
+      out [i] = v
+    end
+  end
+  return out, over
+end
+
+local function lower (node, volumes)
+  local arr = { "Spa:Float" }
+  for _, v in ipairs (volumes) do
+    table.insert (arr, v)
+  end
+  log:info (node, "dawroute: " .. tostring (node.properties ["node.name"]) ..
+      " above its cap, lowering it")
+  node:set_param ("Props", Pod.Object {
+    "Spa:Pod:Object:Param:Props", "Props", channelVolumes = Pod.Array (arr),
+  })
+end
+
+-- Is this device safe to link to right now? Lowers it if it is known to be too loud.
+local function within_cap (node, dev)
+  local lv = levels (node)
+  if not lv then
+    return false
+  end
+  local volumes, over = clamp (dev, lv)
+  if over then
+    lower (node, volumes)
+  end
+  return not over
+end
+
+SimpleEventHook {
+  name = "dawroute/cap-guard",
+  after = { "linking/find-defined-target", "linking/find-filter-target",
+            "linking/find-media-role-target", "linking/find-default-target",
+            "linking/find-best-target", "linking/get-filter-from-target" },
+  before = "linking/prepare-link",
+  interests = {
+    EventInterest {
+      Constraint { "event.type", "=", "select-target" },
+    },
+  },
+  execute = function (event)
+    local target = event:get_data ("target")
+    if not target then
+      return
+    end
+    local node = target:get_associated_proxy ("node")
+    local dev = node and node_caps (node)
+    if not dev or within_cap (node, dev) then
+      return
+    end
+    -- hold: prepare-link and link-target do not run, the stream keeps its current link
+    waiting [node.properties ["node.name"]] = true
+    log:info (node, "dawroute: holding a link to " .. tostring (node.properties ["node.name"])
+        .. " until its level is within its cap")
+    event:stop_processing ()
+  end
+}:register ()
+
+SimpleEventHook {
+  name = "dawroute/cap-guard-levels",
+  interests = {
+    EventInterest {
+      Constraint { "event.type", "=", "node-params-changed" },
+      Constraint { "event.subject.param-id", "=", "Props" },
+      Constraint { "media.class", "matches", "Audio/Sink*" },
+    },
+  },
+  execute = function (event)
+    local node = event:get_subject ()
+    local dev = node_caps (node)
+    if not dev then
+      return
+    end
+    local name = node.properties ["node.name"]
+    if within_cap (node, dev) and waiting [name] then
+      waiting [name] = nil
+      event:get_source ():call ("schedule-rescan", "linking")
+    end
+  end
+}:register ()
+
+-- live caps from dawroute
+dawroute_metadata = ImplMetadata ("dawroute")
+dawroute_metadata:activate (Features.ALL, function (m, e)
+  if e then
+    log:warning ("dawroute: cannot create the dawroute metadata: " .. tostring (e))
+    return
+  end
+  m:connect ("changed", function (m, subject, key, type, value)
+    if subject == 0 and key == "dawroute.caps" then
+      set_caps (value and Json.Raw (value) or nil)
+    end
+  end)
+end)
