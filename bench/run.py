@@ -537,6 +537,13 @@ def safety(quick: bool, work: Path) -> dict[str, Any]:
     ]
     for g in sandbox.pipewire_generations():
         stacks.append((g.label, partial(sandbox.start_pipewire, generation=g)))
+        if g.wireplumber_05:  # the baseline: what the server-side cap guard closes
+            stacks.append(
+                (
+                    f"{g.label} without the cap guard",
+                    partial(sandbox.start_pipewire, generation=g, cap_guard=False),
+                )
+            )
 
     def wait(check: Callable[[], bool], what: str) -> None:
         sandbox.wait_for(check, 10, what)
@@ -551,7 +558,7 @@ def safety(quick: bool, work: Path) -> dict[str, Any]:
         try:
             sandbox.plug(stack, soak.IFACE)
             sandbox.start_daw(stack, sink=soak.IFACE.name)
-            daemon.start(stack, work / label)
+            daemon.start(stack, work / f"s{len(out['stacks'])}")  # short: a socket path
             row: dict[str, Any] = {}
             for phase in ("replugs", "flaps"):
                 settled = True

@@ -110,7 +110,24 @@ def init(config_dir: Path | None = None) -> Report:
     config = (data() / "profiles" / "config.yaml").read_text(encoding="utf-8")
     config = config.replace("# Daemon settings. Copy to ~/.config/dawroute/config.yaml.\n", "")
     _write_new(config_dir / "config.yaml", with_hint(config, "schema/config.schema.json"), report)
+    install_cap_guard(report)
     return report
+
+
+def install_cap_guard(report: Report) -> None:
+    """WirePlumber's side of the hearing-safety cap (docs/safety.md): a script that
+    holds the session manager's own links to a capped device until it is within its
+    cap. Only WirePlumber 0.5 runs it; older ones ignore the file."""
+    if shutil.which("wireplumber") is None:
+        return
+    from routing.backends import capguard
+
+    wrote = capguard.install()
+    report.wrote += wrote
+    if wrote:
+        report.notes.append(
+            "restart WirePlumber so the cap guard runs: systemctl --user restart wireplumber"
+        )
 
 
 # ---------------------------------------------------------------- the user unit

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -87,6 +88,12 @@ def test_the_wheel_ships_its_data_and_runs_outside_the_checkout(
     for name in examples:
         assert f"wrote {cfg / 'profiles' / name}" in out.stdout
     assert f"wrote {cfg / 'config.yaml'}" in out.stdout
+    if shutil.which("wireplumber"):  # the cap guard ships and is installed with the examples
+        guard = tmp_path / ".local/share/dawroute/wireplumber/dawroute-cap-guard.lua"
+        conf = tmp_path / "config/wireplumber/wireplumber.conf.d/60-dawroute-cap-guard.conf"
+        assert f"wrote {guard}" in out.stdout and f"wrote {conf}" in out.stdout
+        assert str(guard) in conf.read_text() and "SimpleEventHook" in guard.read_text()
+        assert "systemctl --user restart wireplumber" in out.stdout
     # the editor hints point at schema files next to the profiles, which exist
     first = (cfg / "profiles" / "speakers.yaml").read_text().splitlines()[0]
     assert first == "# yaml-language-server: $schema=../schema/profile.schema.json"

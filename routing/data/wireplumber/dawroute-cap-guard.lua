@@ -129,6 +129,52 @@ SimpleEventHook {
   end
 }:register ()
 
+-- The channel positions a new node announces ("FL,FR", "[ AUX0 AUX1 ]"), or nil.
+local function positions (node)
+  local pos = node.properties ["audio.position"]
+  local n = tonumber (node.properties ["audio.channels"] or "")
+  local out = {}
+  for p in string.gmatch (pos or "", "[%w_]+") do
+    table.insert (out, p)
+  end
+  if #out == 0 and n then
+    for i = 1, n do out [i] = "" end
+  end
+  return #out > 0 and out or nil
+end
+
+-- A capped device without level memory of its own (no routes: a virtual sink, a null
+-- sink) is lowered the moment WirePlumber hears of it, before reading its level: the
+-- earlier it is at its cap, the less any client ever sees it above (measured on 1.4.2:
+-- pipewire-pulse showed the old level ~6 ms after WirePlumber saw the new one). A card
+-- keeps its level in its routes, which WirePlumber restores; it is only held.
+SimpleEventHook {
+  name = "dawroute/cap-guard-new-node",
+  interests = {
+    EventInterest {
+      Constraint { "event.type", "=", "node-added" },
+      Constraint { "media.class", "matches", "Audio/Sink*" },
+    },
+  },
+  execute = function (event)
+    local node = event:get_subject ()
+    local dev = node_caps (node)
+    local routes = node.properties ["device.routes"]
+    if not dev or (routes and routes ~= "0") or node.properties ["card.profile.device"] then
+      return
+    end
+    local pos = positions (node)
+    if not pos then
+      return
+    end
+    local volumes = {}
+    for i, p in ipairs (pos) do
+      volumes [i] = cap_of (dev, p) or 1.0
+    end
+    lower (node, volumes)
+  end
+}:register ()
+
 SimpleEventHook {
   name = "dawroute/cap-guard-levels",
   interests = {
