@@ -151,7 +151,7 @@ def test_foot_switch_toggles_and_a_double_fire_counts_once(
     # One port's messages reach the daemon in order: once it has acted on a pad press sent
     # after the bounce, it has judged the bounce too — and taken one action for the pedal.
     controller.send(0x90, 36, 100)
-    wait_until(lambda: midi_actions(daemon, "note_on 1/36"), what="the pad press after it")
+    wait_until(lambda: bool(midi_actions(daemon, "note_on 1/36")), what="the pad press after it")
     assert midi_actions(daemon, "cc 1/64") == ["switch phones-3-4"]
     assert routed_to_ours(server, "phones-3-4")
     controller.send(0xB0, 64, 0)
