@@ -44,7 +44,6 @@ from routing.config import Config, LoadedConfig, check_all
 from routing.contract import Result
 from routing.control import ControlServer
 from routing.errors import (
-    ERRORS_BY_NAME,
     MAX_SHOWN,
     ConfigInvalid,
     ConfigIssue,
@@ -52,6 +51,7 @@ from routing.errors import (
     ProfileNotApplied,
     ServerUnavailable,
     issue_lines,
+    refused,
 )
 from routing.midi import MidiControl
 from routing.model import Connect, Disconnect, Link, Op, SetVolume, Snapshot
@@ -628,7 +628,7 @@ class Daemon:
         )
         self.snapshot, self.decision = snapshot, d
         if d.error is not None:
-            req.fail(ERRORS_BY_NAME[d.error](d.reason))
+            req.fail(refused(d.error, d.reason))
             return snapshot
         done: list[str] = []
         failed: list[str] = []
