@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from routing import (
     alsaconf,
@@ -41,7 +41,7 @@ from routing.backends.jack import JackBackend, JackUnavailable
 from routing.backends.pipewire import MetadataError
 from routing.backends.pulse import Disconnected, PulseBackend, ServerError
 from routing.config import Config, LoadedConfig, check_all
-from routing.contract import Result
+from routing.contract import Changed, Event, Listing, ProfileRow, Reloaded, Status
 from routing.control import ControlServer
 from routing.errors import (
     MAX_SHOWN,
@@ -79,12 +79,12 @@ ALSA_GRACE_SECONDS = 2.0
 @dataclass
 class Request:
     trigger: Trigger
-    future: asyncio.Future[Result] | None = None
+    future: asyncio.Future[Changed] | None = None
     volume_step: float = 0.0  # MIDI volume_up/volume_down: nudge the outputs, within caps
     off: bool = False  # undo dawroute's routing (`dawroute off`, or on_stop: restore)
     stay_off: bool = True  # off: remember it (no decisions until `auto` or `switch`)
 
-    def answer(self, result: Result) -> None:
+    def answer(self, result: Changed) -> None:
         if self.future is not None and not self.future.done():
             self.future.set_result(result)
 
@@ -129,7 +129,7 @@ class Daemon:
         self.decision: Decision | None = None
         self.active_reason: str | None = None  # why the active profile became active
         self.server_down_since: float | None = time.time()
-        self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
+        self.history: deque[Event] = deque(maxlen=HISTORY)
         self.state_error: str | None = None  # why the last state save failed, if it did
         self._requests: list[Request] = []
         self._dead: list[PulseBackend] = []  # lost connections, closed between passes
@@ -142,7 +142,7 @@ class Daemon:
         self._retries = 0
         self._verifies = 0
         self._status_sent: str | None = None
-        self._watchers: set[asyncio.Queue[Result]] = set()
+        self._watchers: set[asyncio.Queue[Event]] = set()
         self._stop = asyncio.Event()
         self._stopping = False
         self.notifier: desktop.Notifier | None = None  # config `notifications: true`
@@ -841,7 +841,8 @@ class Daemon:
         self.state_error = None
 
     def _record(self, kind: str, message: str, **extra: Any) -> None:
-        event = {"time": time.time(), "kind": kind, "message": message, **extra}
+        # extra: the optional keys of contract.Event (profile, cause, done, …)
+        event = cast(Event, {"time": time.time(), "kind": kind, "message": message, **extra})
         self.history.append(event)
         for q in self._watchers:
             q.put_nowait(event)
@@ -968,8 +969,8 @@ class Daemon:
         *,
         off: bool = False,
         stay_off: bool = True,
-    ) -> Result:
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+    ) -> Changed:
+        future: asyncio.Future[Changed] = asyncio.get_running_loop().create_future()
         self._requests.append(Request(trigger, future, volume_step, off, stay_off))
         self.scheduler.poke(f"request {trigger.cause.value}")
         try:
@@ -977,22 +978,22 @@ class Daemon:
         except TimeoutError:
             raise ProfileNotApplied("timed out waiting for the sound server") from None
 
-    async def switch(self, profile: str) -> Result:
+    async def switch(self, profile: str) -> Changed:
         return await self._request(Trigger(Cause.SWITCH, profile))
 
-    async def auto(self) -> Result:
+    async def auto(self) -> Changed:
         return await self._request(Trigger(Cause.AUTO))
 
-    async def off(self) -> Result:
+    async def off(self) -> Changed:
         return await self._request(Trigger(), off=True)
 
-    async def next(self) -> Result:
+    async def next(self) -> Changed:
         return await self._request(Trigger(Cause.NEXT))
 
-    async def previous(self) -> Result:
+    async def previous(self) -> Changed:
         return await self._request(Trigger(Cause.PREVIOUS))
 
-    async def reload(self) -> Result:
+    async def reload(self) -> Reloaded:
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._reload_waiters.append(done)
         self._reload_wanted.set()
@@ -1004,10 +1005,10 @@ class Daemon:
             "warnings": issue_lines(self.loaded.warnings),
         }
 
-    async def list(self) -> Result:
+    async def list(self) -> Listing:
         snap = self.snapshot or Snapshot()
         cap = self.loaded.config.safety.max_volume
-        rows = []
+        rows: list[ProfileRow] = []
         for p in self.loaded.profiles:
             c = policy.candidate(p, self.loaded.profiles, snap, cap)
             rows.append(
@@ -1024,13 +1025,13 @@ class Daemon:
             )
         return {"profiles": rows}
 
-    async def status(self) -> Result:
+    async def status(self) -> Status:
         return status.report(self)
 
-    async def watch(self) -> AsyncIterator[Result]:
+    async def watch(self) -> AsyncIterator[Event]:
         """The state now, then every event: a client knows when it is subscribed (and
         nothing it sees afterwards happened before)."""
-        q: asyncio.Queue[Result] = asyncio.Queue()
+        q: asyncio.Queue[Event] = asyncio.Queue()
         self._watchers.add(q)
         active = "off" if self.state.off else (self.state.active or "none")
         yield {"time": time.time(), "kind": "watching", "message": f"active profile: {active}"}
