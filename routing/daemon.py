@@ -58,6 +58,7 @@ from routing.model import Connect, Disconnect, Link, Op, SetVolume, Snapshot
 from routing.osc import OscControl, View
 from routing.policy import Cause, Decision, Trigger
 from routing.profiles import Profile, ProfileSet
+from routing.reconnect import Reconnect
 from routing.state import State
 from routing.triggers import TriggerState
 from routing.watch import DirectoryWatch
@@ -148,9 +149,8 @@ class Daemon:
         self.notifier: desktop.Notifier | None = None  # config `notifications: true`
         self.midi: MidiControl | None = None
         self.jack: JackBackend | None = None
-        self._jack_next_try = 0.0
         self._jack_reset = False  # PipeWire restarted: its JACK is a new server too
-        self._jack_delay = 0.5
+        self._jack_retry = Reconnect(0.5, 10.0)
         self._trigger_state = TriggerState()
         self._midi_tasks: set[asyncio.Task[None]] = set()
         self.osc: OscControl | None = None
@@ -397,7 +397,7 @@ class Daemon:
         if not uses_pulse(self.loaded.config.backend):
             self.scheduler.poke("backend: alsa")  # no pulse server wanted: bare ALSA now
             await asyncio.Event().wait()  # until the supervisor restarts us
-        delay = 0.05
+        retry = Reconnect(0.05, 5.0)
         while True:
             backend = PulseBackend(self.settings.server)
             try:
@@ -408,13 +408,12 @@ class Daemon:
                 if not self._pulse_tried:  # bare ALSA may take over now (backend: auto)
                     self._pulse_tried = True
                     self.scheduler.poke("no sound server answers")
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                await retry.wait()
                 continue
             except asyncio.CancelledError:
                 backend.close()
                 raise
-            delay = 0.05
+            retry.reset()
             self._pulse_tried = self._pulse_seen = True
             if self.loaded.config.safety.level_memory:
                 await self._level_memory(backend)
@@ -423,7 +422,7 @@ class Daemon:
             # PipeWire's libjack does not always report the restart to a JACK client
             # (seen on 0.3.65: no shutdown callback), so reconnect JACK with the server.
             self._jack_reset = True
-            self._jack_next_try = 0.0
+            self._jack_retry.cancel()
             self._record("server", "sound server connected")
             if self.notifier is not None:
                 self.notifier.clear_problem()
@@ -594,8 +593,7 @@ class Daemon:
         if self.jack is not None and self.jack.alive and not self._jack_reset:
             return
         self._jack_reset = False
-        now = time.monotonic()
-        if now < self._jack_next_try:
+        if self._jack_retry.pending:
             return
         if self.jack is not None:
             self.jack.close()
@@ -603,12 +601,10 @@ class Daemon:
         self.jack = JackBackend(self._server_changed, loop.call_soon_threadsafe)
         try:
             self.jack.connect()
-            self._jack_delay = 0.5
+            self._jack_retry.reset()
         except JackUnavailable as exc:
-            log.warning("DAW ports not linked: %s; retrying in %.1f s", exc, self._jack_delay)
-            self._jack_next_try = now + self._jack_delay
-            loop.call_later(self._jack_delay, self.scheduler.poke, "jack retry")
-            self._jack_delay = min(self._jack_delay * 2, 10.0)
+            delay = self._jack_retry.later(loop, self.scheduler.poke, "jack retry")
+            log.warning("DAW ports not linked: %s; retrying in %.1f s", exc, delay)
 
     async def _handle(self, backend: Backends, req: Request, snapshot: Snapshot) -> Snapshot:
         if (self.state.off or self._stopping) and req.trigger.cause in (
