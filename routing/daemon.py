@@ -22,10 +22,10 @@ from typing import Any, cast
 
 from routing import (
     alsaconf,
-    alsaplan,
     desktop,
     notify,
     off,
+    passplan,
     paths,
     policy,
     runtime,
@@ -41,7 +41,7 @@ from routing.backends.jack import JackBackend, JackUnavailable
 from routing.backends.pipewire import MetadataError
 from routing.backends.pulse import Disconnected, PulseBackend, ServerError
 from routing.config import Config, LoadedConfig, check_all
-from routing.contract import Changed, Event, Listing, ProfileRow, Reloaded, Status
+from routing.contract import Changed, Event, Listing, Reloaded, Status
 from routing.control import ControlServer
 from routing.errors import (
     MAX_SHOWN,
@@ -54,7 +54,7 @@ from routing.errors import (
     refused,
 )
 from routing.midi import MidiControl
-from routing.model import Connect, Disconnect, Link, Op, SetVolume, Snapshot
+from routing.model import ApplyResult, Snapshot
 from routing.osc import OscControl, View
 from routing.policy import Cause, Decision, Trigger
 from routing.profiles import Profile, ProfileSet
@@ -607,11 +607,7 @@ class Daemon:
             log.warning("DAW ports not linked: %s; retrying in %.1f s", exc, delay)
 
     async def _handle(self, backend: Backends, req: Request, snapshot: Snapshot) -> Snapshot:
-        if (self.state.off or self._stopping) and req.trigger.cause in (
-            Cause.EVENT,
-            Cause.STARTUP,
-        ):
-            # off: no decisions until `auto` or `switch` (MIDI volume steps included)
+        if not passplan.decides(self.state, self._stopping, req.trigger.cause):
             self.snapshot, self.decision = snapshot, None
             req.answer({"profile": None, "reason": self.active_reason or "off", "done": []})
             return snapshot
@@ -626,24 +622,19 @@ class Daemon:
         if d.error is not None:
             req.fail(refused(d.error, d.reason))
             return snapshot
-        done: list[str] = []
-        failed: list[str] = []
-        skipped: list[str] = []
-        changes: dict[str, Any] = {}
+        result = ApplyResult()
+        default = links = None
         if d.plan is not None:
-            ops = plan_ops(backend, d.plan, snapshot)
-            if req.volume_step:
-                touched = {op.device for op in ops if isinstance(op, SetVolume)}
-                ops += [
-                    op
-                    for op in alsaplan.nudge_for(d.plan, snapshot, req.volume_step)
-                    if isinstance(op, SetVolume) and op.device not in touched
-                ]
+            ops = passplan.with_nudge(
+                plan_ops(backend, d.plan, snapshot), d.plan, snapshot, req.volume_step
+            )
             if ops:
-                changes.update(self._remember_default(snapshot))
+                default = passplan.original_default(self.state, snapshot)
+                if default is not None:
+                    log.debug("default sink before dawroute's first change: %s", default)
                 t0 = time.perf_counter()
                 result = await apply_plan(backend, ops)
-                changes["links"] = _links_after(self.state.links, result.done)
+                links = passplan.links_after(self.state.links, result.done)
                 self._timing["apply"] = time.perf_counter() - t0
                 log.debug(
                     "pass: observe %.2f ms, apply %.2f ms (%d ops)",
@@ -651,13 +642,12 @@ class Daemon:
                     self._timing["apply"] * 1e3,
                     len(ops),
                 )
-                done = [op.describe() for op in result.done]
-                failed = [f"{op.describe()}: {why}" for op, why in result.failed]
-                skipped = [f"{op.describe()}: {why}" for op, why in result.skipped]
                 snapshot = await backend.observe()
                 self.snapshot = snapshot
-                self._verify_later(bool(plan_ops(backend, d.plan, snapshot)) and not failed)
-        self._commit(d, req.trigger, done, failed, skipped, changes)
+                unfinished = bool(plan_ops(backend, d.plan, snapshot))
+                self._verify_later(unfinished and not result.failed)
+        done, failed, skipped = _described(result)
+        self._commit(d, req.trigger, done, failed, skipped, default, links)
         if failed:
             self._retry()
             not_done = failed + [f"skipped {s}" for s in skipped]
@@ -675,45 +665,19 @@ class Daemon:
             )
         return snapshot
 
-    def _remember_default(self, snapshot: Snapshot) -> dict[str, Any]:
-        """Before dawroute's first change: the user's default sink, for `off` to restore."""
-        if self.state.original_default is not None:
-            return {}
-        dev = snapshot.device(snapshot.default_sink or "")
-        if dev is None or dev.ours:  # ours: left by an earlier run; nothing to restore
-            return {}
-        log.debug("default sink before dawroute's first change: %s", dev.name)
-        return {"original_default": dev.name}
-
     async def _undo(self, backend: Backends, req: Request, snapshot: Snapshot) -> Snapshot:
         """`dawroute off`: undo the routing (routing.off), then stop deciding."""
         ops, notes = off.undo_ops(snapshot, self.state.original_default, self.state.links)
-        result = await apply_plan(backend, ops) if ops else None
-        done = [op.describe() for op in result.done] if result else []
-        failed = [f"{op.describe()}: {why}" for op, why in result.failed] if result else []
-        skipped = [f"{op.describe()}: {why}" for op, why in result.skipped] if result else []
+        result = await apply_plan(backend, ops) if ops else ApplyResult()
+        done, failed, skipped = _described(result)
         if ops:
             snapshot = await backend.observe()
         self.snapshot, self.decision = snapshot, None
-        old, now = self.state, time.time()
-        links = _links_after(old.links, result.done) if result else old.links
-        new = replace(
-            old,
-            active=None,
-            active_since=now,
-            manual=None if req.stay_off else old.manual,
-            manual_since=None if req.stay_off else old.manual_since,
-            off=req.stay_off,
-            off_since=now if req.stay_off else None,
-            original_default=old.original_default if failed else None,
-            links=tuple(x for x in links if Link(*x) in snapshot.links),
+        old = self.state
+        new = passplan.after_off(
+            old, snapshot, result.done, bool(failed), req.stay_off, time.time()
         )
-        reason = (
-            "off: dawroute's routing undone; `dawroute auto` or `dawroute switch NAME` "
-            "turns it back on"
-            if req.stay_off
-            else "stopped: dawroute's routing undone (on_stop: restore)"
-        )
+        reason = passplan.OFF_REASON if req.stay_off else passplan.STOPPED_REASON
         self.active_reason = reason
         if new != old:
             self.state = new
@@ -766,22 +730,11 @@ class Daemon:
         done: list[str],
         failed: list[str],
         skipped: list[str],
-        changes: dict[str, Any],
+        default: str | None,
+        links: tuple[tuple[str, str], ...] | None,
     ) -> None:
-        now = time.time()
         old = self.state
-        new = replace(
-            old,
-            active=d.profile,
-            active_since=old.active_since if d.profile == old.active else now,
-            manual=d.manual,
-            manual_since=old.manual_since
-            if d.manual == old.manual
-            else (now if d.manual else None),
-            off=False,
-            off_since=None,
-            **changes,
-        )
+        new = passplan.committed(old, d, time.time(), default, links)
         if new != old:
             self.state = new
             self._save_state(new)
@@ -793,12 +746,7 @@ class Daemon:
             self._notify_problem(f"{d.profile}: not fully applied: {failed[0]}")
         if self.osc is not None:
             self.osc.update(self._osc_view())  # sent only when something shown changed
-        if (
-            new.active != old.active
-            or self.active_reason is None
-            or trigger.cause not in (Cause.EVENT, Cause.STARTUP)
-        ):
-            self.active_reason = d.reason
+        self.active_reason = passplan.reason_shown(self.active_reason, d, old, new, trigger.cause)
         if new.active != old.active or done or failed or skipped:
             log.info(
                 "%s [%s] (%d op(s)%s%s)",
@@ -1002,24 +950,9 @@ class Daemon:
         }
 
     async def list(self) -> Listing:
-        snap = self.snapshot or Snapshot()
         cap = self.loaded.config.safety.max_volume
-        rows: list[ProfileRow] = []
-        for p in self.loaded.profiles:
-            c = policy.candidate(p, self.loaded.profiles, snap, cap)
-            rows.append(
-                {
-                    "name": p.name,
-                    "description": p.description,
-                    "priority": p.priority,
-                    "auto": p.auto,
-                    "fallback": p.fallback,
-                    "present": c.plan is not None,
-                    "problem": c.problem,
-                    "active": p.name == self.state.active,
-                }
-            )
-        return {"profiles": rows}
+        snap = self.snapshot or Snapshot()
+        return {"profiles": passplan.rows(self.loaded.profiles, snap, cap, self.state.active)}
 
     async def status(self) -> Status:
         return status.report(self)
@@ -1046,17 +979,13 @@ class Daemon:
         return f"sound server unavailable since {since}{alsa}"
 
 
-def _links_after(
-    links: tuple[tuple[str, str], ...], done: tuple[Op, ...]
-) -> tuple[tuple[str, str], ...]:
-    """The JACK links dawroute made, after the ops in `done` (for `off` to remove)."""
-    made = dict.fromkeys(links)
-    for op in done:
-        if isinstance(op, Connect):
-            made[(op.link.source, op.link.target)] = None
-        elif isinstance(op, Disconnect):
-            made.pop((op.link.source, op.link.target), None)
-    return tuple(made)
+def _described(result: ApplyResult) -> tuple[list[str], list[str], list[str]]:
+    """done, failed and skipped as the lines users see (status, watch, switch)."""
+    return (
+        [op.describe() for op in result.done],
+        [f"{op.describe()}: {why}" for op, why in result.failed],
+        [f"{op.describe()}: {why}" for op, why in result.skipped],
+    )
 
 
 def run(settings: Settings) -> int:
