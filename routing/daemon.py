@@ -14,11 +14,10 @@ import logging
 import os
 import signal
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from routing import (
     alsaconf,
@@ -29,10 +28,10 @@ from routing import (
     paths,
     policy,
     runtime,
-    status,
     triggers,
     yamlsource,
 )
+from routing import osc as osc_feedback
 from routing import state as state_store
 from routing.apply import apply_plan, plan_ops
 from routing.backends.alsa import AlsaBackend, AlsaUnavailable, write_atomically
@@ -41,7 +40,7 @@ from routing.backends.jack import JackBackend, JackUnavailable
 from routing.backends.pipewire import MetadataError
 from routing.backends.pulse import Disconnected, PulseBackend, ServerError
 from routing.config import Config, LoadedConfig, check_all
-from routing.contract import Changed, Event, Listing, Reloaded, Status
+from routing.contract import Changed, Reloaded
 from routing.control import ControlServer
 from routing.errors import (
     MAX_SHOWN,
@@ -53,14 +52,17 @@ from routing.errors import (
     issue_lines,
     refused,
 )
+from routing.events import Events
 from routing.midi import MidiControl
 from routing.model import ApplyResult, Snapshot
-from routing.osc import OscControl, View
+from routing.osc import OscControl
 from routing.policy import Cause, Decision, Trigger
 from routing.profiles import Profile, ProfileSet
 from routing.reconnect import Reconnect
+from routing.service import Service
 from routing.state import State
 from routing.triggers import TriggerState
+from routing.view import View
 from routing.watch import DirectoryWatch
 
 log = logging.getLogger(__name__)
@@ -114,7 +116,8 @@ class Loaded:
 
 
 class Daemon:
-    """Implements routing.control.Control."""
+    """Keeps the connections, runs the passes and the reloads; routing.service answers
+    the control socket from the View it publishes."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -130,7 +133,7 @@ class Daemon:
         self.decision: Decision | None = None
         self.active_reason: str | None = None  # why the active profile became active
         self.server_down_since: float | None = time.time()
-        self.history: deque[Event] = deque(maxlen=HISTORY)
+        self.events = Events(HISTORY)
         self.state_error: str | None = None  # why the last state save failed, if it did
         self._requests: list[Request] = []
         self._dead: list[PulseBackend] = []  # lost connections, closed between passes
@@ -143,7 +146,6 @@ class Daemon:
         self._retries = 0
         self._verifies = 0
         self._status_sent: str | None = None
-        self._watchers: set[asyncio.Queue[Event]] = set()
         self._stop = asyncio.Event()
         self._stopping = False
         self.notifier: desktop.Notifier | None = None  # config `notifications: true`
@@ -181,8 +183,11 @@ class Daemon:
         self.state = state_store.load(self.settings.state_path)
         await self._reload(initial=True)
         self._configure_notifications()
+        service = Service(
+            self.view, self._request, self._off_request, self._reload_request, self.events
+        )
         control = ControlServer(
-            self, self.settings.socket_path, max_connections=runtime.connection_cap(fd_limit)
+            service, self.settings.socket_path, max_connections=runtime.connection_cap(fd_limit)
         )
         await control.start()
         self._restart_midi()
@@ -320,9 +325,9 @@ class Daemon:
         log.info("OSC from %s → %s", peer, action.describe())
         self._spawn(self._midi_request(action, "OSC"))
 
-    def _osc_view(self) -> View:
+    def _osc_view(self) -> osc_feedback.View:
         d = self.decision
-        return View(
+        return osc_feedback.View(
             self.state.active,
             self.state.manual is not None,
             tuple(p.name for p in self.loaded.profiles),
@@ -339,9 +344,9 @@ class Daemon:
         do = triggers.Do
         try:
             if action.do is do.SWITCH:
-                await self.switch(action.profile or "")
+                await self._request(Trigger(Cause.SWITCH, action.profile or ""))
             elif action.do in (do.NEXT, do.PREVIOUS, do.AUTO):
-                await getattr(self, action.do.value)()
+                await self._request(Trigger(Cause(action.do.value)))  # the same names
             else:
                 await self._request(Trigger(), step if action.do is do.VOLUME_UP else -step)
         except DawrouteError as exc:
@@ -785,11 +790,7 @@ class Daemon:
         self.state_error = None
 
     def _record(self, kind: str, message: str, **extra: Any) -> None:
-        # extra: the optional keys of contract.Event (profile, cause, done, …)
-        event = cast(Event, {"time": time.time(), "kind": kind, "message": message, **extra})
-        self.history.append(event)
-        for q in self._watchers:
-            q.put_nowait(event)
+        self.events.record(kind, message, **extra)
 
     # ------------------------------------------------------------ config
 
@@ -922,22 +923,10 @@ class Daemon:
         except TimeoutError:
             raise ProfileNotApplied("timed out waiting for the sound server") from None
 
-    async def switch(self, profile: str) -> Changed:
-        return await self._request(Trigger(Cause.SWITCH, profile))
-
-    async def auto(self) -> Changed:
-        return await self._request(Trigger(Cause.AUTO))
-
-    async def off(self) -> Changed:
+    async def _off_request(self) -> Changed:
         return await self._request(Trigger(), off=True)
 
-    async def next(self) -> Changed:
-        return await self._request(Trigger(Cause.NEXT))
-
-    async def previous(self) -> Changed:
-        return await self._request(Trigger(Cause.PREVIOUS))
-
-    async def reload(self) -> Reloaded:
+    async def _reload_request(self) -> Reloaded:
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._reload_waiters.append(done)
         self._reload_wanted.set()
@@ -949,26 +938,31 @@ class Daemon:
             "warnings": issue_lines(self.loaded.warnings),
         }
 
-    async def list(self) -> Listing:
-        cap = self.loaded.config.safety.max_volume
-        snap = self.snapshot or Snapshot()
-        return {"profiles": passplan.rows(self.loaded.profiles, snap, cap, self.state.active)}
-
-    async def status(self) -> Status:
-        return status.report(self)
-
-    async def watch(self) -> AsyncIterator[Event]:
-        """The state now, then every event: a client knows when it is subscribed (and
-        nothing it sees afterwards happened before)."""
-        q: asyncio.Queue[Event] = asyncio.Queue()
-        self._watchers.add(q)
-        active = "off" if self.state.off else (self.state.active or "none")
-        yield {"time": time.time(), "kind": "watching", "message": f"active profile: {active}"}
-        try:
-            while True:
-                yield await q.get()
-        finally:
-            self._watchers.discard(q)
+    def view(self) -> View:
+        """What `status` and `list` show, now, as one immutable value."""
+        in_use = self.backend_name
+        available = (self.backend is not None and in_use != "alsa") or (
+            self.alsa is not None and in_use == "alsa"
+        )
+        return View(
+            state=self.state,
+            snapshot=self.snapshot,
+            decision=self.decision,
+            active_reason=self.active_reason,
+            profiles=self.loaded.profiles,
+            max_volume=self.loaded.config.safety.max_volume,
+            backend=in_use,
+            server_available=available,
+            server_down_since=self.server_down_since,
+            loaded_at=self.loaded.loaded_at,
+            errors=self.loaded.errors,
+            warnings=self.loaded.warnings,
+            state_file=str(self.settings.state_path),
+            state_error=self.state_error,
+            events=self.events.recent(10),
+            midi=self.midi.status() if self.midi is not None else None,
+            osc=self.osc.status() if self.osc is not None else None,
+        )
 
     def _down_message(self) -> str:
         since = time.strftime("%H:%M:%S", time.localtime(self.server_down_since or time.time()))

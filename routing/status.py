@@ -1,6 +1,7 @@
 """`dawroute status`: the daemon's report as plain data, and that data as text.
 
-Imported by the CLI for `render_status`, so the daemon is only imported for type checking.
+Imported by the CLI for `render_status`, so the view (and the model behind it) is only
+imported for type checking.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from routing.errors import issue_lines
 from routing.model import channel_label
 
 if TYPE_CHECKING:
-    from routing.daemon import Daemon
     from routing.model import Plan, Snapshot
+    from routing.view import View
 
 
 def _clock(ts: float | None) -> str:
@@ -119,16 +120,14 @@ def latency(snap: Snapshot | None, plan: Plan | None) -> Latency:
     return out
 
 
-def report(d: Daemon) -> Status:
+def report(d: View) -> Status:
     """Everything `dawroute status` shows, as plain data."""
     snap = d.snapshot
     plan = d.decision.plan if d.decision else None
-    in_use = d.backend_name
     server: Server = {
-        "available": (d.backend is not None and in_use != "alsa")
-        or (d.alsa is not None and in_use == "alsa"),
+        "available": d.server_available,
         "unavailable_since": d.server_down_since,
-        "backend": in_use,  # "pulse" or "alsa" (bare ALSA): what the last pass used
+        "backend": d.backend,  # "pulse" or "alsa" (bare ALSA): what the last pass used
     }
     if snap is not None:
         server["kind"], server["version"] = snap.server.value, snap.server_version
@@ -181,13 +180,13 @@ def report(d: Daemon) -> Status:
         "streams": streams,
         "server": server,
         "config": {
-            "profiles": len(d.loaded.profiles),
-            "loaded_at": d.loaded.loaded_at,
-            "errors": issue_lines(d.loaded.errors),
-            "warnings": issue_lines(d.loaded.warnings),
+            "profiles": len(d.profiles),
+            "loaded_at": d.loaded_at,
+            "errors": issue_lines(d.errors),
+            "warnings": issue_lines(d.warnings),
         },
-        "state": {"file": str(d.settings.state_path), "error": d.state_error},
-        "events": list(d.history)[-10:],
-        "midi": d.midi.status() if d.midi is not None else None,
-        "osc": d.osc.status() if d.osc is not None else None,
+        "state": {"file": d.state_file, "error": d.state_error},
+        "events": list(d.events),
+        "midi": d.midi,
+        "osc": d.osc,
     }
