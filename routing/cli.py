@@ -8,12 +8,18 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from routing import paths
 from routing.errors import ConfigInvalid, DawrouteError, ServerUnavailable, clean
+
+if TYPE_CHECKING:  # the client is imported when a command needs the daemon
+    from routing.client import ControlClient
+    from routing.contract import Changed
+
+T = TypeVar("T")
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -563,13 +569,13 @@ def _setup_logging(verbose: bool) -> None:
     )
 
 
-def run(coro: Any) -> Any:
+def run(coro: Coroutine[Any, Any, T]) -> T:
     from routing.client import run as run_sync
 
     return run_sync(coro)
 
 
-def _client() -> Any:
+def _client() -> ControlClient:
     from routing.client import ControlClient
 
     try:
@@ -619,17 +625,21 @@ def cmd_toggle(args: argparse.Namespace) -> int:
 
 
 def cmd_simple(args: argparse.Namespace) -> int:
-    res = run(getattr(_client(), args.method)())
+    client = _client()
     if args.method == "reload":
-        for w in res.get("warnings", []):
+        reloaded = run(client.reload())
+        for w in reloaded.get("warnings", []):
             print(w)
-        print(f"reloaded: {len(res['profiles'])} profile(s)")
-    else:
-        _print_result(res)
+        print(f"reloaded: {len(reloaded['profiles'])} profile(s)")
+        return 0
+    change = {
+        "auto": client.auto, "off": client.off, "next": client.next, "previous": client.previous
+    }  # fmt: skip
+    _print_result(run(change[args.method]()))
     return 0
 
 
-def _print_result(res: dict[str, Any]) -> None:
+def _print_result(res: Changed) -> None:
     for line in res.get("done", []):
         print(f"done: {line}")
     for line in res.get("skipped", []):

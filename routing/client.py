@@ -16,9 +16,9 @@ import struct
 import time
 from collections.abc import AsyncIterator, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from routing.contract import MAX_REPLY, Result
+from routing.contract import MAX_REPLY, Changed, Event, Listing, Reloaded, Status
 from routing.errors import (
     ERRORS_BY_NAME,
     DaemonNotResponding,
@@ -113,7 +113,9 @@ class ControlClient:
                 time.sleep(delay)
                 delay = min(delay * 2, 0.5)
 
-    def _call(self, method: str, **params: Any) -> Result:
+    def _call(self, method: str, **params: Any) -> dict[str, Any]:
+        """The result object of one call. Its shape is the contract's (the methods below
+        cast it): the daemon builds it from the same TypedDicts."""
         self._next_id += 1
         with self._open() as sock:
             try:
@@ -128,31 +130,31 @@ class ControlClient:
                 reply = b""  # closed on us: said below
         return _unwrap(reply)
 
-    async def status(self) -> Result:
-        return self._call("status")
+    async def status(self) -> Status:
+        return cast(Status, self._call("status"))
 
-    async def list(self) -> Result:
-        return self._call("list")
+    async def list(self) -> Listing:
+        return cast(Listing, self._call("list"))
 
-    async def switch(self, profile: str) -> Result:
-        return self._call("switch", profile=profile)
+    async def switch(self, profile: str) -> Changed:
+        return cast(Changed, self._call("switch", profile=profile))
 
-    async def auto(self) -> Result:
-        return self._call("auto")
+    async def auto(self) -> Changed:
+        return cast(Changed, self._call("auto"))
 
-    async def off(self) -> Result:
-        return self._call("off")
+    async def off(self) -> Changed:
+        return cast(Changed, self._call("off"))
 
-    async def next(self) -> Result:
-        return self._call("next")
+    async def next(self) -> Changed:
+        return cast(Changed, self._call("next"))
 
-    async def previous(self) -> Result:
-        return self._call("previous")
+    async def previous(self) -> Changed:
+        return cast(Changed, self._call("previous"))
 
-    async def reload(self) -> Result:
-        return self._call("reload")
+    async def reload(self) -> Reloaded:
+        return cast(Reloaded, self._call("reload"))
 
-    async def watch(self) -> AsyncIterator[Result]:
+    async def watch(self) -> AsyncIterator[Event]:
         with self._open() as sock:
             sock.settimeout(None)  # events come when they come
             sock.sendall(_line({"id": 1, "method": "watch", "params": {}}))
@@ -164,7 +166,7 @@ class ControlClient:
                 event = msg.get("event")
                 if not isinstance(event, dict):
                     raise DawrouteError("the daemon sent an event that is not an object")
-                yield event
+                yield cast(Event, event)
 
 
 def _line(obj: dict[str, Any]) -> bytes:
@@ -199,7 +201,7 @@ def _parse(line: bytes) -> dict[str, Any]:
     return cleaned
 
 
-def _unwrap(line: bytes) -> Result:
+def _unwrap(line: bytes) -> dict[str, Any]:
     if not line:
         raise DaemonNotRunning("the daemon closed the connection without answering")
     msg = _parse(line)

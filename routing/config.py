@@ -12,6 +12,7 @@ from pydantic.dataclasses import dataclass as pdataclass
 
 from routing import yamlsource
 from routing.errors import ConfigIssue
+from routing.invalid import Invalid
 from routing.profiles import (
     STRICT,
     Pattern,
@@ -58,13 +59,13 @@ class Trigger:
     def _one_of_each(self) -> Trigger:
         messages = [k for k in ("note", "cc", "program") if getattr(self, k) is not None]
         if len(messages) != 1:
-            raise ValueError(
-                "a trigger needs exactly one of `note`, `cc` or `program` — e.g. "
-                "`cc: 64` for a sustain-pedal foot switch"
+            raise Invalid(
+                "a trigger needs exactly one of `note`, `cc` or `program`",
+                "e.g. `cc: 64` for a sustain-pedal foot switch",
             )
         actions = [k for k in ("switch", "toggle", "action") if getattr(self, k) is not None]
         if len(actions) != 1:
-            raise ValueError(
+            raise Invalid(
                 "a trigger needs exactly one of `switch: NAME`, `toggle: [A, B]` "
                 "or `action: next|previous|auto|volume_up|volume_down`"
             )
@@ -91,7 +92,7 @@ class Led:
     @model_validator(mode="after")
     def _one(self) -> Led:
         if (self.note is None) == (self.cc is None):
-            raise ValueError("an LED needs exactly one of `note` or `cc`")
+            raise Invalid("an LED needs exactly one of `note` or `cc`")
         return self
 
 
@@ -115,7 +116,7 @@ def _parse_endpoint(value: Any) -> str:
     from routing.endpoint import parse_endpoint
 
     if not isinstance(value, str):
-        raise ValueError('expected `host:port` in quotes, e.g. `"127.0.0.1:9000"`')
+        raise Invalid('expected `host:port` in quotes, e.g. `"127.0.0.1:9000"`')
     return parse_endpoint(value).text
 
 
@@ -144,23 +145,24 @@ class Osc:
         from routing.endpoint import parse_endpoint
 
         if self.listen is None and not self.feedback:
-            raise ValueError(
-                "`osc` needs `listen` (commands in) or `feedback` (state out) — e.g. "
-                '`listen: "127.0.0.1:9000"`'
+            raise Invalid(
+                "`osc` needs `listen` (commands in) or `feedback` (state out)",
+                'e.g. `listen: "127.0.0.1:9000"`',
             )
         if self.allow_remote:
             return self
         if self.listen is not None and not parse_endpoint(self.listen).loopback:
-            raise ValueError(
-                f"@listen {self.listen} is not a loopback address and OSC has no "
-                "authentication — use 127.0.0.1, or add `allow_remote: true` to accept "
-                "commands from the network"
+            raise Invalid(
+                f"{self.listen} is not a loopback address and OSC has no authentication",
+                "use 127.0.0.1, or add `allow_remote: true` to accept commands from the network",
+                key="listen",
             )
         for target in self.feedback:
             if not parse_endpoint(target).loopback:
-                raise ValueError(
-                    f"@feedback {target} is not a loopback address — use 127.0.0.1, or add "
-                    "`allow_remote: true` to send the state to the network"
+                raise Invalid(
+                    f"{target} is not a loopback address",
+                    "use 127.0.0.1, or add `allow_remote: true` to send the state to the network",
+                    key="feedback",
                 )
         return self
 

@@ -14,25 +14,24 @@ import logging
 import os
 import signal
 import time
-from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from routing import (
     alsaconf,
-    alsaplan,
     desktop,
     notify,
     off,
+    passplan,
     paths,
     policy,
     runtime,
-    status,
     triggers,
     yamlsource,
 )
+from routing import osc as osc_feedback
 from routing import state as state_store
 from routing.apply import apply_plan, plan_ops
 from routing.backends import capguard
@@ -42,10 +41,9 @@ from routing.backends.jack import JackBackend, JackUnavailable
 from routing.backends.pipewire import MetadataError
 from routing.backends.pulse import Disconnected, PulseBackend, ServerError
 from routing.config import Config, LoadedConfig, check_all
-from routing.contract import Result
+from routing.contract import Changed, Reloaded
 from routing.control import ControlServer
 from routing.errors import (
-    ERRORS_BY_NAME,
     MAX_SHOWN,
     ConfigInvalid,
     ConfigIssue,
@@ -53,24 +51,20 @@ from routing.errors import (
     ProfileNotApplied,
     ServerUnavailable,
     issue_lines,
+    refused,
 )
+from routing.events import Events
 from routing.guard import GuardCaps, guard_caps
 from routing.midi import MidiControl
-from routing.model import (
-    Connect,
-    Disconnect,
-    Link,
-    Op,
-    Plan,
-    ServerKind,
-    SetVolume,
-    Snapshot,
-)
-from routing.osc import OscControl, View
+from routing.model import ApplyResult, Plan, ServerKind, Snapshot
+from routing.osc import OscControl
 from routing.policy import Cause, Decision, Trigger
 from routing.profiles import Profile, ProfileSet
+from routing.reconnect import Reconnect
+from routing.service import Service
 from routing.state import State
 from routing.triggers import TriggerState
+from routing.view import View
 from routing.watch import DirectoryWatch
 
 log = logging.getLogger(__name__)
@@ -90,12 +84,12 @@ ALSA_GRACE_SECONDS = 2.0
 @dataclass
 class Request:
     trigger: Trigger
-    future: asyncio.Future[Result] | None = None
+    future: asyncio.Future[Changed] | None = None
     volume_step: float = 0.0  # MIDI volume_up/volume_down: nudge the outputs, within caps
     off: bool = False  # undo dawroute's routing (`dawroute off`, or on_stop: restore)
     stay_off: bool = True  # off: remember it (no decisions until `auto` or `switch`)
 
-    def answer(self, result: Result) -> None:
+    def answer(self, result: Changed) -> None:
         if self.future is not None and not self.future.done():
             self.future.set_result(result)
 
@@ -124,7 +118,8 @@ class Loaded:
 
 
 class Daemon:
-    """Implements routing.control.Control."""
+    """Keeps the connections, runs the passes and the reloads; routing.service answers
+    the control socket from the View it publishes."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -140,7 +135,7 @@ class Daemon:
         self.decision: Decision | None = None
         self.active_reason: str | None = None  # why the active profile became active
         self.server_down_since: float | None = time.time()
-        self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY)
+        self.events = Events(HISTORY)
         self.state_error: str | None = None  # why the last state save failed, if it did
         self._requests: list[Request] = []
         self._dead: list[PulseBackend] = []  # lost connections, closed between passes
@@ -153,15 +148,13 @@ class Daemon:
         self._retries = 0
         self._verifies = 0
         self._status_sent: str | None = None
-        self._watchers: set[asyncio.Queue[Result]] = set()
         self._stop = asyncio.Event()
         self._stopping = False
         self.notifier: desktop.Notifier | None = None  # config `notifications: true`
         self.midi: MidiControl | None = None
         self.jack: JackBackend | None = None
-        self._jack_next_try = 0.0
         self._jack_reset = False  # PipeWire restarted: its JACK is a new server too
-        self._jack_delay = 0.5
+        self._jack_retry = Reconnect(0.5, 10.0)
         self._trigger_state = TriggerState()
         self._midi_tasks: set[asyncio.Task[None]] = set()
         self.osc: OscControl | None = None
@@ -196,8 +189,11 @@ class Daemon:
         self.state = state_store.load(self.settings.state_path)
         await self._reload(initial=True)
         self._configure_notifications()
+        service = Service(
+            self.view, self._request, self._off_request, self._reload_request, self.events
+        )
         control = ControlServer(
-            self, self.settings.socket_path, max_connections=runtime.connection_cap(fd_limit)
+            service, self.settings.socket_path, max_connections=runtime.connection_cap(fd_limit)
         )
         await control.start()
         self._restart_midi()
@@ -335,9 +331,9 @@ class Daemon:
         log.info("OSC from %s → %s", peer, action.describe())
         self._spawn(self._midi_request(action, "OSC"))
 
-    def _osc_view(self) -> View:
+    def _osc_view(self) -> osc_feedback.View:
         d = self.decision
-        return View(
+        return osc_feedback.View(
             self.state.active,
             self.state.manual is not None,
             tuple(p.name for p in self.loaded.profiles),
@@ -354,9 +350,9 @@ class Daemon:
         do = triggers.Do
         try:
             if action.do is do.SWITCH:
-                await self.switch(action.profile or "")
+                await self._request(Trigger(Cause.SWITCH, action.profile or ""))
             elif action.do in (do.NEXT, do.PREVIOUS, do.AUTO):
-                await getattr(self, action.do.value)()
+                await self._request(Trigger(Cause(action.do.value)))  # the same names
             else:
                 await self._request(Trigger(), step if action.do is do.VOLUME_UP else -step)
         except DawrouteError as exc:
@@ -412,7 +408,7 @@ class Daemon:
         if not uses_pulse(self.loaded.config.backend):
             self.scheduler.poke("backend: alsa")  # no pulse server wanted: bare ALSA now
             await asyncio.Event().wait()  # until the supervisor restarts us
-        delay = 0.05
+        retry = Reconnect(0.05, 5.0)
         while True:
             backend = PulseBackend(self.settings.server)
             try:
@@ -423,13 +419,12 @@ class Daemon:
                 if not self._pulse_tried:  # bare ALSA may take over now (backend: auto)
                     self._pulse_tried = True
                     self.scheduler.poke("no sound server answers")
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                await retry.wait()
                 continue
             except asyncio.CancelledError:
                 backend.close()
                 raise
-            delay = 0.05
+            retry.reset()
             self._pulse_tried = self._pulse_seen = True
             if self.loaded.config.safety.level_memory:
                 await self._level_memory(backend)
@@ -438,7 +433,7 @@ class Daemon:
             # PipeWire's libjack does not always report the restart to a JACK client
             # (seen on 0.3.65: no shutdown callback), so reconnect JACK with the server.
             self._jack_reset = True
-            self._jack_next_try = 0.0
+            self._jack_retry.cancel()
             self._record("server", "sound server connected")
             self._guard_sent = None  # a restarted WirePlumber's guard knows only its file
             if self.notifier is not None:
@@ -610,8 +605,7 @@ class Daemon:
         if self.jack is not None and self.jack.alive and not self._jack_reset:
             return
         self._jack_reset = False
-        now = time.monotonic()
-        if now < self._jack_next_try:
+        if self._jack_retry.pending:
             return
         if self.jack is not None:
             self.jack.close()
@@ -619,19 +613,13 @@ class Daemon:
         self.jack = JackBackend(self._server_changed, loop.call_soon_threadsafe)
         try:
             self.jack.connect()
-            self._jack_delay = 0.5
+            self._jack_retry.reset()
         except JackUnavailable as exc:
-            log.warning("DAW ports not linked: %s; retrying in %.1f s", exc, self._jack_delay)
-            self._jack_next_try = now + self._jack_delay
-            loop.call_later(self._jack_delay, self.scheduler.poke, "jack retry")
-            self._jack_delay = min(self._jack_delay * 2, 10.0)
+            delay = self._jack_retry.later(loop, self.scheduler.poke, "jack retry")
+            log.warning("DAW ports not linked: %s; retrying in %.1f s", exc, delay)
 
     async def _handle(self, backend: Backends, req: Request, snapshot: Snapshot) -> Snapshot:
-        if (self.state.off or self._stopping) and req.trigger.cause in (
-            Cause.EVENT,
-            Cause.STARTUP,
-        ):
-            # off: no decisions until `auto` or `switch` (MIDI volume steps included)
+        if not passplan.decides(self.state, self._stopping, req.trigger.cause):
             self.snapshot, self.decision = snapshot, None
             req.answer({"profile": None, "reason": self.active_reason or "off", "done": []})
             return snapshot
@@ -645,26 +633,21 @@ class Daemon:
         self.snapshot, self.decision = snapshot, d
         self._update_guard(d.plan, snapshot)
         if d.error is not None:
-            req.fail(ERRORS_BY_NAME[d.error](d.reason))
+            req.fail(refused(d.error, d.reason))
             return snapshot
-        done: list[str] = []
-        failed: list[str] = []
-        skipped: list[str] = []
-        changes: dict[str, Any] = {}
+        result = ApplyResult()
+        default = links = None
         if d.plan is not None:
-            ops = plan_ops(backend, d.plan, snapshot)
-            if req.volume_step:
-                touched = {op.device for op in ops if isinstance(op, SetVolume)}
-                ops += [
-                    op
-                    for op in alsaplan.nudge_for(d.plan, snapshot, req.volume_step)
-                    if isinstance(op, SetVolume) and op.device not in touched
-                ]
+            ops = passplan.with_nudge(
+                plan_ops(backend, d.plan, snapshot), d.plan, snapshot, req.volume_step
+            )
             if ops:
-                changes.update(self._remember_default(snapshot))
+                default = passplan.original_default(self.state, snapshot)
+                if default is not None:
+                    log.debug("default sink before dawroute's first change: %s", default)
                 t0 = time.perf_counter()
                 result = await apply_plan(backend, ops)
-                changes["links"] = _links_after(self.state.links, result.done)
+                links = passplan.links_after(self.state.links, result.done)
                 self._timing["apply"] = time.perf_counter() - t0
                 log.debug(
                     "pass: observe %.2f ms, apply %.2f ms (%d ops)",
@@ -672,13 +655,12 @@ class Daemon:
                     self._timing["apply"] * 1e3,
                     len(ops),
                 )
-                done = [op.describe() for op in result.done]
-                failed = [f"{op.describe()}: {why}" for op, why in result.failed]
-                skipped = [f"{op.describe()}: {why}" for op, why in result.skipped]
                 snapshot = await backend.observe()
                 self.snapshot = snapshot
-                self._verify_later(bool(plan_ops(backend, d.plan, snapshot)) and not failed)
-        self._commit(d, req.trigger, done, failed, skipped, changes)
+                unfinished = bool(plan_ops(backend, d.plan, snapshot))
+                self._verify_later(unfinished and not result.failed)
+        done, failed, skipped = _described(result)
+        self._commit(d, req.trigger, done, failed, skipped, default, links)
         if failed:
             self._retry()
             not_done = failed + [f"skipped {s}" for s in skipped]
@@ -713,45 +695,19 @@ class Daemon:
                 " and a WirePlumber restart): caps are kept by dawroute alone"
             )
 
-    def _remember_default(self, snapshot: Snapshot) -> dict[str, Any]:
-        """Before dawroute's first change: the user's default sink, for `off` to restore."""
-        if self.state.original_default is not None:
-            return {}
-        dev = snapshot.device(snapshot.default_sink or "")
-        if dev is None or dev.ours:  # ours: left by an earlier run; nothing to restore
-            return {}
-        log.debug("default sink before dawroute's first change: %s", dev.name)
-        return {"original_default": dev.name}
-
     async def _undo(self, backend: Backends, req: Request, snapshot: Snapshot) -> Snapshot:
         """`dawroute off`: undo the routing (routing.off), then stop deciding."""
         ops, notes = off.undo_ops(snapshot, self.state.original_default, self.state.links)
-        result = await apply_plan(backend, ops) if ops else None
-        done = [op.describe() for op in result.done] if result else []
-        failed = [f"{op.describe()}: {why}" for op, why in result.failed] if result else []
-        skipped = [f"{op.describe()}: {why}" for op, why in result.skipped] if result else []
+        result = await apply_plan(backend, ops) if ops else ApplyResult()
+        done, failed, skipped = _described(result)
         if ops:
             snapshot = await backend.observe()
         self.snapshot, self.decision = snapshot, None
-        old, now = self.state, time.time()
-        links = _links_after(old.links, result.done) if result else old.links
-        new = replace(
-            old,
-            active=None,
-            active_since=now,
-            manual=None if req.stay_off else old.manual,
-            manual_since=None if req.stay_off else old.manual_since,
-            off=req.stay_off,
-            off_since=now if req.stay_off else None,
-            original_default=old.original_default if failed else None,
-            links=tuple(x for x in links if Link(*x) in snapshot.links),
+        old = self.state
+        new = passplan.after_off(
+            old, snapshot, result.done, bool(failed), req.stay_off, time.time()
         )
-        reason = (
-            "off: dawroute's routing undone; `dawroute auto` or `dawroute switch NAME` "
-            "turns it back on"
-            if req.stay_off
-            else "stopped: dawroute's routing undone (on_stop: restore)"
-        )
+        reason = passplan.OFF_REASON if req.stay_off else passplan.STOPPED_REASON
         self.active_reason = reason
         if new != old:
             self.state = new
@@ -804,22 +760,11 @@ class Daemon:
         done: list[str],
         failed: list[str],
         skipped: list[str],
-        changes: dict[str, Any],
+        default: str | None,
+        links: tuple[tuple[str, str], ...] | None,
     ) -> None:
-        now = time.time()
         old = self.state
-        new = replace(
-            old,
-            active=d.profile,
-            active_since=old.active_since if d.profile == old.active else now,
-            manual=d.manual,
-            manual_since=old.manual_since
-            if d.manual == old.manual
-            else (now if d.manual else None),
-            off=False,
-            off_since=None,
-            **changes,
-        )
+        new = passplan.committed(old, d, time.time(), default, links)
         if new != old:
             self.state = new
             self._save_state(new)
@@ -831,12 +776,7 @@ class Daemon:
             self._notify_problem(f"{d.profile}: not fully applied: {failed[0]}")
         if self.osc is not None:
             self.osc.update(self._osc_view())  # sent only when something shown changed
-        if (
-            new.active != old.active
-            or self.active_reason is None
-            or trigger.cause not in (Cause.EVENT, Cause.STARTUP)
-        ):
-            self.active_reason = d.reason
+        self.active_reason = passplan.reason_shown(self.active_reason, d, old, new, trigger.cause)
         if new.active != old.active or done or failed or skipped:
             log.info(
                 "%s [%s] (%d op(s)%s%s)",
@@ -875,10 +815,7 @@ class Daemon:
         self.state_error = None
 
     def _record(self, kind: str, message: str, **extra: Any) -> None:
-        event = {"time": time.time(), "kind": kind, "message": message, **extra}
-        self.history.append(event)
-        for q in self._watchers:
-            q.put_nowait(event)
+        self.events.record(kind, message, **extra)
 
     # ------------------------------------------------------------ config
 
@@ -1002,8 +939,8 @@ class Daemon:
         *,
         off: bool = False,
         stay_off: bool = True,
-    ) -> Result:
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+    ) -> Changed:
+        future: asyncio.Future[Changed] = asyncio.get_running_loop().create_future()
         self._requests.append(Request(trigger, future, volume_step, off, stay_off))
         self.scheduler.poke(f"request {trigger.cause.value}")
         try:
@@ -1011,22 +948,10 @@ class Daemon:
         except TimeoutError:
             raise ProfileNotApplied("timed out waiting for the sound server") from None
 
-    async def switch(self, profile: str) -> Result:
-        return await self._request(Trigger(Cause.SWITCH, profile))
-
-    async def auto(self) -> Result:
-        return await self._request(Trigger(Cause.AUTO))
-
-    async def off(self) -> Result:
+    async def _off_request(self) -> Changed:
         return await self._request(Trigger(), off=True)
 
-    async def next(self) -> Result:
-        return await self._request(Trigger(Cause.NEXT))
-
-    async def previous(self) -> Result:
-        return await self._request(Trigger(Cause.PREVIOUS))
-
-    async def reload(self) -> Result:
+    async def _reload_request(self) -> Reloaded:
         done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._reload_waiters.append(done)
         self._reload_wanted.set()
@@ -1038,41 +963,31 @@ class Daemon:
             "warnings": issue_lines(self.loaded.warnings),
         }
 
-    async def list(self) -> Result:
-        snap = self.snapshot or Snapshot()
-        cap = self.loaded.config.safety.max_volume
-        rows = []
-        for p in self.loaded.profiles:
-            c = policy.candidate(p, self.loaded.profiles, snap, cap)
-            rows.append(
-                {
-                    "name": p.name,
-                    "description": p.description,
-                    "priority": p.priority,
-                    "auto": p.auto,
-                    "fallback": p.fallback,
-                    "present": c.plan is not None,
-                    "problem": c.problem,
-                    "active": p.name == self.state.active,
-                }
-            )
-        return {"profiles": rows}
-
-    async def status(self) -> Result:
-        return status.report(self)
-
-    async def watch(self) -> AsyncIterator[Result]:
-        """The state now, then every event: a client knows when it is subscribed (and
-        nothing it sees afterwards happened before)."""
-        q: asyncio.Queue[Result] = asyncio.Queue()
-        self._watchers.add(q)
-        active = "off" if self.state.off else (self.state.active or "none")
-        yield {"time": time.time(), "kind": "watching", "message": f"active profile: {active}"}
-        try:
-            while True:
-                yield await q.get()
-        finally:
-            self._watchers.discard(q)
+    def view(self) -> View:
+        """What `status` and `list` show, now, as one immutable value."""
+        in_use = self.backend_name
+        available = (self.backend is not None and in_use != "alsa") or (
+            self.alsa is not None and in_use == "alsa"
+        )
+        return View(
+            state=self.state,
+            snapshot=self.snapshot,
+            decision=self.decision,
+            active_reason=self.active_reason,
+            profiles=self.loaded.profiles,
+            max_volume=self.loaded.config.safety.max_volume,
+            backend=in_use,
+            server_available=available,
+            server_down_since=self.server_down_since,
+            loaded_at=self.loaded.loaded_at,
+            errors=self.loaded.errors,
+            warnings=self.loaded.warnings,
+            state_file=str(self.settings.state_path),
+            state_error=self.state_error,
+            events=self.events.recent(10),
+            midi=self.midi.status() if self.midi is not None else None,
+            osc=self.osc.status() if self.osc is not None else None,
+        )
 
     def _down_message(self) -> str:
         since = time.strftime("%H:%M:%S", time.localtime(self.server_down_since or time.time()))
@@ -1083,17 +998,13 @@ class Daemon:
         return f"sound server unavailable since {since}{alsa}"
 
 
-def _links_after(
-    links: tuple[tuple[str, str], ...], done: tuple[Op, ...]
-) -> tuple[tuple[str, str], ...]:
-    """The JACK links dawroute made, after the ops in `done` (for `off` to remove)."""
-    made = dict.fromkeys(links)
-    for op in done:
-        if isinstance(op, Connect):
-            made[(op.link.source, op.link.target)] = None
-        elif isinstance(op, Disconnect):
-            made.pop((op.link.source, op.link.target), None)
-    return tuple(made)
+def _described(result: ApplyResult) -> tuple[list[str], list[str], list[str]]:
+    """done, failed and skipped as the lines users see (status, watch, switch)."""
+    return (
+        [op.describe() for op in result.done],
+        [f"{op.describe()}: {why}" for op, why in result.failed],
+        [f"{op.describe()}: {why}" for op, why in result.skipped],
+    )
 
 
 def run(settings: Settings) -> int:

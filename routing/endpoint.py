@@ -7,6 +7,8 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
+from routing.invalid import Invalid
+
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
@@ -28,12 +30,12 @@ def parse_endpoint(text: str) -> Endpoint:
     host, sep, port = text.strip().rpartition(":")
     example = "write `host:port` with an IP address, e.g. `127.0.0.1:9000` or `[::1]:9000`"
     if not sep or not port.isdigit() or not 1 <= int(port) <= 65535:
-        raise ValueError(f"'{text}' is not host:port — {example}")
+        raise Invalid(f"'{text}' is not host:port", example)
     host = host.strip("[]")
     if host == "localhost":
         host = "127.0.0.1"
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        raise ValueError(f"'{host}' is not an IP address — {example}") from None
+        raise Invalid(f"'{host}' is not an IP address", example) from None
     return Endpoint(host, int(port))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any, NamedTuple
 
+from routing.refusal import Refusal
+
 # C0 and C1 controls except tab and newline, DEL, and bidi overrides: text from a peer or
 # a file must not move the cursor, retitle the terminal or reorder what is shown.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
@@ -123,6 +125,18 @@ ERRORS_BY_NAME: dict[str, type[DawrouteError]] = {
         AlreadyRunning,
     )
 }
+
+
+# The one place a refusal of the pure core becomes an error the user sees
+REFUSED: dict[Refusal, type[DawrouteError]] = {
+    Refusal.NO_SUCH_PROFILE: ProfileNotFound,
+    Refusal.NOT_MATCHED: ProfileNotMatched,
+    Refusal.AMBIGUOUS: AmbiguousDevice,
+}
+
+
+def refused(refusal: Refusal, message: str) -> DawrouteError:
+    return REFUSED[refusal](message)
 
 
 MAX_SHOWN = 20  # issues sent over the socket and kept in status; `dawroute check` shows all

@@ -6,6 +6,7 @@ import fnmatch
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from enum import Enum
 
 from routing.model import Device, Direction
 from routing.profiles import Selector
@@ -34,12 +35,26 @@ def matches(selector: Selector, device: Device) -> bool:
     return all(checks)
 
 
+class Found(Enum):
+    """What a selector found: decisions branch on this, never on the problem's words."""
+
+    ONE = "one device"
+    NONE = "no device"
+    SEVERAL = "several devices"
+
+
 @dataclass(frozen=True, slots=True)
 class Resolution:
     """The device a selector picks, or why it picks none."""
 
     device: Device | None
     ambiguous: tuple[Device, ...] = ()
+
+    @property
+    def found(self) -> Found:
+        if self.ambiguous:
+            return Found.SEVERAL
+        return Found.ONE if self.device else Found.NONE
 
     @property
     def problem(self) -> str | None:

@@ -24,6 +24,7 @@ from typing import Any
 
 from routing.config import Feedback, Midi
 from routing.matching import text_matches
+from routing.reconnect import Reconnect
 from routing.triggers import led_messages
 
 log = logging.getLogger(__name__)
@@ -96,8 +97,7 @@ class MidiControl:
     output: _Open | None = None
     active: str | None = None
     _watch: Any = None
-    _retry: asyncio.TimerHandle | None = None
-    _retry_delay: float = 0.5
+    _retry: Reconnect = field(default_factory=lambda: Reconnect(0.5, JACK_RETRY_MAX))
 
     def start(self) -> None:
         try:
@@ -106,17 +106,16 @@ class MidiControl:
             self._unavailable(str(exc))
             return
         self.problem = None
-        self._retry_delay = 0.5
+        self._retry.reset()
         if self.api_name == "jack":
             self._watch_jack()
         self.rescan()
 
     def _unavailable(self, why: str) -> None:
         self.problem = f"MIDI unavailable: {why}"
-        log.warning("%s; retrying in %.1f s", self.problem, self._retry_delay)
         # JACK may start after us; a slow retry only while it is missing (no busy polling)
-        self._retry = self.loop.call_later(self._retry_delay, self.start)
-        self._retry_delay = min(self._retry_delay * 2, JACK_RETRY_MAX)
+        delay = self._retry.later(self.loop, self.start)
+        log.warning("%s; retrying in %.1f s", self.problem, delay)
 
     def _watch_jack(self) -> None:
         """Port (un)registration callbacks from JACK: controllers coming and going."""
@@ -217,9 +216,7 @@ class MidiControl:
         }
 
     def close(self) -> None:
-        if self._retry is not None:
-            self._retry.cancel()
-            self._retry = None
+        self._retry.cancel()
         for opened in self.inputs.values():
             _close(opened.handle)
         self.inputs.clear()

@@ -21,12 +21,13 @@ from routing.backends.composite import Backends
 from routing.backends.pulse import ServerError
 from routing.config import check_all
 from routing.errors import (
-    ERRORS_BY_NAME,
     ConfigInvalid,
     ProfileNotApplied,
     ServerUnavailable,
+    refused,
 )
 from routing.model import Op, Plan, Snapshot
+from routing.refusal import Refusal
 from routing.state import State
 
 SETTLE_SECONDS = 3.0  # PipeWire applies moves asynchronously (ms); give it time to show
@@ -57,7 +58,7 @@ async def apply_once(name: str, profile_paths: Sequence[Path], dry_run: bool) ->
             loaded.config.safety.max_volume,
         )
         if decision.error or decision.plan is None:
-            raise ERRORS_BY_NAME[decision.error or "ProfileNotMatched"](decision.reason)
+            raise refused(decision.error or Refusal.NOT_MATCHED, decision.reason)
         for problem in decision.problems:
             print(f"problem: {problem}")
         ops = plan_ops(backends, decision.plan, snapshot)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from enum import StrEnum
+from enum import Enum, StrEnum
 
-from routing.matching import resolve, text_matches
+from routing.matching import Found, Resolution, resolve, text_matches
 from routing.model import Clock as ClockState
 from routing.model import (
     Device,
@@ -29,6 +29,7 @@ from routing.model import (
 )
 from routing.portmap import plan_links
 from routing.profiles import AlsoOutput, Output, Profile
+from routing.refusal import Refusal
 
 
 class Cause(StrEnum):
@@ -52,8 +53,16 @@ class Decision:
     plan: Plan | None
     reason: str
     manual: str | None  # the manual choice after this decision
-    error: str | None = None  # an errors.* name when the request cannot be honoured
+    error: Refusal | None = None  # why the request cannot be honoured (routing.errors.REFUSED)
     problems: tuple[str, ...] = ()  # things the user should know (ambiguous selectors, …)
+
+
+class Unmet(Enum):
+    """Why a profile has no plan now: what decisions and refusals branch on."""
+
+    ABSENT = "a device it names is not connected"  # normal: not worth a `problem:` line
+    AMBIGUOUS = "a selector matches several devices"
+    UNUSABLE = "the devices cannot play it"  # a channel missing, an unknown `also` profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +71,7 @@ class Candidate:
     plan: Plan | None
     device: Device | None
     problem: str | None
+    unmet: Unmet | None = None  # set with `problem`
 
 
 DEFAULT_CAP = 100.0
@@ -80,7 +90,7 @@ def decide(
             {
                 f"{c.profile.name}: {c.problem}"
                 for c in cands.values()
-                if c.problem and not c.problem.endswith(NOT_PRESENT)
+                if c.problem and c.unmet is not Unmet.ABSENT
             }
         )
     )
@@ -196,25 +206,26 @@ def _choose(cands: dict[str, Candidate], state: State, trigger: Trigger) -> Deci
 def _switch(cands: dict[str, Candidate], name: str, state: State) -> Decision:
     c = cands.get(name)
     if c is None:
-        return _refuse(state, "ProfileNotFound", f"no profile named '{name}'")
+        return _refuse(state, Refusal.NO_SUCH_PROFILE, f"no profile named '{name}'")
     if c.plan is None:
-        ambiguous = (c.problem or "").startswith(AMBIGUOUS)
-        error = "AmbiguousDevice" if ambiguous else "ProfileNotMatched"
-        return _refuse(state, error, f"{name}: {c.problem}")
+        ambiguous = c.unmet is Unmet.AMBIGUOUS
+        return _refuse(
+            state, Refusal.AMBIGUOUS if ambiguous else Refusal.NOT_MATCHED, f"{name}: {c.problem}"
+        )
     return _pick(c, "manual choice", name)
 
 
 def _step(cands: dict[str, Candidate], state: State, direction: int) -> Decision:
     usable = sorted((c for c in cands.values() if c.plan), key=_rank)
     if not usable:
-        return _refuse(state, "ProfileNotMatched", "no profile's device is present")
+        return _refuse(state, Refusal.NOT_MATCHED, "no profile's device is present")
     names = [c.profile.name for c in usable]
     here = names.index(state.active) if state.active in names else -direction
     chosen = usable[(here + direction) % len(usable)]
     return _pick(chosen, "manual choice", chosen.profile.name)
 
 
-def _refuse(state: State, error: str, message: str) -> Decision:
+def _refuse(state: State, error: Refusal, message: str) -> Decision:
     return Decision(state.active, None, message, state.manual, error=error)
 
 
@@ -239,9 +250,6 @@ def _best_auto(cands: dict[str, Candidate]) -> Candidate | None:
 
 # ---------------------------------------------------------------- plans
 
-NOT_PRESENT = "no connected device matches"
-AMBIGUOUS = "selector matches"  # matching.Resolution.problem for two or more devices
-
 
 def candidate(
     profile: Profile, profiles: Sequence[Profile], snapshot: Snapshot, default_cap: float
@@ -249,20 +257,25 @@ def candidate(
     """Can this profile be realised on what is connected now? If so, its Plan."""
     main = resolve(profile.output, snapshot.devices, Direction.SINK)
     if main.device is None:
-        return Candidate(profile, None, None, main.problem)
+        return Candidate(profile, None, None, main.problem, _unmet(main))
     outputs: list[tuple[Output | AlsoOutput, Device]] = [(profile.output, main.device)]
     for also in profile.output.also:
         spec = _also_spec(also, profiles)
         if spec is None:
-            return Candidate(profile, None, main.device, f"also: no profile '{also.profile}'")
+            why = f"also: no profile '{also.profile}'"
+            return Candidate(profile, None, main.device, why, Unmet.UNUSABLE)
         found = resolve(spec, snapshot.devices, Direction.SINK)
         if found.device is None:
-            return Candidate(profile, None, main.device, f"also: {found.problem}")
+            return Candidate(profile, None, main.device, f"also: {found.problem}", _unmet(found))
         outputs.append((spec, found.device))
     missing = _missing_channels(outputs)
     if missing:
-        return Candidate(profile, None, main.device, missing)
+        return Candidate(profile, None, main.device, missing, Unmet.UNUSABLE)
     return Candidate(profile, _plan(profile, outputs, snapshot, default_cap), main.device, None)
+
+
+def _unmet(found: Resolution) -> Unmet:
+    return Unmet.AMBIGUOUS if found.found is Found.SEVERAL else Unmet.ABSENT
 
 
 def _also_spec(also: AlsoOutput, profiles: Sequence[Profile]) -> Output | AlsoOutput | None:

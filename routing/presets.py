@@ -22,6 +22,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from routing.invalid import Invalid
+
 
 @dataclass(frozen=True, slots=True)
 class Preset:
@@ -46,11 +48,11 @@ PRESETS: dict[str, Preset] = {
 NAMES = tuple(PRESETS)
 
 
-def unknown(name: str) -> str:
-    """The error text for a name that is not a preset: what is wrong — the fix."""
+def unknown(name: str) -> Invalid:
+    """The error for a name that is not a preset."""
     guess = difflib.get_close_matches(name.lower(), NAMES, n=1, cutoff=0.6)
     hint = f"did you mean `{guess[0]}`? " if guess else ""
-    return f"unknown DAW preset '{name}' — {hint}known presets: {', '.join(NAMES)}"
+    return Invalid(f"unknown DAW preset '{name}'", f"{hint}known presets: {', '.join(NAMES)}")
 
 
 def names_of(value: object) -> list[str] | None:

@@ -32,6 +32,7 @@ from pydantic.dataclasses import dataclass as pdataclass
 
 from routing import presets, yamlsource
 from routing.errors import ConfigInvalid, ConfigIssue
+from routing.invalid import Invalid
 from routing.model import channel_label
 
 STRICT = ConfigDict(extra="forbid")
@@ -78,7 +79,7 @@ def _parse_volume(value: Any) -> float:
     dB uses PulseAudio's cubic volume mapping, as pavucontrol displays it.
     """
     if isinstance(value, bool):
-        raise ValueError("expected a volume, got true/false — write e.g. `45%` or `-12dB`")
+        raise Invalid("expected a volume, got true/false", "write e.g. `45%` or `-12dB`")
     if isinstance(value, int | float):
         pct = float(value)
     elif isinstance(value, str):
@@ -91,14 +92,14 @@ def _parse_volume(value: Any) -> float:
             db = float(d.group(1))
             pct = 0.0 if db == -math.inf else 100.0 * (10 ** (db / 20.0)) ** (1 / 3)
         else:
-            raise ValueError(
-                f"'{value}' is not a volume — write a percentage like `45%` or dB like `-12dB`"
+            raise Invalid(
+                f"'{value}' is not a volume", "write a percentage like `45%` or dB like `-12dB`"
             )
     else:
-        raise ValueError("expected a volume — write a percentage like `45%` or dB like `-12dB`")
+        raise Invalid("expected a volume", "write a percentage like `45%` or dB like `-12dB`")
     if not 0.0 <= pct <= BOOST_MAX:
-        raise ValueError(
-            f"{pct:g} % is out of range — use 0 % to 100 % (or up to 150 % with `boost: true`)"
+        raise Invalid(
+            f"{pct:g} % is out of range", "use 0 % to 100 % (or up to 150 % with `boost: true`)"
         )
     return round(pct, 2)
 
@@ -122,29 +123,29 @@ def _parse_channels(value: Any) -> str | tuple[str, ...]:
     if isinstance(value, str):
         if value in ("stereo", "mono"):
             return value
-        raise ValueError(
-            f"'{value}' is not a channel layout — use `stereo`, `mono` or a list "
-            "of device channels like `[AUX2, AUX3]`"
+        raise Invalid(
+            f"'{value}' is not a channel layout",
+            "use `stereo`, `mono` or a list of device channels like `[AUX2, AUX3]`",
         )
     if isinstance(value, list | tuple):
         if not 1 <= len(value) <= 2:
-            raise ValueError(
-                "a channel list has one entry (mono into that output) or two "
-                "(left, right) — e.g. `[FL]` or `[AUX2, AUX3]`"
+            raise Invalid(
+                "a channel list has one entry (mono into that output) or two (left, right)",
+                "e.g. `[FL]` or `[AUX2, AUX3]`",
             )
         out = []
         for item in value:
             pos = short_position(str(item)) if isinstance(item, str) else None
             if pos is None:
-                raise ValueError(
-                    f"'{item}' is not a channel — use FL, FR, FC, RL, RR, SL, SR, "
-                    "MONO or AUX0…AUX63 (AUX2 = output 3)"
+                raise Invalid(
+                    f"'{item}' is not a channel",
+                    "use FL, FR, FC, RL, RR, SL, SR, MONO or AUX0…AUX63 (AUX2 = output 3)",
                 )
             out.append(pos)
         if len(set(out)) != len(out):
-            raise ValueError("the same channel is listed twice — list two different outputs")
+            raise Invalid("the same channel is listed twice", "list two different outputs")
         return tuple(out)
-    raise ValueError("expected `stereo`, `mono` or a list of channels like `[AUX2, AUX3]`")
+    raise Invalid("expected `stereo`, `mono` or a list of channels like `[AUX2, AUX3]`")
 
 
 Channels = Annotated[
@@ -163,9 +164,10 @@ Channels = Annotated[
 
 def _parse_usb(value: Any) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"[0-9a-fA-F]{4}:[0-9a-fA-F]{4}", value):
-        raise ValueError(
-            f"'{value}' is not a USB id — write vendor:product as 4+4 hex digits "
-            'in quotes, e.g. `usb: "1235:8210"` (see `dawroute devices`)'
+        raise Invalid(
+            f"'{value}' is not a USB id",
+            "write vendor:product as 4+4 hex digits "
+            'in quotes, e.g. `usb: "1235:8210"` (see `dawroute devices`)',
         )
     return value.lower()
 
@@ -180,14 +182,14 @@ UsbId = Annotated[
 def _parse_pattern(value: Any) -> str:
     """A plain string (exact, case-insensitive) or `~regex` (searched, case-insensitive)."""
     if not isinstance(value, str):
-        raise ValueError("expected text, or `~regex`")
+        raise Invalid("expected text, or `~regex`")
     if value.startswith("~"):
         try:
             re.compile(value[1:])
         except re.error as exc:
-            raise ValueError(
-                f"invalid regular expression: {exc} — fix the pattern after `~`, "
-                "or drop the `~` to match the text exactly"
+            raise Invalid(
+                f"invalid regular expression: {exc}",
+                "fix the pattern after `~`, or drop the `~` to match the text exactly",
             ) from None
     return value
 
@@ -197,9 +199,9 @@ Pattern = Annotated[str, BeforeValidator(_parse_pattern)]
 
 def _check_name(value: Any) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}", value):
-        raise ValueError(
-            f"'{value}' is not a usable profile name — use letters, digits, `-`, "
-            "`_` or `.`, e.g. `usb-amp`"
+        raise Invalid(
+            f"'{value}' is not a usable profile name",
+            "use letters, digits, `-`, `_` or `.`, e.g. `usb-amp`",
         )
     return value
 
@@ -250,26 +252,31 @@ class Selector:
 
 def _require_selector(sel: Selector) -> None:
     if not sel.keys():
-        raise ValueError(
-            "no device selector — add one of `usb`, `serial`, `card`, `name` "
-            "or `description` (`dawroute devices` prints ready-made ones)"
+        raise Invalid(
+            "no device selector",
+            "add one of `usb`, `serial`, `card`, `name` "
+            "or `description` (`dawroute devices` prints ready-made ones)",
         )
 
 
 def _volume_within_cap(volume: float | None, cap: float | None, boost: bool) -> None:
     if volume is not None and volume > 100.0 and not boost:
-        raise ValueError(
-            f"@volume volume {volume:g} % is above 100 % — lower it, or add `boost: true` "
-            "if you really want software amplification"
+        raise Invalid(
+            f"volume {volume:g} % is above 100 %",
+            "lower it, or add `boost: true` if you really want software amplification",
+            key="volume",
         )
     if cap is not None and cap > 100.0 and not boost:
-        raise ValueError(
-            f"@max_volume max_volume {cap:g} % is above 100 % — lower it, or add `boost: true`"
+        raise Invalid(
+            f"max_volume {cap:g} % is above 100 %",
+            "lower it, or add `boost: true`",
+            key="max_volume",
         )
     if volume is not None and cap is not None and volume > cap:
-        raise ValueError(
-            f"@volume volume {volume:g} % is above max_volume {cap:g} % — lower `volume` "
-            "or raise `max_volume`"
+        raise Invalid(
+            f"volume {volume:g} % is above max_volume {cap:g} %",
+            "lower `volume` or raise `max_volume`",
+            key="volume",
         )
 
 
@@ -292,7 +299,7 @@ class AlsoOutput(Selector):
     def _needs_one(self) -> AlsoOutput:
         if self.profile is not None:
             if self.keys():
-                raise ValueError("use either `profile:` or device selector keys, not both")
+                raise Invalid("use either `profile:` or device selector keys, not both")
             return self
         _require_selector(self)
         _volume_within_cap(self.volume, self.max_volume, self.boost)
@@ -324,13 +331,14 @@ DEFAULT_DAW_APPS = (
 def _parse_presets(value: Any) -> tuple[str, ...]:
     names = presets.names_of(value)
     if names is None:
-        raise ValueError(
-            "expected a DAW preset or a list of them — e.g. `preset: ardour` or "
-            f"`preset: [ardour, reaper]` (known: {', '.join(presets.NAMES)})"
+        raise Invalid(
+            "expected a DAW preset or a list of them",
+            "e.g. `preset: ardour` or "
+            f"`preset: [ardour, reaper]` (known: {', '.join(presets.NAMES)})",
         )
     for name in names:
         if name.lower() not in presets.PRESETS:
-            raise ValueError(presets.unknown(name))
+            raise presets.unknown(name)
     return tuple(dict.fromkeys(n.lower() for n in names))
 
 
@@ -368,10 +376,10 @@ class Daw:
             return data
         chosen = presets.names_of(data.get("preset"))
         if "master" in data and not chosen:
-            raise ValueError(
-                "@master `master` links a preset's master outputs, but no `preset` is "
-                f"given — add `preset:` ({', '.join(presets.NAMES)}), or map the DAW's "
-                "ports with `ports:`"
+            raise Invalid(
+                "`master` links a preset's master outputs, but no `preset` is given",
+                f"add `preset:` ({', '.join(presets.NAMES)}), or map the DAW's ports with `ports:`",
+                key="master",
             )
         known = [presets.PRESETS[n.lower()] for n in chosen or () if n.lower() in presets.PRESETS]
         if not known or len(known) != len(chosen or ()):
@@ -402,16 +410,16 @@ class Others:
 def _check_rate(value: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool) and value not in KNOWN_RATES:
         near = min(KNOWN_RATES, key=lambda r: abs(r - value))
-        raise ValueError(f"{value} is not a sample rate audio devices use — did you mean {near}?")
+        raise Invalid(f"{value} is not a sample rate audio devices use", f"did you mean {near}?")
     return value
 
 
 def _check_quantum(value: Any) -> Any:
     ok = isinstance(value, int) and QUANTUM_MIN <= value <= QUANTUM_MAX and not value & (value - 1)
     if isinstance(value, int) and not isinstance(value, bool) and not ok:
-        raise ValueError(
-            f"quantum {value} is not a power of two between {QUANTUM_MIN} and "
-            f"{QUANTUM_MAX} — use e.g. 64, 128 or 256"
+        raise Invalid(
+            f"quantum {value} is not a power of two between {QUANTUM_MIN} and {QUANTUM_MAX}",
+            "use e.g. 64, 128 or 256",
         )
     return value
 
@@ -544,10 +552,11 @@ def _issue_from(doc: yamlsource.Located, err: Any, root: type) -> ConfigIssue:
         return doc.issue(
             path, f"required key '{field_name}' is missing", f"add `{field_name}:` here", key=True
         )
+    error = err.get("ctx", {}).get("error") if kind == "value_error" else None
+    if isinstance(error, Invalid):
+        # a check over a whole mapping names the key it is about
+        return doc.issue((*path, error.key) if error.key else path, error.message, error.fix)
     message, fix = _explain(err)
-    if message.startswith("@"):  # a model-level check naming the key it is about
-        key, _, message = message[1:].partition(" ")
-        path = (*path, key)
     return doc.issue(path, message, fix)
 
 
@@ -557,10 +566,8 @@ def _explain(err: Any) -> tuple[str, str]:
     shown = f"'{got}'" if isinstance(got, str) else repr(got)
     if len(shown) > 60:  # a 20,000-item list would otherwise be repeated in the message
         shown = shown[:57] + "…"
-    if kind == "value_error":
-        text = str(err["ctx"]["error"])
-        what, _, fix = text.partition(" — ")
-        return what, fix
+    if kind == "value_error":  # a ValueError that is not ours (Invalid is read above)
+        return str(err["ctx"]["error"]), ""
     table = {
         "int_type": ("expected a whole number", "write digits without quotes, e.g. `50`"),
         "int_parsing": ("expected a whole number", "write digits without quotes, e.g. `50`"),

@@ -1,26 +1,28 @@
 """`dawroute status`: the daemon's report as plain data, and that data as text.
 
-Imported by the CLI for `render_status`, so the daemon is only imported for type checking.
+Imported by the CLI for `render_status`, so the view (and the model behind it) is only
+imported for type checking.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from routing.contract import Event, Latency, OutputRow, Server, Status, StreamRow
 from routing.errors import issue_lines
 from routing.model import channel_label
 
 if TYPE_CHECKING:
-    from routing.daemon import Daemon
     from routing.model import Plan, Snapshot
+    from routing.view import View
 
 
 def _clock(ts: float | None) -> str:
     return time.strftime("%H:%M:%S", time.localtime(ts)) if ts else "?"
 
 
-def render_status(st: dict[str, Any]) -> str:
+def render_status(st: Status) -> str:
     lines = []
     mode = f"manual since {_clock(st['manual_since'])}" if st["manual"] else "automatic"
     active = st["active"] or "none"
@@ -75,7 +77,7 @@ def render_status(st: dict[str, Any]) -> str:
         lines.append("DAW:      no DAW stream playing")
     for p in st["problems"]:
         lines.append(f"problem:  {p}")
-    state_error = (st.get("state") or {}).get("error")
+    state_error = st["state"].get("error") if "state" in st else None  # older daemons: none
     if state_error:
         lines.append(f"state:    {state_error} — the choice is not remembered across restarts")
     cfg = st["config"]
@@ -91,7 +93,7 @@ def render_status(st: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def event_details(ev: dict[str, Any]) -> list[str]:
+def event_details(ev: Event) -> list[str]:
     """The ops of a decision that failed or were skipped (not attempted), with why;
     `dawroute status` and `watch` show them under the event."""
     return [f"failed: {f}" for f in ev.get("failed", [])] + [
@@ -99,43 +101,38 @@ def event_details(ev: dict[str, Any]) -> list[str]:
     ]
 
 
-def latency(snap: Snapshot | None, plan: Plan | None) -> dict[str, Any]:
+def latency(snap: Snapshot | None, plan: Plan | None) -> Latency:
     """The clock's period in ms (quantum / rate) and what the server reports for the
     device the DAW plays on."""
-    out: dict[str, Any] = {}
+    out: Latency = {}
     clock = snap.clock if snap is not None and snap.clock is not None else None
     wanted = plan.clock if plan is not None else None
     use = clock if clock and clock.rate and clock.quantum else wanted
     if use is not None and use.rate and use.quantum:
-        out.update(
-            rate=use.rate,
-            quantum=use.quantum,
-            period_ms=round(use.quantum / use.rate * 1000.0, 3),
-            forced=bool(clock and clock.rate),
-        )
+        out["rate"], out["quantum"] = use.rate, use.quantum
+        out["period_ms"] = round(use.quantum / use.rate * 1000.0, 3)
+        out["forced"] = bool(clock and clock.rate)
     if snap is not None and plan is not None:
         devs = [snap.device(plan.target)] + [snap.device(o.device) for o in plan.outputs]
         dev = next((d for d in devs if d is not None and d.latency_ms is not None), None)
         if dev is not None:
-            out.update(device_ms=dev.latency_ms, configured_ms=dev.configured_latency_ms)
+            out["device_ms"], out["configured_ms"] = dev.latency_ms, dev.configured_latency_ms
     return out
 
 
-def report(d: Daemon) -> dict[str, Any]:
+def report(d: View) -> Status:
     """Everything `dawroute status` shows, as plain data."""
     snap = d.snapshot
     plan = d.decision.plan if d.decision else None
-    in_use = d.backend_name
-    server: dict[str, Any] = {
-        "available": (d.backend is not None and in_use != "alsa")
-        or (d.alsa is not None and in_use == "alsa"),
+    server: Server = {
+        "available": d.server_available,
         "unavailable_since": d.server_down_since,
-        "backend": in_use,  # "pulse" or "alsa" (bare ALSA): what the last pass used
+        "backend": d.backend,  # "pulse" or "alsa" (bare ALSA): what the last pass used
     }
     if snap is not None:
-        server.update(kind=snap.server.value, version=snap.server_version)
-    outputs = []
-    streams = []
+        server["kind"], server["version"] = snap.server.value, snap.server_version
+    outputs: list[OutputRow] = []
+    streams: list[StreamRow] = []
     if snap is not None and plan is not None:
         for o in plan.outputs:
             dev = snap.device(o.device)
@@ -183,13 +180,13 @@ def report(d: Daemon) -> dict[str, Any]:
         "streams": streams,
         "server": server,
         "config": {
-            "profiles": len(d.loaded.profiles),
-            "loaded_at": d.loaded.loaded_at,
-            "errors": issue_lines(d.loaded.errors),
-            "warnings": issue_lines(d.loaded.warnings),
+            "profiles": len(d.profiles),
+            "loaded_at": d.loaded_at,
+            "errors": issue_lines(d.errors),
+            "warnings": issue_lines(d.warnings),
         },
-        "state": {"file": str(d.settings.state_path), "error": d.state_error},
-        "events": list(d.history)[-10:],
-        "midi": d.midi.status() if d.midi is not None else None,
-        "osc": d.osc.status() if d.osc is not None else None,
+        "state": {"file": d.state_file, "error": d.state_error},
+        "events": list(d.events),
+        "midi": d.midi,
+        "osc": d.osc,
     }

@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import alsaaudio
 import pytest
@@ -17,6 +17,7 @@ import pytest
 from routing import alsaconf, alsaplan, policy
 from routing.apply import Owner, owner, plan_ops, stage
 from routing.backends import alsa as alsa_backend
+from routing.contract import Status
 from routing.model import (
     Device,
     Direction,
@@ -529,7 +530,7 @@ def test_status_names_bare_alsa() -> None:
         "server": {"available": True, "backend": "alsa", "kind": "alsa", "version": "k6.1"},
         "config": {"errors": []},
     }  # fmt: skip
-    text = render_status(st)
+    text = render_status(cast(Status, st))
     assert "server:   none — bare ALSA (driver k6.1)" in text
     assert "backend:  alsa" in text and "problem:  'aplay' (pid 7)" in text
 

@@ -307,3 +307,22 @@ def test_run_commands_sandbox_demo_shows_plug_switch_unplug_fallback(tmp_path: P
     statuses = out.stdout.split("$ dawroute status")[1:]
     actives = [s.split("active:")[1].split("(")[0].strip() for s in statuses]
     assert actives == ["speakers", "usb-amp", "speakers"]
+
+
+def test_the_wire_shape_is_the_contracts_key_for_key(daemon: Running) -> None:
+    from routing.client import ControlClient, run
+    from routing.contract import Changed, Listing, ProfileRow, Status
+
+    def keys(td: type) -> tuple[frozenset[str], frozenset[str]]:
+        required: frozenset[str] = td.__required_keys__  # type: ignore[attr-defined]
+        return required, required | td.__optional_keys__  # type: ignore[attr-defined]
+
+    def fits(obj: object, td: type) -> bool:
+        required, allowed = keys(td)
+        return isinstance(obj, dict) and required <= set(obj) <= allowed
+
+    client = ControlClient(daemon.socket, timeout=10)
+    assert fits(run(client.status()), Status)
+    listing = run(client.list())
+    assert fits(listing, Listing) and all(fits(r, ProfileRow) for r in listing["profiles"])
+    assert fits(run(client.switch("speakers")), Changed)

@@ -7,6 +7,7 @@ import functools
 from routing.model import Snapshot
 from routing.policy import Cause, Trigger, decide
 from routing.profiles import Profile, parse_profiles
+from routing.refusal import Refusal
 from routing.state import State
 from tests.fakeworld import daw, sink
 
@@ -105,9 +106,9 @@ def test_manual_choice_ends_when_its_device_leaves() -> None:
 def test_switch_to_unknown_or_absent_profile_is_refused_and_changes_nothing() -> None:
     state = State(active="speakers")
     d = decide(profiles(), world(IFACE), state, Trigger(Cause.SWITCH, "nope"))
-    assert (d.error, d.plan, d.profile) == ("ProfileNotFound", None, "speakers")
+    assert (d.error, d.plan, d.profile) == (Refusal.NO_SUCH_PROFILE, None, "speakers")
     d = decide(profiles(), world(IFACE), state, Trigger(Cause.SWITCH, "usb-amp"))
-    assert d.error == "ProfileNotMatched" and "no connected device matches" in d.reason
+    assert d.error is Refusal.NOT_MATCHED and "no connected device matches" in d.reason
 
 
 def test_next_and_previous_cycle_through_present_profiles() -> None:
@@ -143,7 +144,7 @@ def test_ambiguous_selector_is_reported_not_guessed() -> None:
 def test_profile_needing_a_channel_the_device_lacks_does_not_match() -> None:
     stereo_iface = sink("scarlett", usb="1235:8212")
     d = decide(profiles(), world(stereo_iface), State(), Trigger(Cause.SWITCH, "phones-3-4"))
-    assert d.error == "ProfileNotMatched" and "has no channel AUX2, AUX3" in d.reason
+    assert d.error is Refusal.NOT_MATCHED and "has no channel AUX2, AUX3" in d.reason
 
 
 def test_startup_restores_without_raising_volume() -> None:
@@ -175,5 +176,14 @@ def test_switching_to_a_profile_whose_selector_is_ambiguous_names_both_devices()
         State(active="speakers"),
         Trigger(Cause.SWITCH, "usb-amp"),
     )
-    assert d.error == "AmbiguousDevice" and d.plan is None
+    assert d.error is Refusal.AMBIGUOUS and d.plan is None
     assert "'Schiit Fulla' (fulla) and 'Fulla-2' (fulla-2)" in d.reason
+
+
+def test_every_refusal_has_an_error_in_the_one_table() -> None:
+    from routing.errors import REFUSED, DawrouteError, refused
+
+    assert set(REFUSED) == set(Refusal)
+    for refusal in Refusal:
+        error = refused(refusal, "why")
+        assert isinstance(error, DawrouteError) and error.message == "why"

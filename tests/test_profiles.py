@@ -209,3 +209,12 @@ def test_arbitrary_structures_give_only_located_issues(data: object) -> None:
     _assert_located(issues, text)
     _, cissues = parse_config(text, "fuzz.yaml")
     _assert_located(cissues, text)
+
+
+def test_a_check_over_a_mapping_reports_its_key_and_fix_as_fields() -> None:
+    text = "name: amp\noutput:\n  usb: '1235:8210'\n  volume: 70%\n  max_volume: 60%\n"
+    _, issues = parse_profiles(text, "amp.yaml")
+    assert [(i.line, i.key, i.message, i.fix) for i in issues] == [
+        (4, "output.volume", "volume 70 % is above max_volume 60 %",
+         "lower `volume` or raise `max_volume`"),
+    ]  # fmt: skip

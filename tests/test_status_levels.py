@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+from routing.contract import Status
 from routing.model import Clock, OutputPlan, Plan, Snapshot
 from routing.status import latency, render_status
 from tests.fakeworld import sink
@@ -32,7 +33,7 @@ def test_latency_is_the_period_in_ms_and_the_devices_own() -> None:
         "rate": 48000, "quantum": 64, "period_ms": 1.333, "forced": True,
         "device_ms": 21.33, "configured_ms": 20.0,
     }  # fmt: skip
-    text = render_status(base_status(latency=lat))
+    text = render_status(cast(Status, base_status(latency=lat)))
     assert (
         "latency:  quantum 64 at 48000 Hz = 1.33 ms per period (forced); "
         "device 21.3 ms (configured 20.0 ms)"
@@ -84,7 +85,7 @@ def test_status_says_why_a_level_is_below_the_profiles() -> None:
         "label": "Scarlett outputs 1-2", "present": True, "volume": 30.0,
         "max_volume": 85.0, "profile_volume": 70.0, "below_profile": True,
     }  # fmt: skip
-    text = render_status(base_status(outputs=[out]))
+    text = render_status(cast(Status, base_status(outputs=[out])))
     assert (
         "below the profile's 70 %: start-up never raises a level, and your own changes "
         "below the cap are kept; `dawroute switch speakers` applies it "
