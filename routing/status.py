@@ -20,6 +20,16 @@ def _clock(ts: float | None) -> str:
     return time.strftime("%H:%M:%S", time.localtime(ts)) if ts else "?"
 
 
+def _server(srv: dict[str, Any]) -> str:
+    if not srv["available"]:
+        return f"sound server unavailable since {_clock(srv['unavailable_since'])}"
+    if srv.get("backend") == "alsa":
+        return f"none — bare ALSA (driver {srv.get('version', '?')})"
+    if srv.get("backend") == "jack":
+        return f"jackd alone, no pulse server (JACK {srv.get('version', '?')})"
+    return f"{srv.get('kind', '?')} {srv.get('version', '')}"
+
+
 def render_status(st: dict[str, Any]) -> str:
     lines = []
     mode = f"manual since {_clock(st['manual_since'])}" if st["manual"] else "automatic"
@@ -31,12 +41,7 @@ def render_status(st: dict[str, Any]) -> str:
     if st["reason"]:
         lines.append(f"why:      {st['reason']}")
     srv = st["server"]
-    if srv["available"] and srv.get("backend") == "alsa":
-        lines.append(f"server:   none — bare ALSA (driver {srv.get('version', '?')})")
-    elif srv["available"]:
-        lines.append(f"server:   {srv.get('kind', '?')} {srv.get('version', '')}")
-    else:
-        lines.append(f"server:   sound server unavailable since {_clock(srv['unavailable_since'])}")
+    lines.append(f"server:   {_server(srv)}")
     if srv.get("backend"):
         lines.append(f"backend:  {srv['backend']}")
     for o in st["outputs"]:
@@ -127,10 +132,11 @@ def report(d: Daemon) -> dict[str, Any]:
     plan = d.decision.plan if d.decision else None
     in_use = d.backend_name
     server: dict[str, Any] = {
-        "available": (d.backend is not None and in_use != "alsa")
-        or (d.alsa is not None and in_use == "alsa"),
+        "available": (d.backend is not None and in_use == "pulse")
+        or (d.alsa is not None and in_use == "alsa")
+        or (d.jack is not None and d.jack.alive and in_use == "jack"),
         "unavailable_since": d.server_down_since,
-        "backend": in_use,  # "pulse" or "alsa" (bare ALSA): what the last pass used
+        "backend": in_use,  # "pulse", "jack" (jackd alone) or "alsa" (bare ALSA): the last pass's
     }
     if snap is not None:
         server.update(kind=snap.server.value, version=snap.server_version)
