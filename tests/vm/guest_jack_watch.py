@@ -12,13 +12,17 @@ Prints JSON; exit status 0 only when the final state is right.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from guest_alsa_watch import card_id, control_and_level, dummy_card, usb_card
+# the bare-ALSA watcher beside this script (the script's directory is on sys.path)
+_alsa = importlib.import_module("guest_alsa_watch")
+card_id, control_and_level = _alsa.card_id, _alsa.control_and_level
+dummy_card, usb_card = _alsa.dummy_card, _alsa.usb_card
 
 TIMEOUT = 60.0
 DAW = ("FakeDAW:out_1", "FakeDAW:out_2")
