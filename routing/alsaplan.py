@@ -37,16 +37,16 @@ def ops_for(plan: Plan, snapshot: Snapshot, alsa_config: str) -> list[Op]:
 
 
 def nudge_for(plan: Plan, snapshot: Snapshot, delta: float) -> list[Op]:
-    if snapshot.server is ServerKind.ALSA:
-        adjusted, controls = _as_levels(plan, snapshot)
-        return _translate(reconcile.nudge(plan, adjusted, delta), controls)
+    if snapshot.server in (ServerKind.ALSA, ServerKind.JACK):  # levels on the mixers
+        adjusted, controls = as_levels(plan, snapshot)
+        return mixer_ops(reconcile.nudge(plan, adjusted, delta), controls)
     return reconcile.nudge(plan, snapshot, delta)
 
 
 def ops(plan: Plan, snapshot: Snapshot, alsa_config: str) -> list[Op]:
-    adjusted, controls = _as_levels(plan, snapshot)
+    adjusted, controls = as_levels(plan, snapshot)
     generic = reconcile.ops(plan, adjusted)
-    levels = _translate(generic, controls)
+    levels = mixer_ops(generic, controls)
     if plan.set_default_sink:
         text = alsaconf.render(plan, snapshot, alsa_config)
     else:
@@ -67,7 +67,7 @@ def control_of(o: OutputPlan, dev: Device) -> str | None:
     return alsaconf.choose_mixer(names, o.mixer)
 
 
-def _as_levels(plan: Plan, snapshot: Snapshot) -> tuple[Snapshot, dict[str, str]]:
+def as_levels(plan: Plan, snapshot: Snapshot) -> tuple[Snapshot, dict[str, str]]:
     """The snapshot as reconcile should see it: each output's level is the one of the
     control it uses, and no streams (nothing can be moved on ALSA)."""
     controls: dict[str, str] = {}
@@ -84,7 +84,7 @@ def _as_levels(plan: Plan, snapshot: Snapshot) -> tuple[Snapshot, dict[str, str]
     return replace(snapshot, devices=tuple(devices), streams=()), controls
 
 
-def _translate(generic: list[Op], controls: dict[str, str]) -> list[Op]:
+def mixer_ops(generic: list[Op], controls: dict[str, str]) -> list[Op]:
     """reconcile's levels as mixer settings; a device with no usable control gets an op
     with no control, which fails — and the stop rule keeps the default where it is."""
     return [

@@ -12,7 +12,10 @@ be set. The ops after it, and the ops whose backend is absent (JACK not running)
 back as `skipped` with the reason; nothing is dropped silently.
 
 On bare ALSA (no sound server) the ALSA backend owns the levels (`SetMixer`) and the
-default (`WriteAlsaConfig`); see routing.alsaplan.
+default (`WriteAlsaConfig`); see routing.alsaplan. On jackd alone the levels are the
+same `SetMixer`, and the bridge backend starts and stops the bridges that bring a card
+into the JACK graph (`StartBridge`, a stage of its own like creating a sink; see
+routing.jackplan).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from collections.abc import Sequence
 from enum import Enum
 from typing import assert_never
 
-from routing import alsaplan, paths
+from routing import alsaplan, jackplan, paths
 from routing.backends.composite import Backends
 from routing.model import (
     ApplyResult,
@@ -39,6 +42,8 @@ from routing.model import (
     SetStreamVolume,
     SetVolume,
     Snapshot,
+    StartBridge,
+    StopBridge,
     UnloadVirtual,
     WriteAlsaConfig,
 )
@@ -51,6 +56,7 @@ class Owner(Enum):
     JACK = "JACK"
     CLOCK = "PipeWire's clock"
     ALSA = "bare ALSA"
+    BRIDGE = "the JACK bridges"
 
 
 class Stage(Enum):
@@ -77,6 +83,8 @@ def owner(op: Op) -> Owner:
             return Owner.CLOCK
         case SetMixer() | WriteAlsaConfig():
             return Owner.ALSA
+        case StartBridge() | StopBridge():
+            return Owner.BRIDGE
         case _:
             assert_never(op)
 
@@ -84,7 +92,7 @@ def owner(op: Op) -> Owner:
 def stage(op: Op) -> Stage:
     if isinstance(op, SetVolume | SetStreamVolume | SetMixer):
         return Stage.LEVELS
-    return Stage.CREATE if isinstance(op, LoadVirtual) else Stage.OTHER
+    return Stage.CREATE if isinstance(op, LoadVirtual | StartBridge) else Stage.OTHER
 
 
 def phases(ops: Sequence[Op]) -> list[list[Op]]:
@@ -106,7 +114,10 @@ def phases(ops: Sequence[Op]) -> list[list[Op]]:
 
 def plan_ops(backends: Backends, plan: Plan, snapshot: Snapshot) -> list[Op]:
     """The ops that turn `snapshot` into `plan` on the backends in use: routing.reconcile's,
-    with bare ALSA's in place of the pulse ones when ALSA is the backend (routing.alsaplan)."""
+    with bare ALSA's in place of the pulse ones when ALSA is the backend (routing.alsaplan),
+    and jackd's when it runs alone (routing.jackplan)."""
+    if backends.jackd:
+        return jackplan.ops(plan, snapshot)
     alsa = backends.alsa
     config = alsa.config_path if alsa is not None else paths.alsa_config_file()
     return alsaplan.ops_for(plan, snapshot, str(config))
@@ -157,6 +168,10 @@ def _absent(backends: Backends, who: Owner) -> str | None:
             return None
         case Owner.CLOCK:
             return None if backends.clock is not None else "no PipeWire clock backend"
+        case Owner.BRIDGE:
+            if backends.bridge is None:
+                return "a card joins the JACK graph only while the daemon runs"
+            return None
         case _:
             assert_never(who)
 
@@ -176,5 +191,8 @@ async def _run(backends: Backends, who: Owner, phase: list[Op]) -> ApplyResult:
         case Owner.CLOCK:
             assert backends.clock is not None
             return await backends.clock.apply(phase)
+        case Owner.BRIDGE:
+            assert backends.bridge is not None
+            return backends.bridge.apply(phase)
         case _:
             assert_never(who)

@@ -169,7 +169,7 @@ class Osc:
 
 @pdataclass(frozen=True, config=STRICT)
 class Config:
-    backend: Literal["auto", "pulse", "pipewire", "alsa"] = "auto"
+    backend: Literal["auto", "pulse", "pipewire", "jack", "alsa"] = "auto"
     safety: Safety = Field(default_factory=Safety)
     midi: Midi = Field(default_factory=Midi)
     osc: Osc | None = None

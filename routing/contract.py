@@ -62,7 +62,7 @@ class Event(TypedDict):
 class Server(TypedDict):
     available: bool
     unavailable_since: float | None
-    backend: str | None  # "pulse" or "alsa": what the last pass used
+    backend: str | None  # "pulse", "jack" (jackd alone) or "alsa": what the last pass used
     kind: NotRequired[str]
     version: NotRequired[str | None]
 

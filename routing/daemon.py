@@ -2,8 +2,9 @@
 observe → decide → reconcile → apply → publish. Decisions live in policy/reconcile.
 
 Which backend a pass uses (config.yaml `backend`): the pulse server while connected
-(`auto`, `pulse`, `pipewire`), else bare ALSA (`auto`, `alsa`) — chosen again on every
-pass, so a server that starts or stops moves the daemon from one to the other.
+(`auto`, `pulse`, `pipewire`), else jackd when one runs (`auto`, `jack`), else bare ALSA
+(`auto`, `alsa`) — chosen again on every pass, so a server that starts or stops moves the
+daemon from one to the other.
 """
 
 from __future__ import annotations
@@ -36,7 +37,16 @@ from routing import state as state_store
 from routing.apply import apply_plan, plan_ops
 from routing.backends import capguard
 from routing.backends.alsa import AlsaBackend, AlsaUnavailable, write_atomically
-from routing.backends.composite import Backends, for_profiles, needs_jack, uses_alsa, uses_pulse
+from routing.backends.bridge import BridgeBackend
+from routing.backends.composite import (
+    Backends,
+    for_profiles,
+    needs_jack,
+    server_mode,
+    uses_alsa,
+    uses_jack_server,
+    uses_pulse,
+)
 from routing.backends.jack import JackBackend, JackUnavailable
 from routing.backends.pipewire import MetadataError
 from routing.backends.pulse import Disconnected, PulseBackend, ServerError
@@ -155,6 +165,7 @@ class Daemon:
         self.jack: JackBackend | None = None
         self._jack_reset = False  # PipeWire restarted: its JACK is a new server too
         self._jack_retry = Reconnect(0.5, 10.0)
+        self.bridge: BridgeBackend | None = None  # jackd alone: the cards bridged into it
         self._trigger_state = TriggerState()
         self._midi_tasks: set[asyncio.Task[None]] = set()
         self.osc: OscControl | None = None
@@ -264,6 +275,7 @@ class Daemon:
             self.backend.close()
             self.backend = None
         self._close_alsa()
+        self._close_bridge()
         if self.midi is not None:
             self.midi.close()
         if self.osc is not None:
@@ -463,23 +475,56 @@ class Daemon:
         """Bare ALSA for this pass, when the configuration allows it and no pulse server
         is connected; opened (and its udev and mixer events watched) on first use."""
         choice = self.loaded.config.backend
-        if not uses_alsa(choice) or not AlsaBackend.available():
+        cards = uses_alsa(choice) or uses_jack_server(choice)  # jackd's levels: the mixers
+        if not cards or not AlsaBackend.available():
             self._close_alsa()
             return None
         loop = asyncio.get_running_loop()
-        if uses_pulse(choice):
-            if not self._pulse_tried:
-                return None  # the first connection attempt decides
-            down = time.time() - (self.server_down_since or time.time())
-            if self._pulse_seen and down < ALSA_GRACE_SECONDS:
-                loop.call_later(ALSA_GRACE_SECONDS - down, self.scheduler.poke, "ALSA grace")
-                return None
+        if not self._pulse_given_up():
+            return None
         if self.alsa is None:
             self.alsa = AlsaBackend(paths.alsa_config_file())
             self.alsa.watch(loop, self._server_changed)
             self._fresh = False
-            self._record("server", "bare ALSA: no sound server, dawroute drives the cards")
+            self._record("server", "no pulse server: dawroute watches the ALSA cards")
         return self.alsa
+
+    def _pulse_given_up(self) -> bool:
+        """No pulse server to wait for: not wanted, or the first attempt failed and one that
+        was connected has been gone for the grace period (a restarting server)."""
+        if not uses_pulse(self.loaded.config.backend):
+            return True
+        if not self._pulse_tried:
+            return False  # the first connection attempt decides
+        down = time.time() - (self.server_down_since or time.time())
+        if self._pulse_seen and down < ALSA_GRACE_SECONDS:
+            loop = asyncio.get_running_loop()
+            loop.call_later(ALSA_GRACE_SECONDS - down, self.scheduler.poke, "ALSA grace")
+            return False
+        return True
+
+    def _jackd_alone(self, pulse: PulseBackend | None) -> bool:
+        """jackd is the backend for this pass: no pulse server, and a JACK server answers."""
+        jack_up = self.jack is not None and self.jack.alive
+        choice = self.loaded.config.backend
+        if pulse is not None or not jack_up or not self._pulse_given_up():
+            return False
+        return server_mode(choice, False, jack_up, self.alsa is not None) == "jack"
+
+    def _bridge_for(self, jackd: bool) -> BridgeBackend | None:
+        """The bridges while jackd runs alone; ended when another backend takes over."""
+        if not jackd:
+            self._close_bridge()
+            return None
+        if self.bridge is None:
+            self.bridge = BridgeBackend()
+            self.bridge.watch(asyncio.get_running_loop(), self._server_changed)
+        return self.bridge
+
+    def _close_bridge(self) -> None:
+        if self.bridge is not None:
+            self.bridge.close()
+            self.bridge = None
 
     def _close_alsa(self) -> None:
         if self.alsa is not None:
@@ -548,15 +593,23 @@ class Daemon:
             self._release_alsa_default()
         else:
             alsa = self._alsa_for_pass()
-        if pulse is None and alsa is None:
+        jackd = self._jackd_alone(pulse)
+        if jackd:
+            self._release_alsa_default()  # jackd holds its card: the default is not ours
+        elif not uses_alsa(self.loaded.config.backend):
+            alsa = None  # `backend: jack` and no jackd: not bare ALSA
+        bridge = self._bridge_for(jackd)
+        if pulse is None and alsa is None and not jackd:
             self.backend_name = None
             for r in requests:
                 r.fail(ServerUnavailable(self._down_message()))
             return
-        backend = for_profiles(self.loaded.profiles, pulse, self.jack, alsa)
+        backend = for_profiles(self.loaded.profiles, pulse, self.jack, alsa, jackd, bridge)
         if backend.name != self.backend_name:
             self._fresh = False
             self.backend_name = backend.name
+            if jackd:
+                self._record("server", "jackd alone: DAW ports linked, levels on the ALSA mixers")
         try:
             t0 = time.perf_counter()
             snapshot = await self._observe(backend)
@@ -597,7 +650,8 @@ class Daemon:
 
     def _ensure_jack(self) -> None:
         """Keep a JACK connection while a profile maps DAW ports; retry slowly without one."""
-        if not needs_jack(self.loaded.profiles):
+        may_serve = self.backend is None and uses_jack_server(self.loaded.config.backend)
+        if not needs_jack(self.loaded.profiles) and not may_serve:
             if self.jack is not None:
                 self.jack.close()
                 self.jack = None
@@ -616,7 +670,8 @@ class Daemon:
             self._jack_retry.reset()
         except JackUnavailable as exc:
             delay = self._jack_retry.later(loop, self.scheduler.poke, "jack retry")
-            log.warning("DAW ports not linked: %s; retrying in %.1f s", exc, delay)
+            level = logging.WARNING if needs_jack(self.loaded.profiles) else logging.DEBUG
+            log.log(level, "DAW ports not linked: %s; retrying in %.1f s", exc, delay)
 
     async def _handle(self, backend: Backends, req: Request, snapshot: Snapshot) -> Snapshot:
         if not passplan.decides(self.state, self._stopping, req.trigger.cause):
@@ -966,8 +1021,10 @@ class Daemon:
     def view(self) -> View:
         """What `status` and `list` show, now, as one immutable value."""
         in_use = self.backend_name
-        available = (self.backend is not None and in_use != "alsa") or (
-            self.alsa is not None and in_use == "alsa"
+        available = (
+            (self.backend is not None and in_use == "pulse")
+            or (self.alsa is not None and in_use == "alsa")
+            or (self.jack is not None and self.jack.alive and in_use == "jack")
         )
         return View(
             state=self.state,
@@ -992,6 +1049,8 @@ class Daemon:
     def _down_message(self) -> str:
         since = time.strftime("%H:%M:%S", time.localtime(self.server_down_since or time.time()))
         choice = self.loaded.config.backend
+        if choice == "jack":
+            return f"no JACK server runs since {since} (backend: jack)"
         if not uses_pulse(choice):
             return "bare ALSA unavailable: no ALSA sound support (no /proc/asound)"
         alsa = "" if uses_alsa(choice) else f" (backend: {choice}: bare ALSA not used)"

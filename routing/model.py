@@ -19,6 +19,7 @@ class ServerKind(StrEnum):
     PULSEAUDIO = "pulseaudio"
     PIPEWIRE = "pipewire"
     ALSA = "alsa"  # bare ALSA: no sound server, dawroute drives the cards itself
+    JACK = "jack"  # jackd alone: DAWs reach cards through JACK ports, levels on ALSA mixers
     UNKNOWN = "unknown"
 
 
@@ -65,6 +66,9 @@ class Device:
     card_id: str | None = None
     pcm_device: int = 0
     mixers: tuple[tuple[str, float], ...] = ()
+    # jackd alone: the JACK client whose playback ports are this card ("system" for the
+    # card jackd runs on, else the bridge dawroute starts for it)
+    jack_client: str | None = None
 
     @property
     def usb_id(self) -> str | None:
@@ -184,6 +188,8 @@ class Snapshot:
     # (None: not written yet), and what the backend saw that the user should know
     alsa_config: str | None = None
     notes: tuple[str, ...] = ()
+    # jackd alone: the JACK clients of the bridges dawroute runs (started, alive)
+    bridges: tuple[str, ...] = ()
 
     def sinks(self) -> tuple[Device, ...]:
         return tuple(d for d in self.devices if d.direction is Direction.SINK)
@@ -400,6 +406,30 @@ class WriteAlsaConfig:
         return f"point the ALSA default at {self.label}"
 
 
+@dataclass(frozen=True, slots=True)
+class StartBridge:
+    """jackd alone: bring a card into the running JACK graph (zita-j2a on its PCM)."""
+
+    device: str
+    label: str
+    client: str  # the bridge's JACK client name
+    pcm: str  # the ALSA PCM it plays to, "hw:CARD=USB,DEV=0"
+    channels: int
+
+    def describe(self) -> str:
+        return f"bridge {self.label} into JACK as '{self.client}' ({self.channels} channels)"
+
+
+@dataclass(frozen=True, slots=True)
+class StopBridge:
+    """jackd alone: end a bridge dawroute started (its card left, or no profile uses it)."""
+
+    client: str
+
+    def describe(self) -> str:
+        return f"stop the JACK bridge '{self.client}'"
+
+
 Op = (
     LoadVirtual
     | UnloadVirtual
@@ -413,6 +443,8 @@ Op = (
     | SetClock
     | SetMixer
     | WriteAlsaConfig
+    | StartBridge
+    | StopBridge
 )
 
 

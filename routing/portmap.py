@@ -3,7 +3,8 @@
 Device ports are found by JACK client name: PipeWire's JACK names a sink's client after
 its description ("Scarlett 4i4 USB Pro:playback_AUX2"); jackd's hardware is the
 physical "system" client whose playback_N ports we call AUX0…AUX(N-1) (FL/FR when
-there are exactly two).
+there are exactly two). On jackd alone a card carries the name of its client
+(`Device.jack_client`: "system", or the bridge dawroute runs for it).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ def device_ports(snapshot: Snapshot, device: Device) -> dict[str, str]:
     return {
         p.channel: p.name
         for p in snapshot.ports or ()
-        if not p.output and p.channel and p.client in (device.description, device.name)
+        if not p.output
+        and p.channel
+        and p.client in (device.description, device.name, device.jack_client)
     }
 
 
@@ -50,6 +53,11 @@ def plan_links(
         srcs = daw_ports(snapshot, pattern)
         sources += srcs
         chans = _channels(channels, list(targets_by_channel))
+        if not targets_by_channel and device.jack_client:
+            problems.append(
+                f"'{device.label}' has no JACK ports yet: waiting for '{device.jack_client}'"
+            )
+            continue
         missing = [c for c in chans if c not in targets_by_channel]
         if missing:
             problems.append(f"'{device.label}' has no JACK port for {', '.join(missing)}")

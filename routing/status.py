@@ -22,6 +22,16 @@ def _clock(ts: float | None) -> str:
     return time.strftime("%H:%M:%S", time.localtime(ts)) if ts else "?"
 
 
+def _server(srv: Server) -> str:
+    if not srv["available"]:
+        return f"sound server unavailable since {_clock(srv['unavailable_since'])}"
+    if srv.get("backend") == "alsa":
+        return f"none — bare ALSA (driver {srv.get('version') or '?'})"
+    if srv.get("backend") == "jack":
+        return f"jackd alone, no pulse server (JACK {srv.get('version') or '?'})"
+    return f"{srv.get('kind', '?')} {srv.get('version') or ''}"
+
+
 def render_status(st: Status) -> str:
     lines = []
     mode = f"manual since {_clock(st['manual_since'])}" if st["manual"] else "automatic"
@@ -33,12 +43,7 @@ def render_status(st: Status) -> str:
     if st["reason"]:
         lines.append(f"why:      {st['reason']}")
     srv = st["server"]
-    if srv["available"] and srv.get("backend") == "alsa":
-        lines.append(f"server:   none — bare ALSA (driver {srv.get('version', '?')})")
-    elif srv["available"]:
-        lines.append(f"server:   {srv.get('kind', '?')} {srv.get('version', '')}")
-    else:
-        lines.append(f"server:   sound server unavailable since {_clock(srv['unavailable_since'])}")
+    lines.append(f"server:   {_server(srv)}")
     if srv.get("backend"):
         lines.append(f"backend:  {srv['backend']}")
     for o in st["outputs"]:
@@ -127,7 +132,8 @@ def report(d: View) -> Status:
     server: Server = {
         "available": d.server_available,
         "unavailable_since": d.server_down_since,
-        "backend": d.backend,  # "pulse" or "alsa" (bare ALSA): what the last pass used
+        # "pulse", "jack" (jackd alone) or "alsa" (bare ALSA): what the last pass used
+        "backend": d.backend,
     }
     if snap is not None:
         server["kind"], server["version"] = snap.server.value, snap.server_version

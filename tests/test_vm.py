@@ -33,7 +33,7 @@ def _run_vm(server: str) -> dict:
         [sys.executable, str(HARNESS), "--cache", str(cache), "--server", server],
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,  # a backstop: the harness scales its own timeout by the measured boot
     )
     assert out.stdout, out.stderr
     summary = json.loads(out.stdout)
@@ -93,4 +93,41 @@ def test_bare_alsa_points_the_alsa_default_at_the_usb_amp_and_back() -> None:
     assert fallback["ok"] and fallback["default"] == "hw:CARD=Dummy,DEV=0", fallback
     assert abs(fallback["level"] - 70) <= 1.5  # the fallback's own level (amixer, dB)
     assert "state: RUNNING" in fallback["aplay_status"]
+    assert "interface: fallback" in summary["status_DEL"]
+
+
+def test_jackd_alone_bridges_the_plugged_amp_into_the_graph_and_back() -> None:
+    """jackd runs on the interface (snd-dummy), no pulse server: `backend: auto` finds
+    jackd. The plugged amp joins the running graph through dawroute's bridge (zita-j2a),
+    its mixer already at the cap when the bridge's ports appear, and the DAW's JACK ports
+    move to it; unplugged, the DAW is back on system:playback_1/2 and the bridge is gone."""
+    summary = _run_vm("jack")
+    for phase in ("ADD", "ADD2"):
+        p = summary[phase]
+        assert p["ok"], p
+        bridge = p["bridge"]
+        assert bridge == f"dawroute-{p['card_id']}", p
+        assert p["links"] == [
+            ["FakeDAW:out_1", f"{bridge}:playback_1"],
+            ["FakeDAW:out_2", f"{bridge}:playback_2"],
+        ], p
+        assert p["level_when_bridged"] is not None and p["level_when_bridged"] <= 50.6, p
+        assert p["level"] <= 50.6, p
+        t = p["times"]
+        assert t["card"] <= t["bridge"] <= t["linked"], p
+        print(
+            f"{phase}: card→bridge {t['bridge'] - t['card']:.2f} s, "
+            f"→DAW linked {t['linked'] - t['bridge']:.2f} s, mixer {p['control']} "
+            f"{p['level']:.1f} %"
+        )
+        assert "usb-amp: auto, priority 90" in summary[f"status_{phase}"]
+        assert "backend:  jack" in summary[f"status_{phase}"]
+    back = summary["DEL"]
+    assert back["ok"], back
+    assert back["links"] == [
+        ["FakeDAW:out_1", "system:playback_1"],
+        ["FakeDAW:out_2", "system:playback_2"],
+    ]
+    assert back["bridge_ports"] == []
+    assert abs(back["level"] - 70) <= 1.5  # the interface's own level (amixer, dB)
     assert "interface: fallback" in summary["status_DEL"]

@@ -1,8 +1,10 @@
 """The backends one configuration needs, and one observe() over all of them.
 
-The pulse backend when a pulse server (PulseAudio or pipewire-pulse) answers, else bare
-ALSA (`backend: auto`; `pulse`/`pipewire` and `alsa` force one); JACK when a profile maps
-`daw.ports`; PipeWire's clock metadata when a profile sets `clock`. The daemon (which keeps its connections across passes and
+The pulse backend when a pulse server (PulseAudio or pipewire-pulse) answers, else jackd
+when one runs (its graph, the cards' ALSA mixers and the bridges that bring other cards
+into it), else bare ALSA (`backend: auto`; `pulse`/`pipewire`, `jack` and `alsa` force
+one: `server_mode`); JACK when a profile maps `daw.ports`; PipeWire's clock metadata when
+a profile sets `clock`. The daemon (which keeps its connections across passes and
 reconnects them) and `dawroute apply` (which opens them once) choose them with the same
 functions here. Ops are run by routing.apply.apply_plan, never here.
 """
@@ -14,8 +16,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import replace
 
-from routing import paths
+from routing import jackgraph, paths
 from routing.backends.alsa import AlsaBackend
+from routing.backends.bridge import BridgeBackend
 from routing.backends.jack import JackBackend, JackUnavailable
 from routing.backends.pipewire import ClockBackend
 from routing.backends.pulse import PulseBackend, ServerError
@@ -26,8 +29,11 @@ log = logging.getLogger(__name__)
 
 
 class Backends:
-    """Exactly one of `pulse` and `alsa` (the sound server, or bare ALSA without one);
-    `jack` and `clock` are None when no profile needs them, or JACK is not running."""
+    """The sound server: `pulse`; or jackd alone (`jackd`: JACK's graph, with `alsa` for
+    the cards and their mixers when this machine has ALSA, and `bridge` for the cards
+    joining the graph — None for a one-shot command, bridges need the daemon); or bare
+    ALSA (`alsa`). `jack` and `clock` are None when no profile needs them, or JACK is not
+    running."""
 
     def __init__(
         self,
@@ -36,19 +42,27 @@ class Backends:
         clock: ClockBackend | None = None,
         want_sources: bool = True,
         alsa: AlsaBackend | None = None,
+        jackd: bool = False,
+        bridge: BridgeBackend | None = None,
     ) -> None:
         self.pulse = pulse
         self.jack = jack
         self.clock = clock
         self.want_sources = want_sources
         self.alsa = alsa
+        self.jackd = jackd
+        self.bridge = bridge
 
     @property
     def name(self) -> str:
         """The backend in use, as `status` names it."""
-        return "alsa" if self.alsa is not None else "pulse"
+        if self.pulse is not None:
+            return "pulse"
+        return "jack" if self.jackd else "alsa"
 
     async def observe(self) -> Snapshot:
+        if self.jackd:
+            return await self._observe_jackd()
         if self.alsa is not None:
             snap = await self.alsa.observe(sources=self.want_sources)
         else:
@@ -61,6 +75,17 @@ class Backends:
             clock, allowed = await self.clock.observe()
             snap = replace(snap, clock=clock, allowed_rates=allowed)
         return snap
+
+    async def _observe_jackd(self) -> Snapshot:
+        """jackd alone: its graph, the cards ALSA shows and which client carries each."""
+        if self.jack is None or not self.jack.alive:
+            raise JackUnavailable("the JACK server went away")
+        cards = None
+        if self.alsa is not None and AlsaBackend.available():
+            cards = await self.alsa.observe(sources=self.want_sources)
+        ports, links, devices = self.jack.observe()
+        bridges = self.bridge.running() if self.bridge is not None else ()
+        return jackgraph.merge(cards, ports, links, devices, bridges, self.jack.version)
 
     def close(self) -> None:
         """Close the connections (one-shot users; the daemon keeps its own across passes)."""
@@ -85,15 +110,20 @@ def for_profiles(
     pulse: PulseBackend | None,
     jack: JackBackend | None,
     alsa: AlsaBackend | None = None,
+    jackd: bool = False,
+    bridge: BridgeBackend | None = None,
 ) -> Backends:
     """The backend set for these profiles over connections the caller holds: the pulse
-    server when given, else bare ALSA."""
+    server when given, else jackd alone (`jackd`), else bare ALSA."""
+    alone = jackd and pulse is None and jack is not None and jack.alive
     return Backends(
         pulse,
-        jack if jack is not None and jack.alive and needs_jack(profiles) else None,
+        jack if jack is not None and jack.alive and (alone or needs_jack(profiles)) else None,
         ClockBackend() if needs_clock(profiles) and pulse is not None else None,
         want_sources=any(p.input is not None for p in profiles),
         alsa=alsa if pulse is None else None,
+        jackd=alone,
+        bridge=bridge if alone else None,
     )
 
 
@@ -102,7 +132,25 @@ def uses_pulse(choice: str) -> bool:
 
 
 def uses_alsa(choice: str) -> bool:
+    """Bare ALSA may be the backend (no sound server answers)."""
     return choice in ("auto", "alsa")
+
+
+def uses_jack_server(choice: str) -> bool:
+    """jackd alone may be the backend (no pulse server answers)."""
+    return choice in ("auto", "jack")
+
+
+def server_mode(choice: str, pulse: bool, jackd: bool, alsa: bool) -> str | None:
+    """Which backend `backend: CHOICE` uses given what answers: a pulse server first,
+    then a JACK server, then bare ALSA; None when nothing allowed answers."""
+    if pulse and uses_pulse(choice):
+        return "pulse"
+    if jackd and uses_jack_server(choice):
+        return "jack"
+    if alsa and uses_alsa(choice):
+        return "alsa"
+    return None
 
 
 async def connect_server(choice: str, server: str | None) -> PulseBackend | AlsaBackend:
@@ -132,11 +180,20 @@ async def connect(
     """Open what these profiles need, once (`dawroute apply`). No sound server and no
     ALSA raises ServerError; no JACK server leaves JACK out, which the policy reports as
     a problem of the profiles with `daw.ports`."""
-    found = await connect_server(choice, server)
+    if choice == "jack":
+        found: PulseBackend | AlsaBackend | None = None
+    else:
+        try:
+            found = await connect_server(choice, server)
+        except ServerError:
+            if not uses_jack_server(choice):
+                raise
+            found = None
     pulse = found if isinstance(found, PulseBackend) else None
     alsa = found if isinstance(found, AlsaBackend) else None
     jack = None
-    if needs_jack(profiles):
+    jackd = pulse is None and uses_jack_server(choice)
+    if needs_jack(profiles) or jackd:
         loop = asyncio.get_running_loop()
         jack = JackBackend(lambda _why: None, loop.call_soon_threadsafe)
         try:
@@ -144,4 +201,8 @@ async def connect(
         except JackUnavailable as exc:
             log.debug("DAW ports not linked: %s", exc)
             jack = None
-    return for_profiles(profiles, pulse, jack, alsa)
+    if jack is None and found is None:
+        raise ServerError("no pulse server answers and no JACK server runs")
+    if jackd and jack is not None and alsa is None and AlsaBackend.available():
+        alsa = AlsaBackend(paths.alsa_config_file())
+    return for_profiles(profiles, pulse, jack, alsa, jackd=jackd)

@@ -42,6 +42,7 @@ class JackBackend:
         self._hand_over = call_soon_threadsafe
         self._client: Any = None
         self.alive = False
+        self.version = ""  # the JACK library's version, once connected
 
     def connect(self) -> None:
         os.environ.setdefault("JACK_NO_START_SERVER", "1")
@@ -64,7 +65,8 @@ class JackBackend:
         client.activate()
         self._client = client
         self.alive = True
-        log.info("connected to JACK (%s)", jack.version_string())
+        self.version = jack.version_string()
+        log.info("connected to JACK (%s)", self.version)
 
     def _lost(self) -> None:
         log.warning("JACK server went away")

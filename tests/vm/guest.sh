@@ -1,7 +1,8 @@
 #!/bin/bash
 # PID 1 in the guest: the real stack (kernel, udev, ALSA, PipeWire + WirePlumber +
-# pipewire-pulse, or PulseAudio, or no sound server at all: bare ALSA) plus the dawroute
-# daemon and a DAW-like stream (an `aplay` on ALSA's default on bare ALSA). The host plugs the
+# pipewire-pulse, or PulseAudio, or no sound server at all: bare ALSA, or jackd alone on
+# snd-dummy) plus the dawroute daemon and a DAW-like stream (an `aplay` on ALSA's default
+# on bare ALSA, a JACK client on jackd). The host plugs the
 # emulated USB audio device when we print "@@ READY_FOR_ADD" on the second serial port,
 # and pulls it on "@@ READY_FOR_DEL". Waits are on conditions, never fixed sleeps.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -52,6 +53,15 @@ if [ "${SERVER:-pipewire}" = alsa ]; then
     printf 'backend: auto\n' >$XDG_CONFIG_HOME/dawroute/config.yaml
     ALSA_CONF=$XDG_CONFIG_HOME/dawroute/asoundrc
     printf '# my own ALSA settings\n<%s>\n' "$ALSA_CONF" >/root/.asoundrc
+elif [ "$SERVER" = jack ]; then
+    # jackd alone on the interface, no pulse server: backend: auto must find jackd
+    mkdir -p $XDG_CONFIG_HOME/dawroute
+    printf 'backend: auto\n' >$XDG_CONFIG_HOME/dawroute/config.yaml
+    export JACK_NO_START_SERVER=1 JACK_NO_AUDIO_RESERVATION=1  # no session bus here
+    jackd --no-realtime -d alsa -d hw:Dummy -r 48000 -p 1024 -n 3 -P -s \
+        >"$OUT/jackd.log" 2>&1 &
+    wait_for 60 bash -c 'jack_lsp | grep -q system:playback_1' || fail JACKD
+    jack_lsp
 elif [ "${SERVER:-pipewire}" = pulseaudio ]; then
     # PulseAudio finds the ALSA cards itself (module-udev-detect), USB ones on hot-plug
     printf '%s\n' "load-module module-udev-detect" \
@@ -69,16 +79,23 @@ else
     wireplumber >"$OUT/wireplumber.log" 2>&1 &
     pipewire-pulse >"$OUT/pipewire-pulse.log" 2>&1 &
 fi
-if [ "${SERVER:-pipewire}" != alsa ]; then
+if [ "${SERVER:-pipewire}" != alsa ] && [ "$SERVER" != jack ]; then
     wait_for 60 bash -c 'pactl list short sinks | grep -q snd_dummy' || fail NO_DUMMY_SINK
     pactl info | grep -E 'Server Name|Server Version'
 fi
 mark SERVER_READY server=${SERVER:-pipewire}
 
 mkdir -p $XDG_CONFIG_HOME/dawroute/profiles
-cp "$CHECKOUT/tests/vm/profiles.yaml" $XDG_CONFIG_HOME/dawroute/profiles/
+if [ "$SERVER" = jack ]; then
+    cp "$CHECKOUT/tests/vm/profiles-jack.yaml" $XDG_CONFIG_HOME/dawroute/profiles/
+    # the DAW: a JACK client with two outputs (the test bed's FakeDAW)
+    PYTHONPATH="$CHECKOUT" "$PY" -m testbed.sandbox jack-daw FakeDAW 2 &
+    wait_for 60 bash -c 'jack_lsp | grep -q FakeDAW:out_2' || fail JACK_DAW
+else
+    cp "$CHECKOUT/tests/vm/profiles.yaml" $XDG_CONFIG_HOME/dawroute/profiles/
+fi
 "$PY" -m routing check || fail PROFILES
-if [ "${SERVER:-pipewire}" != alsa ]; then
+if [ "${SERVER:-pipewire}" != alsa ] && [ "$SERVER" != jack ]; then
     pacat -p --raw --client-name=REAPER --property=application.name=REAPER \
         --property=application.process.binary=reaper /dev/zero &
 fi
@@ -111,6 +128,29 @@ if [ "${SERVER:-pipewire}" = alsa ]; then
     kill $EARLY; wait $EARLY 2>/dev/null
     alsa_phase DEL unplug --fallback-volume 70
     alsa_phase ADD2 plug --cap 50
+    cat /proc/asound/cards
+    dmesg | grep -iE 'usb|snd' | tail -20
+    if [ -z "$FAILS" ]; then finish OK; else finish "FAIL$FAILS"; fi
+fi
+
+if [ "$SERVER" = jack ]; then
+    jack_lsp -c
+    jack_phase() {  # jack_phase NAME WATCH-ARGS…: as phase, with JACK's and ALSA's tools
+        local name=$1; shift
+        rm -f "$OUT/watching"
+        "$PY" "$CHECKOUT/tests/vm/guest_jack_watch.py" "$@" --ready "$OUT/watching" \
+            >"$OUT/phase-$name.json" &
+        local watcher=$!
+        wait_for 60 test -e "$OUT/watching" || fail "WATCHER_$name"
+        mark "READY_FOR_$name"
+        if wait "$watcher"; then mark "PHASE_OK_$name"; else fail "PHASE_$name"; fi
+        cat "$OUT/phase-$name.json"
+        "$PY" -m routing status | tee "$OUT/status-$name.txt"
+    }
+    jack_phase ADD plug --cap 50
+    jack_phase DEL unplug --fallback-volume 70
+    jack_phase ADD2 plug --cap 50
+    jack_lsp -c
     cat /proc/asound/cards
     dmesg | grep -iE 'usb|snd' | tail -20
     if [ -z "$FAILS" ]; then finish OK; else finish "FAIL$FAILS"; fi
