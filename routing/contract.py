@@ -65,6 +65,8 @@ class Server(TypedDict):
     backend: str | None  # "pulse", "jack" (jackd alone) or "alsa": what the last pass used
     kind: NotRequired[str]
     version: NotRequired[str | None]
+    # PipeWire only: whether WirePlumber runs dawroute's cap guard (docs/safety.md)
+    cap_guard: NotRequired[bool]
 
 
 class OutputRow(TypedDict):

@@ -173,6 +173,7 @@ class Daemon:
         # the caps it last confirmed (None: send again, e.g. after a reconnect)
         self._guard: GuardCaps = capguard.installed_caps()  # what it knew last run
         self._guard_sent: GuardCaps | None = None
+        self._guard_running: bool | None = None  # did the last send reach a guard?
         from routing.scheduler import Scheduler
 
         self.scheduler = Scheduler(self._pass_and_report)
@@ -742,13 +743,15 @@ class Daemon:
             self._spawn(self._publish_guard(self._guard))
 
     async def _publish_guard(self, caps: GuardCaps) -> None:
-        if await capguard.publish(caps):
+        running = await capguard.publish(caps)
+        if running:
             log.debug("cap guard: %d device(s) guarded", len(caps))
-        elif self._guard_sent is caps:
+        elif self._guard_running is not False:
             log.info(
                 "no server-side cap guard is running (WirePlumber 0.5 with `dawroute init`"
                 " and a WirePlumber restart): caps are kept by dawroute alone"
             )
+        self._guard_running = running
 
     async def _undo(self, backend: Backends, req: Request, snapshot: Snapshot) -> Snapshot:
         """`dawroute off`: undo the routing (routing.off), then stop deciding."""
@@ -1036,6 +1039,7 @@ class Daemon:
             backend=in_use,
             server_available=available,
             server_down_since=self.server_down_since,
+            cap_guard=self._guard_running if in_use == "pulse" else None,
             loaded_at=self.loaded.loaded_at,
             errors=self.loaded.errors,
             warnings=self.loaded.warnings,

@@ -32,6 +32,15 @@ def _server(srv: Server) -> str:
     return f"{srv.get('kind', '?')} {srv.get('version') or ''}"
 
 
+def _guard(running: bool) -> str:
+    if running:
+        return "WirePlumber holds links to a capped device until it is within its cap"
+    return (
+        "not running (WirePlumber 0.5: `dawroute init`, then "
+        "`systemctl --user restart wireplumber`); caps are kept by dawroute alone"
+    )
+
+
 def render_status(st: Status) -> str:
     lines = []
     mode = f"manual since {_clock(st['manual_since'])}" if st["manual"] else "automatic"
@@ -46,6 +55,8 @@ def render_status(st: Status) -> str:
     lines.append(f"server:   {_server(srv)}")
     if srv.get("backend"):
         lines.append(f"backend:  {srv['backend']}")
+    if "cap_guard" in srv:
+        lines.append(f"guard:    {_guard(srv['cap_guard'])}")
     for o in st["outputs"]:
         if o["present"]:
             lines.append(
@@ -137,6 +148,8 @@ def report(d: View) -> Status:
     }
     if snap is not None:
         server["kind"], server["version"] = snap.server.value, snap.server_version
+    if d.cap_guard is not None:
+        server["cap_guard"] = d.cap_guard
     outputs: list[OutputRow] = []
     streams: list[StreamRow] = []
     if snap is not None and plan is not None:

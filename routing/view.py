@@ -24,6 +24,7 @@ class View:
     backend: str | None  # "pulse" or "alsa": what the last pass used
     server_available: bool
     server_down_since: float | None
+    cap_guard: bool | None  # WirePlumber runs dawroute's cap guard; None: not asked (not PipeWire)
     loaded_at: float | None
     errors: tuple[ConfigIssue, ...]  # of the last reload that failed (config kept)
     warnings: tuple[ConfigIssue, ...]

@@ -243,6 +243,22 @@ def test_cli_without_daemon_says_how_to_start_it(client_env: dict[str, str]) -> 
     )
 
 
+def test_status_says_whether_the_server_holds_links_to_capped_devices(
+    daemon: Running, server: sandbox.Stack
+) -> None:
+    """PipeWire: whether WirePlumber runs the cap guard (the test bed installs it where
+    WirePlumber 0.5 can run it, as `dawroute init` does); PulseAudio has none to ask."""
+    if server.kind == "pulseaudio":
+        assert "cap_guard" not in daemon.status()["server"]
+        assert "guard:" not in daemon.cli("status").stdout
+        return
+    expected = server.generation is not None and server.generation.wireplumber_05
+    wait_until(lambda: "cap_guard" in daemon.status()["server"], what="the guard asked")
+    assert daemon.status()["server"]["cap_guard"] is expected
+    line = "guard:    WirePlumber holds links" if expected else "guard:    not running"
+    assert line in daemon.cli("status").stdout
+
+
 def test_status_cli_does_not_import_the_daemon_stack() -> None:
     code = (
         "import sys\nfrom routing.cli import main\ntry: main(['status'])\nexcept SystemExit: "
