@@ -617,7 +617,14 @@ def unplug(stack: Stack, handle: Handle) -> None:
 
     with pulsectl.Pulse("dawroute-sandbox", server=stack.pulse_server) as p:
         for index in reversed(handle):
-            p.module_unload(index)
+            try:
+                p.module_unload(index)
+            except pulsectl.PulseOperationFailed:
+                # pipewire-pulse 1.4.2 refuses, about once in a few thousand fast flaps,
+                # to unload a module it is still loading; the device must go all the same
+                time.sleep(0.01)
+                if any(m.index == index for m in p.module_list()):
+                    p.module_unload(index)
 
 
 def start_daw(

@@ -20,9 +20,15 @@ log = Log.open_topic ("s-dawroute")
 local SLACK = 1e-4
 
 local caps = {}
--- node name -> true: a link to it is held until its level shows within the cap (by
--- name: a node that is gone has no id to look up, and its successor may take over)
-local waiting = {}
+-- A link to a capped device is made only once its level has shown within the cap for
+-- SETTLE_MS: clients see levels through pipewire-pulse, which showed the old level up to
+-- ~6 ms after WirePlumber saw the new one (measured on 1.4.2; with the link made at
+-- once, 1 sample in ~11,000 showed the DAW on the amp at its old 100 %).
+local SETTLE_MS = 20
+
+-- by node name: a node that is gone has no id to look up, and its successor takes over
+local calm_since = {}  -- usec since the device's level shows within its cap
+local waiting = {}     -- true: a link to it is held until it has been calm long enough
 
 local function set_caps (json)
   local parsed = json and json:parse () or nil
@@ -87,17 +93,37 @@ local function lower (node, volumes)
   })
 end
 
--- Is this device safe to link to right now? Lowers it if it is known to be too loud.
-local function within_cap (node, dev)
+-- How many ms until this device is safe to link to (0: now), nil while its level is
+-- unknown or above its cap (then it is lowered).
+local function calm (node, dev)
+  local name = node.properties ["node.name"]
   local lv = levels (node)
-  if not lv then
-    return false
+  local over = true
+  if lv then
+    local volumes
+    volumes, over = clamp (dev, lv)
+    if over then
+      lower (node, volumes)
+    end
   end
-  local volumes, over = clamp (dev, lv)
   if over then
-    lower (node, volumes)
+    calm_since [name] = nil
+    return nil
   end
-  return not over
+  local now = GLib.get_monotonic_time ()
+  calm_since [name] = calm_since [name] or now
+  return math.max (0, SETTLE_MS - (now - calm_since [name]) / 1000)
+end
+
+local function rescan_in (ms, source)
+  if ms <= 0 then
+    source:call ("schedule-rescan", "linking")
+    return
+  end
+  Core.timeout_add (math.ceil (ms) + 1, function ()
+    source:call ("schedule-rescan", "linking")
+    return false
+  end)
 end
 
 SimpleEventHook {
@@ -118,13 +144,22 @@ SimpleEventHook {
     end
     local node = target:get_associated_proxy ("node")
     local dev = node and node_caps (node)
-    if not dev or within_cap (node, dev) then
+    if not dev then
+      return
+    end
+    local wait = calm (node, dev)
+    if wait == 0 then
       return
     end
     -- hold: prepare-link and link-target do not run, the stream keeps its current link
-    waiting [node.properties ["node.name"]] = true
-    log:info (node, "dawroute: holding a link to " .. tostring (node.properties ["node.name"])
+    local name = node.properties ["node.name"]
+    log:info (node, "dawroute: holding a link to " .. tostring (name)
         .. " until its level is within its cap")
+    if wait then
+      rescan_in (wait, event:get_source ())
+    else
+      waiting [name] = true
+    end
     event:stop_processing ()
   end
 }:register ()
@@ -159,6 +194,7 @@ SimpleEventHook {
   execute = function (event)
     local node = event:get_subject ()
     local dev = node_caps (node)
+    calm_since [node.properties ["node.name"] or ""] = nil  -- a new node: not calm yet
     local routes = node.properties ["device.routes"]
     if not dev or (routes and routes ~= "0") or node.properties ["card.profile.device"] then
       return
@@ -191,9 +227,10 @@ SimpleEventHook {
       return
     end
     local name = node.properties ["node.name"]
-    if within_cap (node, dev) and waiting [name] then
+    local wait = calm (node, dev)
+    if wait and waiting [name] then
       waiting [name] = nil
-      event:get_source ():call ("schedule-rescan", "linking")
+      rescan_in (wait, event:get_source ())
     end
   end
 }:register ()
