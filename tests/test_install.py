@@ -25,12 +25,15 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     configured indexes and cache, as `scripts/setup` left them). Returns its bin/."""
     base = tmp_path_factory.mktemp("installed")
     wheels = base / "wheels"
+    # pip must not see this checkout on PYTHONPATH: it would take dawroute as installed
+    pip_env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "-q", "-w", str(wheels)],
         capture_output=True,
         text=True,
         timeout=300,
         cwd=base,
+        env=pip_env,
     )
     assert build.returncode == 0, build.stderr
     (wheel,) = wheels.glob("dawroute-*.whl")
@@ -45,7 +48,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     install = subprocess.run(
         [sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install",
          "-q", str(wheel)],
-        capture_output=True, text=True, timeout=600, cwd=base,
+        capture_output=True, text=True, timeout=600, cwd=base, env=pip_env,
     )  # fmt: skip
     assert install.returncode == 0, install.stderr
     yield venv / "bin"
