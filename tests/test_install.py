@@ -302,15 +302,28 @@ def test_init_service_under_a_real_systemd_user_manager(
         if not refused:  # as shipped; test_systemd_notify scores the file itself either way
             assert float(found.group(1)) <= 2.0, security.stdout[-3000:]
 
+        client_env = {**env, "PULSE_SERVER": pulse}
+
+        def loads() -> int:
+            status = subprocess.run(
+                [installed / "dawroute", "status", "--json"],
+                env=client_env, capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            events = json.loads(status.stdout)["events"]
+            return sum(e["kind"] == "config" and e["message"].startswith("loaded") for e in events)
+
+        before = loads()
         reload = manager.run("systemctl", "--user", "reload", "dawroute")
         assert reload.returncode == 0, reload.stderr
-        assert manager.show("ActiveState").strip() == "active"
+        # systemd 252 ends the reload job once `kill -HUP` has run; the unit is
+        # `reloading` from the daemon's RELOADING=1 until its READY=1
+        wait_until(lambda: manager.show("ActiveState").strip() == "active", what="READY=1")
         wait_until(
             lambda: manager.show("StatusText").strip() == "active profile: speakers",
             what="STATUS= after the reload",
         )
+        assert loads() == before + 1  # the files were read again
 
-        client_env = {**env, "PULSE_SERVER": pulse}
         watch = subprocess.Popen(
             [installed / "dawroute", "watch"], env=client_env, text=True,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
