@@ -69,9 +69,10 @@ def test_both_copies_of_libjack_are_found_in_the_memory_map() -> None:
 
 
 def _setup(venv: Path) -> tuple[int, list[str]]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the venv's own install
     out = subprocess.run(
         [str(ROOT / "scripts" / "setup")],
-        env={**{k: v for k, v in os.environ.items() if k != "PYTHONPATH"}, "DAWROUTE_VENV": str(venv)},
+        env={**env, "DAWROUTE_VENV": str(venv)},
         capture_output=True, text=True, timeout=900, cwd=ROOT,
     )  # fmt: skip
     lines = (out.stdout + out.stderr).splitlines()
