@@ -136,10 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
         cmd_simple,
         "undo dawroute's routing and stop deciding until `auto` or `switch`",
     ).set_defaults(method="off")
-    cmd("next", cmd_simple, "switch to the next present profile").set_defaults(method="next")
-    cmd("previous", cmd_simple, "switch to the previous present profile").set_defaults(
-        method="previous"
-    )
+    cmd(
+        "next", cmd_simple, "switch to the next present profile, from the highest priority down"
+    ).set_defaults(method="next")
+    cmd(
+        "previous", cmd_simple, "switch to the previous present profile, back up by priority"
+    ).set_defaults(method="previous")
     cmd("reload", cmd_simple, "re-read profiles and config.yaml").set_defaults(method="reload")
     sp = cmd("watch", cmd_watch, "print each decision as it happens")
     sp.add_argument("--json", action="store_true")
@@ -606,6 +608,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         kind = "fallback" if r["fallback"] else ("auto" if r["auto"] else "manual")
         where = "present" if r["present"] else (r["problem"] or "absent")
         print(f"{mark} {r['name']:<20} {kind:<8} priority {r['priority']:<4} {where}")
+        if r.get("description"):
+            print(f"    {clean(r['description'])}")
     return 0
 
 

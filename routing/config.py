@@ -217,7 +217,7 @@ def cross_check(loaded: LoadedConfig, profiles: ProfileSet) -> list[ConfigIssue]
     doc = loaded.doc
     if doc is None:
         return []
-    names = set(profiles.names())
+    names = profiles.declared_names()  # one with errors is reported in its own file
     issues: list[ConfigIssue] = []
     seen: dict[tuple[str, int | None, str, int], int] = {}
     for i, trig in enumerate(loaded.config.midi.triggers):

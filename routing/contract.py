@@ -85,7 +85,7 @@ class StreamRow(TypedDict):
     app: str
     sink: str | None
     label: str | None
-    on_target: bool
+    on_target: bool | None  # None: no profile active (off, or no device present)
 
 
 class Latency(TypedDict, total=False):

@@ -24,7 +24,7 @@ from routing import paths
 
 HINT = re.compile(r"^# yaml-language-server: \$schema=\S+\n")
 UNIT_NAME = "dawroute.service"
-# the executable line of the shipped unit (it points at scripts/install-service's link)
+# the executable line of the shipped unit (`~/.local/bin/dawroute`), replaced on install
 EXEC_LINE = re.compile(r"^ExecStart=.*$", re.MULTILINE)
 
 

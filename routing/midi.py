@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from routing import libjack
 from routing.config import Feedback, Midi
 from routing.matching import text_matches
 from routing.reconnect import Reconnect
@@ -40,8 +41,10 @@ class MidiUnavailable(Exception):
 
 def _rtmidi() -> Any:
     os.environ.setdefault("JACK_NO_START_SERVER", "1")  # never spawn a JACK server ourselves
+    libjack.share_system_copy()
     import rtmidi
 
+    libjack.silence()  # the wheel's own libjack, loaded with it
     return rtmidi
 
 
@@ -121,6 +124,7 @@ class MidiControl:
         """Port (un)registration callbacks from JACK: controllers coming and going."""
         import jack
 
+        libjack.silence()
         try:
             client = jack.Client(f"{CLIENT_NAME}-ports", no_start_server=True)
         except jack.JackError as exc:

@@ -166,8 +166,8 @@ def _parse_usb(value: Any) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"[0-9a-fA-F]{4}:[0-9a-fA-F]{4}", value):
         raise Invalid(
             f"'{value}' is not a USB id",
-            "write vendor:product as 4+4 hex digits "
-            'in quotes, e.g. `usb: "1235:8210"` (see `dawroute devices`)',
+            'write vendor:product as 4+4 hex digits, e.g. `usb: "1235:8210"` '
+            "(see `dawroute devices`)",
         )
     return value.lower()
 
@@ -243,41 +243,63 @@ class Selector:
         return self
 
     def keys(self) -> tuple[tuple[str, str], ...]:
-        return tuple(
-            (f, v)
-            for f in ("usb", "serial", "card", "name", "description")
-            if (v := getattr(self, f)) is not None
-        )
+        return tuple((f, v) for f in SELECTOR_KEYS if (v := getattr(self, f)) is not None)
+
+
+SELECTOR_KEYS = ("usb", "serial", "card", "name", "description")
+
+
+def no_selector() -> Invalid:
+    return Invalid(
+        "no device selector",
+        "add one of `usb`, `serial`, `card`, `name` "
+        "or `description` (`dawroute devices` prints ready-made ones)",
+    )
+
+
+def profile_or_selector() -> Invalid:
+    return Invalid("use either `profile:` or device selector keys, not both")
 
 
 def _require_selector(sel: Selector) -> None:
     if not sel.keys():
-        raise Invalid(
-            "no device selector",
-            "add one of `usb`, `serial`, `card`, `name` "
-            "or `description` (`dawroute devices` prints ready-made ones)",
+        raise no_selector()
+
+
+def _level_problems(volume: float | None, cap: float | None, boost: bool) -> list[Invalid]:
+    """Each mistake in an output's levels, with the key it is about."""
+    problems = []
+    if volume is not None and volume > 100.0 and not boost:
+        problems.append(
+            Invalid(
+                f"volume {volume:g} % is above 100 %",
+                "lower it, or add `boost: true` if you really want software amplification",
+                key="volume",
+            )
         )
+    if cap is not None and cap > 100.0 and not boost:
+        problems.append(
+            Invalid(
+                f"max_volume {cap:g} % is above 100 %",
+                "lower it, or add `boost: true`",
+                key="max_volume",
+            )
+        )
+    if volume is not None and cap is not None and volume > cap:
+        problems.append(
+            Invalid(
+                f"volume {volume:g} % is above max_volume {cap:g} %",
+                "lower `volume` or raise `max_volume`",
+                key="volume",
+            )
+        )
+    return problems
 
 
 def _volume_within_cap(volume: float | None, cap: float | None, boost: bool) -> None:
-    if volume is not None and volume > 100.0 and not boost:
-        raise Invalid(
-            f"volume {volume:g} % is above 100 %",
-            "lower it, or add `boost: true` if you really want software amplification",
-            key="volume",
-        )
-    if cap is not None and cap > 100.0 and not boost:
-        raise Invalid(
-            f"max_volume {cap:g} % is above 100 %",
-            "lower it, or add `boost: true`",
-            key="max_volume",
-        )
-    if volume is not None and cap is not None and volume > cap:
-        raise Invalid(
-            f"volume {volume:g} % is above max_volume {cap:g} %",
-            "lower `volume` or raise `max_volume`",
-            key="volume",
-        )
+    problems = _level_problems(volume, cap, boost)
+    if problems:
+        raise problems[0]
 
 
 @pdataclass(frozen=True, config=STRICT)
@@ -299,7 +321,7 @@ class AlsoOutput(Selector):
     def _needs_one(self) -> AlsoOutput:
         if self.profile is not None:
             if self.keys():
-                raise Invalid("use either `profile:` or device selector keys, not both")
+                raise profile_or_selector()
             return self
         _require_selector(self)
         _volume_within_cap(self.volume, self.max_volume, self.boost)
@@ -495,12 +517,37 @@ class LoadedProfile:
 
 
 @dataclass(frozen=True, slots=True)
+class Unloaded:
+    """A profile that has errors, or a file that could not be read: what it says about
+    itself (None: cannot tell), so that checks across files neither miss it nor blame
+    another file for its absence."""
+
+    name: str | None = None
+    fallback: bool | None = None
+
+    @classmethod
+    def claimed_by(cls, raw: Any) -> Unloaded:
+        if not isinstance(raw, dict):
+            return cls()
+        name, fallback = raw.get("name"), raw.get("fallback", False)
+        return cls(
+            name if isinstance(name, str) else None,
+            fallback if isinstance(fallback, bool) else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ProfileSet:
     profiles: tuple[LoadedProfile, ...]
     warnings: tuple[ConfigIssue, ...] = ()
+    unloaded: tuple[Unloaded, ...] = ()
 
     def names(self) -> tuple[str, ...]:
         return tuple(p.profile.name for p in self.profiles)
+
+    def declared_names(self) -> set[str]:
+        """Every profile name the files declare, including those of profiles with errors."""
+        return set(self.names()) | {u.name for u in self.unloaded if u.name is not None}
 
     def get(self, name: str) -> Profile | None:
         return next((p.profile for p in self.profiles if p.profile.name == name), None)
@@ -558,6 +605,54 @@ def _issue_from(doc: yamlsource.Located, err: Any, root: type) -> ConfigIssue:
         return doc.issue((*path, error.key) if error.key else path, error.message, error.fix)
     message, fix = _explain(err)
     return doc.issue(path, message, fix)
+
+
+def _value_issue(doc: yamlsource.Located, path: yamlsource.Path_, inv: Invalid) -> ConfigIssue:
+    """A model-level check at `path`, on its key when it names one (as pydantic would)."""
+    return doc.issue((*path, inv.key) if inv.key else path, inv.message, inv.fix)
+
+
+def _lenient_volume(value: Any) -> float | None:
+    """A volume as the format reads it; None when absent or wrong (reported on its own)."""
+    try:
+        return None if value is None else _parse_volume(value)
+    except ValueError:
+        return None
+
+
+def block_checks(doc: yamlsource.Located, profile: yamlsource.Path_) -> list[ConfigIssue]:
+    """The checks across one output's (or input's) keys, run on the raw data of the profile
+    at `profile`. pydantic skips a model's own checks once one of its fields is wrong, so
+    these would otherwise wait for the next `check`: one mistake must not hide another."""
+    raw = doc.data
+    for part in profile:
+        raw = raw[part]
+    if not isinstance(raw, dict):
+        return []
+    blocks: list[tuple[yamlsource.Path_, Any, bool]] = [
+        ((*profile, "output"), raw.get("output"), True),
+        ((*profile, "input"), raw.get("input"), False),
+    ]
+    also = raw["output"].get("also") if isinstance(raw.get("output"), dict) else None
+    if isinstance(also, list):
+        blocks += [((*profile, "output", "also", i), a, True) for i, a in enumerate(also)]
+    issues = []
+    for path, block, has_levels in blocks:
+        if not isinstance(block, dict):
+            continue
+        selects = any(block.get(k) is not None for k in SELECTOR_KEYS)
+        if block.get("profile") is not None and path[-2:-1] == ("also",):
+            if selects:
+                issues.append(_value_issue(doc, path, profile_or_selector()))
+            continue
+        if not selects:
+            issues.append(_value_issue(doc, path, no_selector()))
+        if has_levels:
+            volume = _lenient_volume(block.get("volume"))
+            cap = _lenient_volume(block.get("max_volume"))
+            for inv in _level_problems(volume, cap, block.get("boost") is True):
+                issues.append(_value_issue(doc, path, inv))
+    return issues
 
 
 def _explain(err: Any) -> tuple[str, str]:
@@ -700,44 +795,87 @@ def read_text(path: Path) -> tuple[str, ConfigIssue | None]:
         return problem(f"cannot read: {exc.strerror}", "check the file's permissions")
 
 
+@dataclass(frozen=True, slots=True)
+class ParsedFile:
+    loaded: list[LoadedProfile]
+    issues: list[ConfigIssue]
+    unloaded: list[Unloaded]
+
+
 def parse_profiles(text: str, file: str) -> tuple[list[LoadedProfile], list[ConfigIssue]]:
     """One file's profiles, or its issues. A file holds one profile or `profiles: [...]`."""
+    parsed = parse_profile_file(text, file)
+    return parsed.loaded, parsed.issues
+
+
+def parse_profile_file(text: str, file: str) -> ParsedFile:
+    """One file's valid profiles, every issue in it, and what its invalid profiles claim.
+    In a `profiles:` list each profile stands alone: one with a mistake does not keep the
+    others out of the checks across files."""
     doc = yamlsource.load(text, file)
     if doc.syntax_error:
-        return [], doc.issues
+        return ParsedFile([], doc.issues, [Unloaded()])
     data = doc.data
     if data is None:
-        return [], [
-            doc.issue(
-                (), "the file is empty", "add a profile, see docs/profiles.md", severity="warning"
-            )
-        ]
-    paths: list[yamlsource.Path_]
-    if isinstance(data, dict) and "profiles" in data:
+        empty = doc.issue(
+            (), "the file is empty", "add a profile, see docs/profiles.md", severity="warning"
+        )
+        return ParsedFile([], [empty], [])
+    if not isinstance(data, dict):
+        wrong = doc.issue(
+            (),
+            "expected a profile (a mapping with `name:` and `output:`)",
+            "see profiles/*.yaml for examples",
+        )
+        return ParsedFile([], [wrong], [Unloaded()])
+    found: list[tuple[Profile, yamlsource.Path_]] = []
+    unloaded: list[Unloaded] = []
+    extra: list[ConfigIssue] = []
+    if "profiles" in data:
         parsed = validate_document(doc, adapter(ProfileFile), ProfileFile)
-        items = [] if parsed is None else list(parsed.profiles)
-        paths = [("profiles", i) for i in range(len(items))]
-    elif isinstance(data, dict):
-        parsed = validate_document(doc, adapter(Profile), Profile)
-        items = [] if parsed is None else [parsed]
-        paths = [()]
+        raw = data["profiles"]
+        if parsed is not None:
+            found = [(p, ("profiles", i)) for i, p in enumerate(parsed.profiles)]
+        elif isinstance(raw, list):
+            for i, item in enumerate(raw):
+                one = _valid_or_none(adapter(Profile), item)
+                if one is None:
+                    unloaded.append(Unloaded.claimed_by(item))
+                else:
+                    found.append((one, ("profiles", i)))
+        else:
+            unloaded.append(Unloaded())
+        if isinstance(raw, list):
+            for i in range(len(raw)):
+                extra += block_checks(doc, ("profiles", i))
     else:
-        return [], [
-            doc.issue(
-                (),
-                "expected a profile (a mapping with `name:` and `output:`)",
-                "see profiles/*.yaml for examples",
-            )
-        ]
+        parsed = validate_document(doc, adapter(Profile), Profile)
+        if parsed is None:
+            unloaded.append(Unloaded.claimed_by(data))
+        else:
+            found = [(parsed, ())]
+        extra += block_checks(doc, ())
     loaded = []
-    for prof, path in zip(items, paths, strict=False):
+    for prof, path in found:
         line, col = doc.where((*path, "name"))
         loaded.append(LoadedProfile(prof, Source(file, line, col, doc, path)))
-    return loaded, sorted(doc.issues, key=lambda i: (i.line, i.column))
+    issues = list(dict.fromkeys([*doc.issues, *extra]))  # the block checks repeat pydantic's
+    return ParsedFile(loaded, sorted(issues, key=lambda i: (i.line, i.column)), unloaded)
 
 
-def cross_check(profiles: Sequence[LoadedProfile]) -> list[ConfigIssue]:
-    """Problems only visible across files: duplicates, dangling references, dead profiles."""
+def _valid_or_none(validator: TypeAdapter[Any], data: Any) -> Any:
+    try:
+        return validator.validate_python(data)
+    except ValidationError:
+        return None
+
+
+def cross_check(
+    profiles: Sequence[LoadedProfile], unloaded: Sequence[Unloaded] = ()
+) -> list[ConfigIssue]:
+    """Problems only visible across files: duplicates, dangling references, dead profiles.
+    `unloaded`: the profiles with errors, reported on their own — a reference to one is not
+    dangling, and the fallback may be among them."""
     issues: list[ConfigIssue] = []
     first: dict[str, LoadedProfile] = {}
     for lp in profiles:
@@ -754,7 +892,7 @@ def cross_check(profiles: Sequence[LoadedProfile]) -> list[ConfigIssue]:
             )
         else:
             first[name] = lp
-    names = set(first)
+    names = set(first) | {u.name for u in unloaded if u.name is not None}
     for lp in profiles:
         for i, also in enumerate(lp.profile.output.also):
             if also.profile is not None and also.profile not in names:
@@ -780,7 +918,8 @@ def cross_check(profiles: Sequence[LoadedProfile]) -> list[ConfigIssue]:
             issues.append(_at(lp, "others.to", f"no profile named '{to}'", did_you_mean(to, names)))
     issues.extend(_never_winning(profiles))
     issues.extend(_shared_channels(profiles))
-    if profiles and not any(lp.profile.fallback for lp in profiles):
+    fallback_unknown = any(u.fallback is not False for u in unloaded)
+    if profiles and not any(lp.profile.fallback for lp in profiles) and not fallback_unknown:
         lp = profiles[0]
         issues.append(
             ConfigIssue(
@@ -894,17 +1033,20 @@ def load_profiles(paths: Sequence[Path]) -> tuple[ProfileSet, list[ConfigIssue]]
     """All profiles from files/dirs, and every issue found (errors and warnings)."""
     loaded: list[LoadedProfile] = []
     issues: list[ConfigIssue] = []
+    unloaded: list[Unloaded] = []
     for path in profile_files(paths):
         text, problem = read_text(path)
         if problem:
             issues.append(problem)
+            unloaded.append(Unloaded())
             continue
-        found, problems = parse_profiles(text, str(path))
-        loaded.extend(found)
-        issues.extend(problems)
-    issues.extend(cross_check(loaded))
+        parsed = parse_profile_file(text, str(path))
+        loaded.extend(parsed.loaded)
+        issues.extend(parsed.issues)
+        unloaded.extend(parsed.unloaded)
+    issues.extend(cross_check(loaded, unloaded))
     warnings = tuple(i for i in issues if i.severity == "warning")
-    return ProfileSet(tuple(loaded), warnings), issues
+    return ProfileSet(tuple(loaded), warnings, tuple(unloaded)), issues
 
 
 def load_profiles_or_raise(paths: Sequence[Path]) -> ProfileSet:

@@ -87,7 +87,7 @@ def render_status(st: Status) -> str:
     if parts:
         lines.append("latency:  " + "; ".join(parts))
     for s in st["streams"]:
-        arrow = "→" if s["on_target"] else "→ (not yet moved)"
+        arrow = "→ (not yet moved)" if s["on_target"] is False else "→"
         lines.append(f"DAW:      '{s['app']}' stream {s['index']} {arrow} {s['label']}")
     if not st["streams"]:
         lines.append("DAW:      no DAW stream playing")
@@ -136,6 +136,16 @@ def latency(snap: Snapshot | None, plan: Plan | None) -> Latency:
     return out
 
 
+def _daw_streams(d: View, snap: Snapshot) -> set[int]:
+    """With no profile active the DAW still plays somewhere (on the default, or on a sink
+    dawroute left): its streams are those any profile counts as the DAW."""
+    from routing.policy import is_daw  # the daemon's side only: the CLI stays light
+
+    return {
+        s.index for s in snap.streams if any(is_daw(p, s.app_name, s.binary) for p in d.profiles)
+    }
+
+
 def report(d: View) -> Status:
     """Everything `dawroute status` shows, as plain data."""
     snap = d.snapshot
@@ -171,7 +181,7 @@ def report(d: View) -> Status:
                 }
             )
     if snap is not None:
-        daw_ids = set(plan.daw_streams) if plan else set()
+        daw_ids = set(plan.daw_streams) if plan else _daw_streams(d, snap)
         for s in snap.streams:
             if s.index in daw_ids:
                 dev = snap.device(s.sink or "")
@@ -181,7 +191,8 @@ def report(d: View) -> Status:
                         "app": s.app_name,
                         "sink": s.sink,
                         "label": dev.label if dev else s.sink,
-                        "on_target": plan is not None and s.sink == plan.target,
+                        # None: no profile active (off, or no device present), no target
+                        "on_target": s.sink == plan.target if plan is not None else None,
                     }
                 )
     return {

@@ -206,7 +206,7 @@ def test_profile_changes_and_problems_reach_a_real_notification_server(
         assert len(summaries) <= 3, summaries  # speakers, (usb-amp), usb-amp — not 4
 
         # a problem: a broken profile saved
-        (cfg / "profiles" / "broken.yaml").write_text("name: broken\noutput: {volum: 3}\n")
+        (cfg / "profiles" / "broken.yaml").write_text("name: broken\noutput: {volume: 3}\n")
         wait_until(lambda: dunst.received()[-1][0] == "dawroute: problem",
                    timeout=desktop.INTERVAL * 3, what="the problem shown")  # fmt: skip
         body = dunst.received()[-1][1]

@@ -128,3 +128,30 @@ def test_undo_ops_order_and_what_is_left_alone() -> None:
     ops, notes = undo_ops(snap, "gone", ())
     assert notes == ["the default sink before dawroute, gone, is not connected"]
     assert [type(op).__name__ for op in ops] == ["SetClock", "UnloadVirtual"]
+
+
+def test_with_no_profile_active_status_still_says_where_the_daw_plays(
+    pulseaudio: sandbox.Stack, tmp_path: Path
+) -> None:
+    """Off (or no profile's device present), REAPER keeps playing somewhere: `status`
+    says where, rather than "no DAW stream playing"."""
+    from tests.conftest import hermetic_env
+
+    env = hermetic_env(pulseaudio.env, tmp_path)
+    install_examples(Path(env["XDG_CONFIG_HOME"]) / "dawroute" / "profiles")
+    sandbox.plug(pulseaudio, IFACE)
+    sandbox.start_daw(pulseaudio, sink=IFACE.name)
+    wait_until(lambda: server_state(pulseaudio)[0] == [IFACE.name], what="the DAW")
+    daemon = Running(pulseaudio, env)
+    daemon.start()
+    try:
+        daemon.cli("off")
+        wait_until(lambda: not _ours(pulseaudio), what="our sinks removed")
+        report = daemon.status()
+        assert [s["app"] for s in report["streams"]] == ["REAPER"], report["streams"]
+        assert report["streams"][0]["on_target"] is None  # no profile: nowhere to move it
+        text = daemon.cli("status").stdout
+        assert "DAW:      'REAPER' stream" in text and "not yet moved" not in text, text
+        assert "no DAW stream playing" not in text
+    finally:
+        assert daemon.stop() == 0

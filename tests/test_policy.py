@@ -125,6 +125,37 @@ def test_next_and_previous_cycle_through_present_profiles() -> None:
     assert d.profile == "speakers"
 
 
+def test_next_follows_priority_not_the_order_of_the_files() -> None:
+    """Files are read in name order; `next` goes from the highest priority down, equal
+    priorities by name, and wraps round; `previous` goes back up."""
+    loaded, _ = parse_profiles(
+        """
+profiles:
+  - {name: a-low, priority: 10, fallback: true, output: {usb: "1235:8212"}}
+  - {name: b-high, priority: 90, output: {usb: "1235:8212", channels: [AUX2, AUX3]}}
+  - {name: c-mid, priority: 50, auto: false, output: {usb: "1235:8212", channels: mono}}
+  - {name: d-mid, priority: 50, auto: false, output: {usb: "30be:1019"}}
+  - {name: e-absent, priority: 70, output: {usb: "2972:0047"}}
+""",
+        "p.yaml",
+    )
+    ps = tuple(lp.profile for lp in loaded)
+    w = world(IFACE, AMP)
+
+    def walk(cause: Cause, start: str) -> list[str | None]:
+        state, seen = State(active=start), []
+        for _ in range(4):
+            d = decide(ps, w, state, Trigger(cause))
+            seen.append(d.profile)
+            state = State(active=d.profile, manual=d.manual)
+        return seen
+
+    assert walk(Cause.NEXT, "b-high") == ["c-mid", "d-mid", "a-low", "b-high"]
+    assert walk(Cause.PREVIOUS, "b-high") == ["a-low", "d-mid", "c-mid", "b-high"]
+    d = decide(ps, w, State(active=None), Trigger(Cause.NEXT))
+    assert (d.profile, d.manual) == ("b-high", "b-high")  # nothing active: the highest first
+
+
 def test_two_amps_present_plays_on_both_through_a_combined_sink() -> None:
     d = decide(profiles(), world(IFACE, AMP, GUEST), State(active="usb-amp"), Trigger())
     assert d.profile == "duo"

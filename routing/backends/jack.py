@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from routing import libjack
 from routing.model import (
     ApplyResult,
     Connect,
@@ -50,6 +51,7 @@ class JackBackend:
             import jack
         except OSError as exc:  # libjack missing
             raise JackUnavailable(str(exc)) from exc
+        libjack.silence()
         try:
             client = jack.Client(CLIENT_NAME, no_start_server=True)
         except jack.JackError as exc:
