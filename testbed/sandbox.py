@@ -609,7 +609,20 @@ def plug(stack: Stack, device: FakeDevice) -> Handle:
     import pulsectl
 
     with pulsectl.Pulse("dawroute-sandbox", server=stack.pulse_server) as p:
-        return tuple(p.module_load(name, args) for name, args in device.modules())
+        return tuple(_load(p, name, args) for name, args in device.modules())
+
+
+def _load(p: Any, name: str, args: str) -> int:
+    """Load a module; a sink whose namesake is still going away (a flap faster than the
+    server: seen on pipewire-pulse 0.3.65) is tried again for up to 0.5 s."""
+    import pulsectl
+
+    for _ in range(50):
+        try:
+            return int(p.module_load(name, args))
+        except pulsectl.PulseError:
+            time.sleep(0.01)
+    return int(p.module_load(name, args))
 
 
 def unplug(stack: Stack, handle: Handle) -> None:
