@@ -22,6 +22,7 @@ from routing.model import (
     Stream,
     UnloadVirtual,
 )
+from routing.profiles import Profile
 
 
 def sink(
@@ -123,3 +124,12 @@ def physical_channels(
             world, fed, REMAPS.get(dev.name, ()) if len(dev.feeds) == 1 else ()
         )
     return out
+
+
+def parsed(yaml_text: str) -> tuple[Profile, ...]:
+    """The profiles of a test's YAML, which must have no errors."""
+    from routing.profiles import parse_profiles
+
+    loaded, issues = parse_profiles(yaml_text, "p.yaml")
+    assert not [i for i in issues if i.severity == "error"]
+    return tuple(lp.profile for lp in loaded)

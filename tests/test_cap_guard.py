@@ -18,12 +18,12 @@ from routing.backends import capguard
 from routing.guard import ALL, GuardCaps, _tightened, guard_caps
 from routing.model import Device, Snapshot
 from routing.policy import Trigger, decide
-from routing.profiles import Profile, parse_profiles
+from routing.profiles import Profile
 from routing.state import State
 from testbed import sandbox
 from testbed.sampler import Sampler
 from tests.conftest import PIPEWIRE_PARAMS, _start, _stop, wait_until
-from tests.fakeworld import daw, sink
+from tests.fakeworld import daw, parsed, sink
 
 PROFILES_YAML = """
 profiles:
@@ -42,9 +42,7 @@ profiles:
 
 @functools.cache
 def profiles() -> tuple[Profile, ...]:
-    loaded, issues = parse_profiles(PROFILES_YAML, "p.yaml")
-    assert not [i for i in issues if i.severity == "error"]
-    return tuple(lp.profile for lp in loaded)
+    return parsed(PROFILES_YAML)
 
 
 IFACE = sink("scarlett", usb="1235:8212", channels=("AUX0", "AUX1", "AUX2", "AUX3"))
