@@ -155,7 +155,13 @@ class Dawroute(Reactor):
         }
         log = open(workdir / "dawroute.log", "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "routing", "daemon"],
+            [
+                sys.executable,
+                "-m",
+                "routing",
+                "daemon",
+                *(["-v"] if os.environ.get("DAWROUTE_BENCH_VERBOSE") else []),
+            ],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

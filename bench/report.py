@@ -126,10 +126,15 @@ def scale_section(data: dict[str, Any]) -> list[str]:
     ]
     for n, v in r["streams"].items():
         lines.append(f"| {n} | {_ms(v['replied_ms'])} | {_ms(v['all_moved_ms'])} |")
-    lines += ["", "| devices present | hot-plug → routed p50 (ms) | p90 | n |", "|---|---|---|---|"]
+    lines += [
+        "",
+        "| devices present | who moves the DAW | hot-plug → routed p50 (ms) | p90 | n |",
+        "|---|---|---|---|---|",
+    ]
     for n, v in r["devices"].items():
-        s = v["summary"]
-        lines.append(f"| {n} | {_ms(s['p50'])} | {_ms(s['p90'])} | {s['n']} |")
+        for who, run in v.items() if "dawroute" in v else [("dawroute", v)]:
+            s = run["summary"]
+            lines.append(f"| {n} | {who} | {_ms(s['p50'])} | {_ms(s['p90'])} | {s['n']} |")
     p = r["profiles"]
     st = r["storm"]
     lines += [

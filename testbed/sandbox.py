@@ -510,6 +510,10 @@ class FakeDevice:
     card_name: str | None = None
     source: bool = False
     priority: int | None = None  # priority.session/driver: what the session manager ranks by
+    # kept processing like a card's level (below); off for bystanders that are never a
+    # target: 64 null sinks processing without pause load a 2-core machine like 64
+    # playing cards, which idle cards never do
+    always_process: bool = True
 
     def properties(self) -> str:
         props = [f'device.description="{self.description}"', "device.class=sound"]
@@ -535,7 +539,9 @@ class FakeDevice:
             # meanwhile (measured on 1.4.2: after our confirmed cap and move); a card's
             # level comes with its routes instead. Not for the fakes either. PulseAudio
             # ignores both properties.
-            props += ["node.always-process=true", "state.restore-props=false"]
+            props += ["state.restore-props=false"]
+            if self.always_process:
+                props.append("node.always-process=true")
         # outer single, inner double quotes: the only nesting both servers parse
         return "'" + " ".join(props) + "'"
 
