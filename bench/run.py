@@ -275,7 +275,8 @@ def scale(quick: bool, work: Path) -> dict[str, Any]:
     # pacat here): 300 DAW streams on one device cannot exist on either server, so the
     # largest runs stop below those limits.
     runs = [("pipewire", 1), ("pipewire", 10), ("pipewire", 100)]
-    runs += [] if quick else [("pulseaudio", 60)]
+    newer = [g.label for g in sandbox.pipewire_generations() if g.root is not None]
+    runs += [] if quick else [(label, 100) for label in newer] + [("pulseaudio", 60)]
     for kind, n in runs[:2] if quick else runs:
         stack = _start(kind)
         daemon = Dawroute(BENCH_PROFILES.replace("priority: 90", "priority: 90\n    auto: false"))
