@@ -93,6 +93,33 @@ local function lower (node, volumes)
   })
 end
 
+-- A card's level is its route: the node shows it once the route is set (dawroute sets
+-- it through pipewire-pulse). Measured on null sinks only; should a card's node never
+-- show a level within the cap, its link is let through after HOLD_ROUTED_MS rather than
+-- never: WirePlumber restores a card's route to the level it last had (dawroute's, within
+-- the cap), and dawroute's own cap stays the last line.
+local HOLD_ROUTED_MS = 2000
+local held_since = {}  -- node name -> usec since a link to it was first held
+
+local function routed (node)
+  local routes = node.properties ["device.routes"]
+  return (routes ~= nil and routes ~= "0") or node.properties ["card.profile.device"] ~= nil
+end
+
+local function held_too_long (node, name)
+  if not routed (node) then
+    return false
+  end
+  local now = GLib.get_monotonic_time ()
+  held_since [name] = held_since [name] or now
+  if now - held_since [name] < HOLD_ROUTED_MS * 1000 then
+    return false
+  end
+  log:warning (node, "dawroute: " .. tostring (name) .. " shows no level within its cap"
+      .. " after " .. HOLD_ROUTED_MS .. " ms; linking (its route keeps its own level)")
+  return true
+end
+
 -- How many ms until this device is safe to link to (0: now), nil while its level is
 -- unknown or above its cap (then it is lowered).
 local function calm (node, dev)
@@ -148,17 +175,24 @@ SimpleEventHook {
       return
     end
     local wait = calm (node, dev)
+    local name = node.properties ["node.name"]
     if wait == 0 then
+      held_since [name] = nil
+      return
+    end
+    if wait == nil and held_too_long (node, name) then
       return
     end
     -- hold: prepare-link and link-target do not run, the stream keeps its current link
-    local name = node.properties ["node.name"]
     log:info (node, "dawroute: holding a link to " .. tostring (name)
         .. " until its level is within its cap")
     if wait then
       rescan_in (wait, event:get_source ())
     else
       waiting [name] = true
+      if routed (node) then  -- look again when the routed hold may end
+        rescan_in (HOLD_ROUTED_MS + 1, event:get_source ())
+      end
     end
     event:stop_processing ()
   end
@@ -195,8 +229,8 @@ SimpleEventHook {
     local node = event:get_subject ()
     local dev = node_caps (node)
     calm_since [node.properties ["node.name"] or ""] = nil  -- a new node: not calm yet
-    local routes = node.properties ["device.routes"]
-    if not dev or (routes and routes ~= "0") or node.properties ["card.profile.device"] then
+    held_since [node.properties ["node.name"] or ""] = nil
+    if not dev or routed (node) then
       return
     end
     local pos = positions (node)
