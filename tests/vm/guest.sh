@@ -12,6 +12,7 @@ for a in $(cat /proc/cmdline); do
         vm.work=*) WORK=${a#vm.work=} ;;
         vm.checkout=*) CHECKOUT=${a#vm.checkout=} ;;
         vm.server=*) SERVER=${a#vm.server=} ;;
+        vm.pwgen=*) PWGEN=${a#vm.pwgen=} ;;
     esac
 done
 OUT=$WORK/out
@@ -70,6 +71,20 @@ elif [ "${SERVER:-pipewire}" = pulseaudio ]; then
     pulseaudio --system=no -n -F /root/default.pa --daemonize=no --exit-idle-time=-1 \
         --realtime=no --high-priority=no --log-target=stderr >"$OUT/pulseaudio.log" 2>&1 &
 else
+    if [ -n "$PWGEN" ]; then
+        # a newer PipeWire + WirePlumber 0.5 from its own root (scripts/fetch-pipewire),
+        # as testbed/sandbox.py's Generation sets it up, with the ALSA monitor on, and
+        # dawroute's cap guard installed as `dawroute init` installs it
+        lib=$PWGEN/usr/lib/x86_64-linux-gnu
+        export PATH=$PWGEN/usr/bin:$PATH LD_LIBRARY_PATH=$lib SPA_PLUGIN_DIR=$lib/spa-0.2 \
+            PIPEWIRE_MODULE_DIR=$lib/pipewire-0.3 WIREPLUMBER_MODULE_DIR=$lib/wireplumber-0.5 \
+            WIREPLUMBER_DATA_DIR=$PWGEN/usr/share/wireplumber XDG_DATA_DIRS=$PWGEN/usr/share \
+            XDG_DATA_HOME=/root/.local/share
+        mkdir -p $XDG_CONFIG_HOME/pipewire
+        for c in "$PWGEN"/usr/share/pipewire/*.conf; do ln -sf "$c" $XDG_CONFIG_HOME/pipewire/; done
+        "$PY" -c 'from routing.backends import capguard; print(capguard.install({}))' \
+            || fail GUARD_INSTALL
+    fi
     dbus-daemon --session --address=unix:path=$XDG_RUNTIME_DIR/bus --fork
     export DBUS_SESSION_BUS_ADDRESS=unix:path=$XDG_RUNTIME_DIR/bus
     # WirePlumber 0.4 exits without these (it watches logind's runtime dirs; no logind here)
@@ -176,5 +191,18 @@ phase() {  # phase NAME WATCH-ARGS…: let the host act, record the timings, che
 phase ADD plug --cap 50
 phase DEL unplug --fallback-volume 70
 phase ADD2 plug --cap 50
+if [ -n "$PWGEN" ]; then
+    # the cap guard with a real card: re-plugged on the same port (the same sink name,
+    # whose cap the guard knows), WirePlumber's links to it must wait for its level, and
+    # the level must show on the node (the guard lets a card through after 2 s if not)
+    phase DEL2 unplug --fallback-volume 70
+    phase ADD3 plug --cap 50
+    "$PY" -m routing status | grep -E '^guard:' | tee "$OUT/guard.txt"
+    grep -q 'WirePlumber holds links' "$OUT/guard.txt" || fail GUARD_NOT_RUNNING
+    if grep -q 'shows no level within its cap' "$OUT/wireplumber.log"; then
+        grep 'dawroute' "$OUT/wireplumber.log" | tail -5
+        fail GUARD_CARD_LEVEL_UNSEEN
+    fi
+fi
 dmesg | grep -iE 'usb|snd' | tail -20
 if [ -z "$FAILS" ]; then finish OK; else finish "FAIL$FAILS"; fi

@@ -110,7 +110,23 @@ def prepare(cache: Path) -> None:
         stamp.write_text(want)
 
 
+def pipewire_root(server: str) -> Path | None:
+    """The private PipeWire generation a "pipewire-X.Y" scenario runs (scripts/fetch-pipewire
+    prepares it on the host; the guest gets it read-only at the same path)."""
+    if not server.startswith("pipewire-"):
+        return None
+    sys.path.insert(0, str(CHECKOUT))
+    from testbed import sandbox
+
+    for gen in sandbox.pipewire_generations():
+        if gen.root is not None and gen.version.startswith(server.removeprefix("pipewire-")):
+            return gen.root
+    raise SystemExit(f"{server} is not prepared: run scripts/fetch-pipewire")
+
+
 def qemu_argv(cache: Path, out: Path, qmp: Path, accel: str, server: str) -> list[str]:
+    root = pipewire_root(server)
+    shared = [f"vm.share=pwgen:{root}", f"vm.pwgen={root}"] if root else []
     cmdline = " ".join(
         [
             "console=ttyS0",
@@ -122,6 +138,7 @@ def qemu_argv(cache: Path, out: Path, qmp: Path, accel: str, server: str) -> lis
             f"vm.checkout={CHECKOUT}",
             f"vm.share=work:{cache}",
             f"vm.share=checkout:{CHECKOUT}",
+            *shared,
         ]
     )
     accel_args = (
@@ -141,6 +158,8 @@ def qemu_argv(cache: Path, out: Path, qmp: Path, accel: str, server: str) -> lis
         "-virtfs", "local,path=/etc,mount_tag=etc,security_model=none,readonly=on",
         "-virtfs", f"local,path={cache},mount_tag=work,security_model=none",
         "-virtfs", f"local,path={CHECKOUT},mount_tag=checkout,security_model=none,readonly=on",
+        *(["-virtfs", f"local,path={root},mount_tag=pwgen,security_model=none,readonly=on"]
+          if root else []),
         "-device", "virtio-rng-pci", "-device", "qemu-xhci,id=xhci",
         "-audiodev", "none,id=usbsnd",
     ]  # fmt: skip
@@ -245,7 +264,7 @@ def run(
     finally:
         _stop(q, qmp)
     summary["wall_s"] = round(time.monotonic() - t0, 1)
-    for phase in ("ADD", "DEL", "ADD2"):
+    for phase in ("ADD", "DEL", "ADD2", "DEL2", "ADD3"):
         f = out / f"phase-{phase}.json"
         if f.exists():
             with contextlib.suppress(ValueError):
@@ -275,6 +294,15 @@ def _on_marker(text: str, qmp: QMP, summary: dict[str, Any], t: float) -> None:
             "device_add", driver="usb-audio", id="amp2", audiodev="usbsnd", bus="xhci.0", port="2"
         )
         summary["host"]["add2"] = t
+    elif word == "READY_FOR_DEL2":
+        qmp.cmd("device_del", id="amp2")
+        qmp.wait_event("DEVICE_DELETED")
+        summary["host"]["del2"] = t
+    elif word == "READY_FOR_ADD3":  # back on port 2: the same sink name as before
+        qmp.cmd(
+            "device_add", driver="usb-audio", id="amp3", audiodev="usbsnd", bus="xhci.0", port="2"
+        )
+        summary["host"]["add3"] = t
     elif word == "DONE":
         summary["result"] = text.split()[1]
 
@@ -296,7 +324,9 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/dawroute-vm"))
     ap.add_argument("--timeout", type=float, default=150)
     ap.add_argument(
-        "--server", choices=["pipewire", "pulseaudio", "alsa", "jack"], default="pipewire"
+        "--server",
+        choices=["pipewire", "pipewire-1.4", "pulseaudio", "alsa", "jack"],
+        default="pipewire",
     )
     a = ap.parse_args()
     if missing():
