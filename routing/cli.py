@@ -98,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also install and enable the systemd user unit for this dawroute",
     )
+    sp.add_argument(
+        "--daw",
+        action="append",
+        choices=["ardour", "reaper"],
+        help="also copy the DAW's dawroute actions into its script folder (repeatable)",
+    )
 
     sp = cmd("devices", cmd_devices, "list outputs and inputs with ready-to-paste selectors")
     sp.add_argument("--json", action="store_true", help="machine-readable output")
@@ -227,6 +233,13 @@ def cmd_init(args: argparse.Namespace) -> int:
         install_service(service)
         report.wrote += service.wrote
         report.notes += service.notes
+    if args.daw:
+        from routing import dawscripts
+
+        scripts = dawscripts.install(args.daw)
+        report.wrote += scripts.wrote
+        report.kept += scripts.kept
+        report.notes += scripts.notes
     for line in report.lines():
         print(clean(line))
     if report.wrote and not args.service:

@@ -78,6 +78,7 @@ class OutputRow(TypedDict):
     max_volume: float
     profile_volume: float | None
     below_profile: bool
+    card: str | None  # the ALSA card's name (alsa.card_name), as Ardour's ALSA backend lists it
 
 
 class StreamRow(TypedDict):

@@ -4,7 +4,9 @@ and `dawroute daws`.
 
 Sources (docs/daw.md lists them with the details):
 - Ardour: the backend client name defaults to `ardour` (`-c/--name` changes it;
-  gtk2_ardour/opts.cc); the master bus's ports are `Master/audio_out 1`, `… 2`.
+  gtk2_ardour/opts.cc); the master bus's ports are `Master/audio_out 1`, `… 2`. A headless
+  session (`ardourN-lua`) whose script starts JACK with no name has no client name at
+  all: `:Master/audio_out 1` (measured with Ardour 7.3 on jackd and PipeWire's JACK).
 - Mixbus: Harrison's build of Ardour: same port names, its own program name.
 - REAPER: JACK client `REAPER`, outputs `out1` … `outN`.
 - Qtractor: client `Qtractor`, a bus's outputs `<bus>/out_<n>` (qtractorAudioEngine.cpp).
@@ -36,7 +38,7 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
-        Preset("ardour", "Ardour", ("~^ardour",), r"~^ardour[^:]*:Master/audio_out [12]$"),
+        Preset("ardour", "Ardour", ("~^ardour",), r"~^(ardour[^:]*)?:Master/audio_out [12]$"),
         Preset("mixbus", "Harrison Mixbus", ("~mixbus",), r"~^mixbus[^:]*:Master/audio_out [12]$"),
         Preset("reaper", "REAPER", ("REAPER",), r"~^REAPER[^:]*:out[12]$"),
         Preset("bitwig", "Bitwig Studio", ("~bitwig",), r"~^Bitwig Studio[^:]*:"),

@@ -178,6 +178,7 @@ def report(d: View) -> Status:
                     "below_profile": dev is not None
                     and o.volume is not None
                     and dev.level(o.channels) < o.volume - 0.6,
+                    "card": dev.card_name if dev else None,
                 }
             )
     if snap is not None:

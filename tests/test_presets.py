@@ -118,3 +118,15 @@ def test_port_selector_quotes_regex_characters_but_not_spaces() -> None:
     sel = presets.port_selector(["Foo.1:out 2", "Foo.1:out 10", "Foo.1:out 1"])
     assert sel == r"~^(Foo\.1:out 1|Foo\.1:out 2)$"
     assert re.search(sel[1:], "Foo.1:out 2") and not re.search(sel[1:], "FooX1:out 2")
+
+
+def test_ardour_preset_also_matches_a_headless_session_without_a_client_name() -> None:
+    """ardour7-lua with `AudioEngine:set_backend("JACK", "", "")` (measured on jackd and
+    PipeWire's JACK) registers `:Master/audio_out 1`; the GUI registers `ardour:…`."""
+    pattern = presets.PRESETS["ardour"].master
+    names = [":Master/audio_out 1", ":Master/audio_out 2", ":Click/audio_out 1"]
+    ports = tuple(Port(p, "", True, False) for p in names)
+    assert daw_ports(Snapshot(ports=ports), pattern) == names[:2]
+    assert presets.for_ports(names[:1]) == presets.PRESETS["ardour"]
+    for other in ("Carla:Master/audio_out 1", "x-ardour:Master/audio_out 1"):
+        assert not re.search(pattern[1:], other), other

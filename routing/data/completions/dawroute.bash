@@ -9,7 +9,7 @@
 _shtab_dawroute_midi_subparsers=(ports monitor learn)
 _shtab_dawroute_subparsers=(init devices daws check schema apply daemon status list switch toggle auto off next previous reload watch midi completion man)
 
-_shtab_dawroute_init_option_strings=(-h --help --service)
+_shtab_dawroute_init_option_strings=(-h --help --service --daw)
 _shtab_dawroute_devices_option_strings=(-h --help --json)
 _shtab_dawroute_daws_option_strings=(-h --help --json)
 _shtab_dawroute_check_option_strings=(-h --help --json)
@@ -43,6 +43,7 @@ _shtab_dawroute_switch_pos_0_COMPGEN=_dawroute_profile_names
 _shtab_dawroute_midi_learn___switch_COMPGEN=_dawroute_profile_names
 _shtab_dawroute_midi_learn___toggle_COMPGEN=_dawroute_profile_names
 
+_shtab_dawroute_init___daw_choices=(ardour reaper)
 _shtab_dawroute_midi_monitor___api_choices=(auto jack alsa)
 _shtab_dawroute_midi_learn___action_choices=(next previous auto volume_up volume_down)
 _shtab_dawroute_midi_learn___api_choices=(auto jack alsa)

@@ -52,7 +52,7 @@ function _shtab_dawroute_using
 end
 
 set -g _shtab_dawroute_commands init devices daws check schema apply daemon status list switch toggle auto off next previous reload watch midi 'midi ports' 'midi monitor' 'midi learn' completion man
-set -g _shtab_dawroute_opts_with_value --action --api --config --count --port --profiles --switch --timeout --toggle
+set -g _shtab_dawroute_opts_with_value --action --api --config --count --daw --port --profiles --switch --timeout --toggle
 
 complete -c dawroute -e
 complete -c dawroute -f
@@ -62,6 +62,7 @@ complete -c dawroute -n _shtab_dawroute_using -l version -d 'show program'"'"'s 
 complete -c dawroute -n '_shtab_dawroute_using; and test $_shtab_dawroute_npos -eq 0' -a init -d 'write the example profiles, config.yaml and editor schemas'
 complete -c dawroute -n '_shtab_dawroute_using init' -s h -l help -d 'show this help message and exit'
 complete -c dawroute -n '_shtab_dawroute_using init' -l service -d 'also install and enable the systemd user unit for this dawroute'
+complete -c dawroute -n '_shtab_dawroute_using init' -l daw -xka "ardour reaper" -d 'also copy the DAW'"'"'s dawroute actions into its script folder (repeatable)'
 complete -c dawroute -n '_shtab_dawroute_using; and test $_shtab_dawroute_npos -eq 0' -a devices -d 'list outputs and inputs with ready-to-paste selectors'
 complete -c dawroute -n '_shtab_dawroute_using devices' -s h -l help -d 'show this help message and exit'
 complete -c dawroute -n '_shtab_dawroute_using devices' -l json -d 'machine-readable output'
