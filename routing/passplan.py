@@ -1,7 +1,7 @@
 """Pure: the rules of one daemon pass that are decisions, not wiring — which requests are
 decided, the ops a request adds, the state a decision or an `off` leaves, the `list` rows.
 
-routing.daemon runs the pass (observe, apply, save, publish); what it does with the
+routing.passes runs the pass (observe, apply, save, publish); what it does with the
 results is decided here, from values alone, so it can be tested without a server.
 """
 
