@@ -21,10 +21,10 @@ from routing.backends.composite import (
     uses_pulse,
 )
 from routing.backends.pulse import PulseBackend
-from routing.config import Config
 from routing.jackconn import Bridges, JackConnection
-from routing.profiles import Profile
+from routing.profile import Profile
 from routing.pulseconn import PulseConnection
+from routing.settings import Config
 
 
 class Connections:

@@ -22,7 +22,6 @@ from pathlib import Path
 from routing import notify, paths, runtime
 from routing import osc as osc_feedback
 from routing import state as state_store
-from routing.config import Config
 from routing.connections import Connections
 from routing.contract import Changed
 from routing.control import ControlServer
@@ -32,10 +31,11 @@ from routing.model import State
 from routing.notices import Notices
 from routing.passes import Parts, Passes
 from routing.policy import Trigger
-from routing.profiles import Profile
+from routing.profile import Profile
 from routing.reloader import Loaded, Reloader
 from routing.scheduler import Scheduler
 from routing.service import Service
+from routing.settings import Config
 from routing.statesaver import StateSaver
 from routing.surfaces import Surfaces
 from routing.tasks import Tasks

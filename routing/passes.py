@@ -20,7 +20,6 @@ from routing.backends.composite import Backends
 from routing.backends.jack import JackUnavailable
 from routing.backends.pipewire import MetadataError
 from routing.backends.pulse import Disconnected, ServerError
-from routing.config import Config
 from routing.connections import Connections
 from routing.contract import Changed
 from routing.errors import DawrouteError, ProfileNotApplied, ServerUnavailable, refused
@@ -29,7 +28,8 @@ from routing.guardpublisher import GuardPublisher
 from routing.model import ApplyResult, Snapshot, State
 from routing.notices import Notices
 from routing.policy import Cause, Decision, Trigger
-from routing.profiles import Profile
+from routing.profile import Profile
+from routing.settings import Config
 from routing.statesaver import StateSaver
 from routing.surfaces import Surfaces
 

@@ -14,7 +14,7 @@ from routing import alsaplan, policy
 from routing.contract import ProfileRow
 from routing.model import Connect, Disconnect, Link, Op, Plan, SetVolume, Snapshot, State
 from routing.policy import Cause, Decision
-from routing.profiles import Profile
+from routing.profile import Profile
 
 OFF_REASON = (
     "off: dawroute's routing undone; `dawroute auto` or `dawroute switch NAME` turns it back on"

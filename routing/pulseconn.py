@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 from routing.backends.composite import uses_pulse
 from routing.backends.pulse import Disconnected, PulseBackend, ServerError
-from routing.config import Config
 from routing.reconnect import Reconnect
+from routing.settings import Config
 
 log = logging.getLogger("routing.daemon")  # the daemon's log lines keep their name
 

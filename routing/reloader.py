@@ -14,11 +14,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from routing import notify, yamlsource
-from routing.config import Config, LoadedConfig, check_all
+from routing import notify
 from routing.contract import Reloaded
 from routing.errors import MAX_SHOWN, ConfigInvalid, ConfigIssue, issue_lines
-from routing.profiles import Profile, ProfileSet
+from routing.format import yamlsource
+from routing.format.config import LoadedConfig, check_all
+from routing.format.profiles import ProfileSet
+from routing.profile import Profile
+from routing.settings import Config
 
 log = logging.getLogger("routing.daemon")  # the daemon's log lines keep their name
 

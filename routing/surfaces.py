@@ -12,12 +12,12 @@ from typing import Any
 
 from routing import osc as osc_feedback
 from routing import triggers
-from routing.config import Config
 from routing.contract import Changed
 from routing.errors import DawrouteError
 from routing.midi import MidiControl
 from routing.osc import OscControl
 from routing.policy import Cause, Trigger
+from routing.settings import Config
 from routing.tasks import Tasks
 from routing.triggers import TriggerState
 
