@@ -368,7 +368,7 @@ def _hotplug_with_devices(
 
 
 def _many_profiles(n: int, work: Path) -> dict[str, Any]:
-    from routing.config import check_all
+    from routing.format.config import check_all
 
     d = work / "many-profiles"
     d.mkdir(exist_ok=True)

@@ -364,7 +364,7 @@ async def _observe() -> Any:
     """The pulse server's view, or bare ALSA's without one (config.yaml's `backend`)."""
     from routing.backends.composite import connect_server
     from routing.backends.pulse import ServerError
-    from routing.config import load_config
+    from routing.format.config import load_config
 
     loaded, _issues = load_config(paths.config_file())
     try:
@@ -395,7 +395,7 @@ def split_paths(given: Sequence[Path]) -> tuple[list[Path], Path | None]:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from routing.config import check_all
+    from routing.format.config import check_all
 
     profile_paths, config_path = split_paths(args.paths)
     if not args.paths and not profile_paths[0].exists():
@@ -406,7 +406,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         )
         return ConfigInvalid.exit_code
     from routing.errors import ConfigIssue
-    from routing.profiles import profile_files
+    from routing.format.profiles import profile_files
 
     profiles, _, issues = check_all(profile_paths, config_path)
     for p in profile_paths:
@@ -443,8 +443,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from routing.config import config_schema
-    from routing.profiles import profile_schema
+    from routing.format.config import config_schema
+    from routing.format.profiles import profile_schema
 
     print(json.dumps(config_schema() if args.config else profile_schema(), indent=2))
     return 0
@@ -527,8 +527,9 @@ def cmd_midi_monitor(args: argparse.Namespace) -> int:
 
 def cmd_midi_learn(args: argparse.Namespace) -> int:
     from routing import midi
-    from routing.config import check_all
-    from routing.learn import add_trigger, messages
+    from routing.format.config import check_all
+    from routing.format.configedit import add_trigger
+    from routing.learn import messages
     from routing.triggers import as_trigger_yaml
 
     if args.switch:
@@ -705,7 +706,9 @@ def cmd_completion(args: argparse.Namespace) -> int:
     from routing import completion
 
     if args.profile_names:
-        for name in completion.profile_names(paths.profiles_dir()):
+        from routing.format.profiles import profile_names
+
+        for name in profile_names(paths.profiles_dir()):
             print(name)
         return 0
     print(completion.script(args.shell), end="")

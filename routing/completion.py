@@ -19,27 +19,6 @@ INSTALL = {
 NAMES_COMMAND = "dawroute completion --profile-names 2>/dev/null"
 
 
-def profile_names(directory: Path) -> list[str]:
-    """Profile names in the files of `directory` (one profile or `profiles: [...]` each);
-    unreadable or invalid files are passed over — `dawroute check` is for those."""
-    import yaml
-
-    from routing.profiles import profile_files
-
-    names: list[str] = []
-    for path in profile_files([directory]) if directory.is_dir() else []:
-        try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, yaml.YAMLError):
-            continue
-        items = doc.get("profiles") if isinstance(doc, dict) and "profiles" in doc else [doc]
-        for item in items if isinstance(items, list) else []:
-            name = item.get("name") if isinstance(item, dict) else None
-            if isinstance(name, str) and name not in names:
-                names.append(name)
-    return names
-
-
 def _profiles_completer() -> dict[str, Any]:
     return {
         "bash": "_dawroute_profile_names",

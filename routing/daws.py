@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from routing import presets
+from routing.format import presets
 from routing.model import Port, Stream
 
 

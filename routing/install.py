@@ -87,8 +87,8 @@ def _refresh(path: Path, text: str, report: Report) -> None:
 
 
 def write_schemas(config_dir: Path, report: Report) -> None:
-    from routing.config import config_schema
-    from routing.profiles import profile_schema
+    from routing.format.config import config_schema
+    from routing.format.profiles import profile_schema
 
     schema_dir = config_dir / "schema"
     for name, schema in (

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from routing.model import Device, Direction
-from routing.profiles import Selector
+from routing.profile import Selector
 
 
 def text_matches(pattern: str, value: str | None) -> bool:

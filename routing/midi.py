@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from routing import libjack
-from routing.config import Feedback, Midi
 from routing.matching import text_matches
 from routing.reconnect import Reconnect
+from routing.settings import Feedback, Midi
 from routing.triggers import led_messages
 
 log = logging.getLogger(__name__)

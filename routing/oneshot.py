@@ -19,13 +19,13 @@ from routing.apply import apply_plan, plan_ops
 from routing.backends import composite
 from routing.backends.composite import Backends
 from routing.backends.pulse import ServerError
-from routing.config import check_all
 from routing.errors import (
     ConfigInvalid,
     ProfileNotApplied,
     ServerUnavailable,
     refused,
 )
+from routing.format.config import check_all
 from routing.model import Op, Plan, Snapshot
 from routing.refusal import Refusal
 from routing.state import State

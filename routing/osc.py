@@ -26,8 +26,8 @@ from typing import Any
 from pythonosc.osc_message_builder import OscMessageBuilder
 from pythonosc.osc_packet import OscPacket
 
-from routing.config import Osc
-from routing.endpoint import parse_endpoint
+from routing.format.endpoint import parse_endpoint
+from routing.settings import Osc
 from routing.triggers import Action, Do
 
 log = logging.getLogger(__name__)

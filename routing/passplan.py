@@ -1,7 +1,7 @@
 """Pure: the rules of one daemon pass that are decisions, not wiring — which requests are
 decided, the ops a request adds, the state a decision or an `off` leaves, the `list` rows.
 
-routing.daemon runs the pass (observe, apply, save, publish); what it does with the
+routing.passes runs the pass (observe, apply, save, publish); what it does with the
 results is decided here, from values alone, so it can be tested without a server.
 """
 
@@ -14,7 +14,7 @@ from routing import alsaplan, policy
 from routing.contract import ProfileRow
 from routing.model import Connect, Disconnect, Link, Op, Plan, SetVolume, Snapshot, State
 from routing.policy import Cause, Decision
-from routing.profiles import Profile
+from routing.profile import Profile
 
 OFF_REASON = (
     "off: dawroute's routing undone; `dawroute auto` or `dawroute switch NAME` turns it back on"

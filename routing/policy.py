@@ -28,7 +28,7 @@ from routing.model import (
     VirtualSink,
 )
 from routing.portmap import plan_links
-from routing.profiles import AlsoOutput, Output, Profile
+from routing.profile import AlsoOutput, Output, Profile
 from routing.refusal import Refusal
 
 

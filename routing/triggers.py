@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from routing.config import Feedback, Led, Trigger
 from routing.matching import text_matches
+from routing.settings import Feedback, Led, Trigger
 
 
 class Kind(StrEnum):

@@ -10,7 +10,7 @@ from routing.contract import Event
 from routing.errors import ConfigIssue
 from routing.model import Snapshot, State
 from routing.policy import Decision
-from routing.profiles import Profile
+from routing.profile import Profile
 
 
 @dataclass(frozen=True, slots=True)

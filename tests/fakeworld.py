@@ -22,7 +22,7 @@ from routing.model import (
     Stream,
     UnloadVirtual,
 )
-from routing.profiles import Profile
+from routing.profile import Profile
 
 
 def sink(
@@ -128,7 +128,7 @@ def physical_channels(
 
 def parsed(yaml_text: str) -> tuple[Profile, ...]:
     """The profiles of a test's YAML, which must have no errors."""
-    from routing.profiles import parse_profiles
+    from routing.format.profiles import parse_profiles
 
     loaded, issues = parse_profiles(yaml_text, "p.yaml")
     assert not [i for i in issues if i.severity == "error"]

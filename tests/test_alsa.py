@@ -18,6 +18,7 @@ from routing import alsaconf, alsaplan, policy
 from routing.apply import Owner, owner, plan_ops, stage
 from routing.backends import alsa as alsa_backend
 from routing.contract import Status
+from routing.format.profiles import parse_profiles
 from routing.model import (
     Device,
     Direction,
@@ -29,7 +30,7 @@ from routing.model import (
     Stream,
     WriteAlsaConfig,
 )
-from routing.profiles import Profile, parse_profiles
+from routing.profile import Profile
 from routing.state import State
 
 GOLDEN = Path(__file__).parent / "golden" / "alsa"

@@ -15,9 +15,9 @@ from routing import policy, reconcile
 from routing.apply import apply_plan
 from routing.backends.composite import Backends
 from routing.backends.pulse import PulseBackend
+from routing.format.profiles import load_profiles_or_raise
 from routing.model import OWNER_PROPERTY
 from routing.policy import Cause, Trigger
-from routing.profiles import load_profiles_or_raise
 from routing.state import State
 from testbed import sandbox
 from tests.conftest import wait_until

@@ -18,7 +18,7 @@ from routing.backends import capguard
 from routing.guard import ALL, GuardCaps, _tightened, guard_caps
 from routing.model import Device, Snapshot
 from routing.policy import Trigger, decide
-from routing.profiles import Profile
+from routing.profile import Profile
 from routing.state import State
 from testbed import sandbox
 from testbed.sampler import Sampler

@@ -13,9 +13,10 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from routing.format.profiles import parse_profiles
 from routing.model import Device, MoveStream, SetVolume, Snapshot
 from routing.policy import Cause, Trigger, candidate, decide
-from routing.profiles import Profile, parse_profiles
+from routing.profile import Profile
 from routing.reconcile import TOLERANCE, ops
 from routing.state import State
 from tests.fakeworld import apply_op, daw, physical_channels, sink
@@ -216,7 +217,7 @@ def test_no_channel_is_ever_above_its_own_profiles_cap(steps) -> None:
 
 
 def test_check_warns_where_two_profiles_drive_the_same_channels_with_other_caps() -> None:
-    from routing.profiles import cross_check
+    from routing.format.profiles import cross_check
 
     loaded, _ = parse_profiles(STUDIO_YAML, "studio.yaml")
     found = [i.format() for i in cross_check(loaded) if "another cap" in i.message]
@@ -234,7 +235,7 @@ def test_check_warns_where_two_profiles_drive_the_same_channels_with_other_caps(
 
 
 def test_check_is_quiet_for_monitors_and_phones_on_separate_pairs() -> None:
-    from routing.profiles import cross_check
+    from routing.format.profiles import cross_check
 
     text = STUDIO_YAML.split("  - name: loud-tracking", maxsplit=1)[0]
     loaded, _ = parse_profiles(text, "studio.yaml")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from routing.cli import main
-from routing.profiles import parse_profiles
+from routing.format.profiles import parse_profiles
 from tests.daemonrun import install_examples
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "profiles"

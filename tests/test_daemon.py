@@ -54,10 +54,13 @@ def test_manual_switch_holds_until_auto_and_ends_when_its_device_leaves(
     # `switch` replies once the server took the changes; PipeWire finishes a move ms later
     wait_until(lambda: routed_to_ours(server, "phones-3-4"), what="switched")
     sandbox.plug(server, GUEST)  # tracking-duo (priority 95) becomes possible…
+    # `list` shows a pass's snapshot only once that pass has decided and committed, so
+    # the pass that saw the guest amp is over: had it taken over, it would show by now
     wait_until(lambda: present(daemon, "tracking-duo"), what="the daemon to see the guest amp")
-    assert routed_to_ours(server, "phones-3-4")  # …and does NOT take over from the manual choice
     st = daemon.status()
-    assert st["manual"] == "phones-3-4" and st["manual_since"]
+    assert (st["active"], st["manual"]) == ("phones-3-4", "phones-3-4") and st["manual_since"]
+    assert not [e for e in st["events"] if e.get("profile") == "tracking-duo"]
+    assert routed_to_ours(server, "phones-3-4")  # …and does NOT take over from the manual choice
     daemon.cli("auto")
     wait_until(lambda: routed_to_ours(server, "tracking-duo"), what="automatic again")
     daemon.cli("switch", "mono-check")
@@ -66,7 +69,10 @@ def test_manual_switch_holds_until_auto_and_ends_when_its_device_leaves(
     wait_until(lambda: routed_to_ours(server, "speakers"), what="fallback after manual device left")
     # WirePlumber 0.5 restores the previous default (our speakers sink) by itself, so the
     # server can show the fallback before the daemon's pass has ended the manual choice
-    wait_until(lambda: daemon.status()["manual"] is None, what="the manual choice to end")
+    wait_until(lambda: daemon.status()["active"] == "speakers", what="the fallback's pass")
+    st = daemon.status()  # one committed pass: the fallback, its reason, the manual choice gone
+    assert st["manual"] is None and st["reason"].startswith("speakers")
+    assert st["outputs"] and all(o["present"] for o in st["outputs"])
 
 
 def present(daemon: Running, profile: str) -> bool:

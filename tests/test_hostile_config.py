@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from routing import yamlsource
-from routing.config import check_all
+from routing.format import yamlsource
+from routing.format.config import check_all
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -23,6 +23,7 @@ from routing import jackgraph, jackplan, policy
 from routing.apply import Owner, owner, plan_ops, stage
 from routing.backends.bridge import BridgeBackend
 from routing.backends.composite import Backends, server_mode
+from routing.format.profiles import parse_profiles
 from routing.model import (
     Connect,
     Device,
@@ -37,7 +38,7 @@ from routing.model import (
     StopBridge,
     Stream,
 )
-from routing.profiles import Profile, parse_profiles
+from routing.profile import Profile
 from routing.state import State
 from testbed import sandbox
 from tests.conftest import hermetic_env, wait_until

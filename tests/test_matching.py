@@ -6,7 +6,7 @@ import pytest
 
 from routing.matching import matches, resolve, suggest_selector
 from routing.model import Direction
-from routing.profiles import Selector
+from routing.profile import Selector
 from tests.fakeworld import sink
 
 FULLA = sink(

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routing.config import parse_config
-from routing.endpoint import parse_endpoint
+from routing.format.config import parse_config
+from routing.format.endpoint import parse_endpoint
 from routing.osc import (
     View,
     action_for,

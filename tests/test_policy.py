@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import functools
 
+from routing.format.profiles import parse_profiles
 from routing.model import Snapshot
 from routing.policy import Cause, Trigger, decide
-from routing.profiles import Profile, parse_profiles
+from routing.profile import Profile
 from routing.refusal import Refusal
 from routing.state import State
 from tests.fakeworld import daw, parsed, sink

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from routing import presets
+from routing.format import presets
+from routing.format.profiles import parse_profiles
 from routing.model import Device, Direction, Port, Snapshot
 from routing.policy import is_daw
 from routing.portmap import daw_ports, plan_links
-from routing.profiles import DEFAULT_DAW_APPS, parse_profiles
+from routing.profile import DEFAULT_DAW_APPS
 
 ROOT = Path(__file__).resolve().parent.parent
 

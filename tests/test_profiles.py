@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from routing.cli import main, split_paths
-from routing.config import check_all, config_schema, parse_config
 from routing.errors import ConfigIssue
-from routing.profiles import parse_profiles, profile_schema
+from routing.format.config import check_all, config_schema, parse_config
+from routing.format.profiles import parse_profiles, profile_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "profiles"

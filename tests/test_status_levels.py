@@ -53,7 +53,7 @@ profiles:
 
 
 def _profiles():
-    from routing.profiles import parse_profiles
+    from routing.format.profiles import parse_profiles
 
     loaded, issues = parse_profiles(PROFILES, "p.yaml")
     assert not issues

@@ -14,9 +14,10 @@ from routing import policy, reconcile
 from routing.apply import apply_plan
 from routing.backends.composite import Backends
 from routing.backends.pulse import PulseBackend
-from routing.config import check_all
+from routing.format.config import check_all
+from routing.format.profiles import load_profiles_or_raise
 from routing.policy import Trigger
-from routing.profiles import Profile, load_profiles_or_raise
+from routing.profile import Profile
 from routing.state import State
 from testbed import sandbox
 from tests.conftest import wait_until

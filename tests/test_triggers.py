@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from routing.config import Feedback, Led, Trigger
+from routing.settings import Feedback, Led, Trigger
 from routing.triggers import (
     Action,
     Do,

@@ -23,7 +23,7 @@ from routing.backends.jack import JackBackend, JackUnavailable
 from routing.backends.pipewire import ClockBackend
 from routing.backends.pulse import PulseBackend, ServerError
 from routing.model import ServerKind, Snapshot
-from routing.profiles import Profile
+from routing.profile import Profile
 
 log = logging.getLogger(__name__)
 

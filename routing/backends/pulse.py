@@ -38,7 +38,7 @@ from routing.model import (
     UnloadVirtual,
     VirtualSink,
 )
-from routing.profiles import pulse_position, short_position
+from routing.positions import pulse_position, short_position
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 from pydantic.dataclasses import dataclass as pdataclass
 
-from routing import yamlsource
+from routing import settings
 from routing.errors import ConfigIssue
-from routing.invalid import Invalid
-from routing.profiles import (
+from routing.format import plain, yamlsource
+from routing.format.invalid import Invalid
+from routing.format.profiles import (
     STRICT,
     Pattern,
     ProfileName,
@@ -24,10 +25,10 @@ from routing.profiles import (
     read_text,
     validate_document,
 )
+from routing.settings import SimpleAction
 
 MidiNumber = Annotated[int, Field(ge=0, le=127)]
 MidiChannel = Annotated[int, Field(ge=1, le=16)]
-SimpleAction = Literal["next", "previous", "auto", "volume_up", "volume_down"]
 
 
 @pdataclass(frozen=True, config=STRICT)
@@ -71,15 +72,6 @@ class Trigger:
             )
         return self
 
-    def message_key(self) -> tuple[str, int | None, str, int]:
-        kind = "note" if self.note is not None else "cc" if self.cc is not None else "program"
-        number = self.note if self.note is not None else self.cc if self.cc is not None else 0
-        number = self.program if kind == "program" and self.program is not None else number
-        return (self.port, self.channel, kind, number)
-
-    def profiles(self) -> tuple[str, ...]:
-        return (self.switch,) if self.switch else tuple(self.toggle or ())
-
 
 @pdataclass(frozen=True, config=STRICT)
 class Led:
@@ -113,7 +105,7 @@ class Midi:
 def _parse_endpoint(value: Any) -> str:
     """'127.0.0.1:9000', 'localhost:9000', '[::1]:9000' → normalised 'host:port' (IP literals
     only: the daemon never waits on a name lookup)."""
-    from routing.endpoint import parse_endpoint
+    from routing.format.endpoint import parse_endpoint
 
     if not isinstance(value, str):
         raise Invalid('expected `host:port` in quotes, e.g. `"127.0.0.1:9000"`')
@@ -142,7 +134,7 @@ class Osc:
 
     @model_validator(mode="after")
     def _loopback(self) -> Osc:
-        from routing.endpoint import parse_endpoint
+        from routing.format.endpoint import parse_endpoint
 
         if self.listen is None and not self.feedback:
             raise Invalid(
@@ -183,7 +175,7 @@ class Config:
 
 @dataclass(frozen=True, slots=True)
 class LoadedConfig:
-    config: Config
+    config: settings.Config  # converted from the format's Config once validated
     file: str | None
     doc: yamlsource.Located | None  # kept to locate cross-checks against profiles
 
@@ -191,24 +183,28 @@ class LoadedConfig:
 def parse_config(text: str, file: str) -> tuple[LoadedConfig, list[ConfigIssue]]:
     doc = yamlsource.load(text, file)
     if doc.syntax_error:
-        return LoadedConfig(Config(), file, doc), doc.issues
+        return LoadedConfig(settings.Config(), file, doc), doc.issues
     if doc.data is None:
-        return LoadedConfig(Config(), file, doc), []
+        return LoadedConfig(settings.Config(), file, doc), []
     if not isinstance(doc.data, dict):
-        return LoadedConfig(Config(), file, doc), [
+        return LoadedConfig(settings.Config(), file, doc), [
             doc.issue((), "expected settings as `key: value` lines", "see docs/config.md")
         ]
     parsed = validate_document(doc, adapter(Config), Config)
     issues = sorted(doc.issues, key=lambda i: (i.line, i.column))
-    return LoadedConfig(parsed or Config(), file, doc), issues
+    return LoadedConfig(to_plain(parsed or Config()), file, doc), issues
+
+
+def to_plain(config: Config) -> settings.Config:
+    return plain.convert(config, settings, settings.Config)
 
 
 def load_config(path: Path | None) -> tuple[LoadedConfig, list[ConfigIssue]]:
     if path is None or not path.exists():
-        return LoadedConfig(Config(), None, None), []
+        return LoadedConfig(settings.Config(), None, None), []
     text, problem = read_text(path)
     if problem:
-        return LoadedConfig(Config(), str(path), None), [problem]
+        return LoadedConfig(settings.Config(), str(path), None), [problem]
     return parse_config(text, str(path))
 
 
@@ -256,7 +252,7 @@ def cross_check(loaded: LoadedConfig, profiles: ProfileSet) -> list[ConfigIssue]
 def stray_configs(profile_paths: Sequence[Path], config_path: Path | None) -> list[ConfigIssue]:
     """A config.yaml inside a profiles directory that is not the config file in use: its
     settings are not read, which is worth a warning rather than silence."""
-    from routing.profiles import CONFIG_NAME
+    from routing.format.profiles import CONFIG_NAME
 
     issues = []
     for p in profile_paths:
@@ -283,7 +279,7 @@ def check_all(
     profile_paths: Sequence[Path], config_path: Path | None
 ) -> tuple[ProfileSet, LoadedConfig, list[ConfigIssue]]:
     """Everything `dawroute check` and a daemon reload validate, in one place."""
-    from routing.profiles import load_profiles
+    from routing.format.profiles import load_profiles
 
     profiles, issues = load_profiles(profile_paths)
     loaded, config_issues = load_config(config_path)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass
 
-from routing.invalid import Invalid
+from routing.format.invalid import Invalid
 
 
 @dataclass(frozen=True, slots=True)

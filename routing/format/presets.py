@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from routing.invalid import Invalid
+from routing.format.invalid import Invalid
 
 
 @dataclass(frozen=True, slots=True)

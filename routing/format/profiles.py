@@ -30,10 +30,13 @@ from pydantic import (
 )
 from pydantic.dataclasses import dataclass as pdataclass
 
-from routing import presets, yamlsource
+from routing import profile as plain_model
 from routing.errors import ConfigInvalid, ConfigIssue
-from routing.invalid import Invalid
+from routing.format import plain, presets, yamlsource
+from routing.format.invalid import Invalid
 from routing.model import channel_label
+from routing.positions import short_position
+from routing.profile import DEFAULT_DAW_APPS, SELECTOR_KEYS
 
 STRICT = ConfigDict(extra="forbid")
 CONFIG_NAME = "config.yaml"
@@ -44,33 +47,6 @@ MAX_FILE_BYTES = 256 * 1024  # per file; the example profiles are under 1 KiB
 KNOWN_RATES = (22050, 32000, 44100, 48000, 88200, 96000, 176400, 192000, 352800, 384000)
 QUANTUM_MIN, QUANTUM_MAX = 16, 8192
 BOOST_MAX = 150.0
-
-_POSITIONS = {
-    "FL": "front-left", "FR": "front-right", "FC": "front-center", "LFE": "lfe",
-    "RL": "rear-left", "RR": "rear-right", "SL": "side-left", "SR": "side-right",
-    "RC": "rear-center", "FLC": "front-left-of-center", "FRC": "front-right-of-center",
-    "MONO": "mono",
-}  # fmt: skip
-_LONG_TO_SHORT = {v: k for k, v in _POSITIONS.items()}
-
-
-def short_position(name: str) -> str | None:
-    """'front-left' / 'fl' / 'aux2' → 'FL' / 'AUX2'; None if not a channel position."""
-    n = name.strip()
-    up = n.upper()
-    if up in _POSITIONS:
-        return up
-    if n.lower() in _LONG_TO_SHORT:
-        return _LONG_TO_SHORT[n.lower()]
-    m = re.fullmatch(r"AUX(\d{1,2})", up)
-    if m and int(m.group(1)) < 64:
-        return f"AUX{int(m.group(1))}"
-    return None
-
-
-def pulse_position(short: str) -> str:
-    """'FL' → 'front-left', 'AUX2' → 'aux2' (PulseAudio channel-map names)."""
-    return _POSITIONS.get(short) or short.lower()
 
 
 def _parse_volume(value: Any) -> float:
@@ -246,9 +222,6 @@ class Selector:
         return tuple((f, v) for f in SELECTOR_KEYS if (v := getattr(self, f)) is not None)
 
 
-SELECTOR_KEYS = ("usb", "serial", "card", "name", "description")
-
-
 def no_selector() -> Invalid:
     return Invalid(
         "no device selector",
@@ -342,12 +315,6 @@ class Output(Selector):
         _require_selector(self)
         _volume_within_cap(self.volume, self.max_volume, self.boost)
         return self
-
-
-DEFAULT_DAW_APPS = (
-    "REAPER", "~^ardour", "~bitwig", "Renoise", "Qtractor", "LMMS",
-    "~waveform|tracktion", "MusE", "Zrythm",
-)  # fmt: skip
 
 
 def _parse_presets(value: Any) -> tuple[str, ...]:
@@ -512,7 +479,7 @@ def _split_key(key: str) -> yamlsource.Path_:
 
 @dataclass(frozen=True, slots=True)
 class LoadedProfile:
-    profile: Profile
+    profile: plain_model.Profile  # converted from the format's Profile once validated
     source: Source
 
 
@@ -549,7 +516,7 @@ class ProfileSet:
         """Every profile name the files declare, including those of profiles with errors."""
         return set(self.names()) | {u.name for u in self.unloaded if u.name is not None}
 
-    def get(self, name: str) -> Profile | None:
+    def get(self, name: str) -> plain_model.Profile | None:
         return next((p.profile for p in self.profiles if p.profile.name == name), None)
 
 
@@ -741,6 +708,25 @@ def profile_files(paths: Sequence[Path]) -> list[Path]:
     return out
 
 
+def profile_names(directory: Path) -> list[str]:
+    """Profile names in the files of `directory` (one profile or `profiles: [...]` each);
+    unreadable or invalid files are passed over — `dawroute check` is for those."""
+    import yaml
+
+    names: list[str] = []
+    for path in profile_files([directory]) if directory.is_dir() else []:
+        try:
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, yaml.YAMLError):
+            continue
+        items = doc.get("profiles") if isinstance(doc, dict) and "profiles" in doc else [doc]
+        for item in items if isinstance(items, list) else []:
+            name = item.get("name") if isinstance(item, dict) else None
+            if isinstance(name, str) and name not in names:
+                names.append(name)
+    return names
+
+
 def _kind(mode: int) -> str:
     for test, name in (
         (stat.S_ISFIFO, "a named pipe (FIFO)"),
@@ -858,7 +844,8 @@ def parse_profile_file(text: str, file: str) -> ParsedFile:
     loaded = []
     for prof, path in found:
         line, col = doc.where((*path, "name"))
-        loaded.append(LoadedProfile(prof, Source(file, line, col, doc, path)))
+        converted = plain.convert(prof, plain_model, plain_model.Profile)
+        loaded.append(LoadedProfile(converted, Source(file, line, col, doc, path)))
     issues = list(dict.fromkeys([*doc.issues, *extra]))  # the block checks repeat pydantic's
     return ParsedFile(loaded, sorted(issues, key=lambda i: (i.line, i.column)), unloaded)
 
@@ -965,7 +952,7 @@ def _drives(
     """(key, device selector, channels or None for all, cap) of each output a profile sets
     levels on itself (`also: {profile: …}` is that profile's own output)."""
     out = lp.profile.output
-    specs: list[tuple[str, Output | AlsoOutput]] = [("output", out)]
+    specs: list[tuple[str, plain_model.Output | plain_model.AlsoOutput]] = [("output", out)]
     specs += [(f"output.also[{i}]", a) for i, a in enumerate(out.also) if a.profile is None]
     return [
         (
