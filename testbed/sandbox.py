@@ -481,6 +481,7 @@ def _start_jackd(period: int, rate: int) -> Stack:
                     ["jack_lsp"], env=stack.env, capture_output=True, timeout=5
                 ).stdout
             ),
+            timeout=30.0,  # a start is ~1 s; with both cores busy (CI beside a VM) it took >10 s
             what="jackd ports",
         )
     return stack

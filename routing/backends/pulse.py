@@ -320,11 +320,27 @@ class PulseBackend:
         sink = await self.pulse.get_sink_by_name(name)
         return int(sink.index), len(sink.volume.values)
 
+    async def _until_listed(self, name: str, timeout: float = 2.0) -> None:
+        """pipewire-pulse 0.3.65 answers a module load before it lists the sink: under
+        load a move to it right after failed with "no such sink" (seen in CI with both
+        cores busy). Wait until it is there; PulseAudio lists it at once."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            try:
+                await self.pulse.get_sink_by_name(name)
+                return
+            except (pulsectl.PulseIndexError, pulsectl.PulseOperationFailed):
+                if loop.time() > deadline:
+                    raise
+                await asyncio.sleep(0.005)
+
     async def _run(self, op: Op) -> None:
         p = self.pulse
         match op:
             case LoadVirtual(sink=v):
                 await p.module_load(*module_args(v))
+                await self._until_listed(v.name)
             case UnloadVirtual(module=m):
                 await p.module_unload(m)
             case SetVolume(device=name, volume=vol, channels=()):
