@@ -982,6 +982,8 @@ class Daemon:
         if midi_changed and not initial:
             self._trigger_state = TriggerState()
             self._restart_midi()
+        elif self.midi is not None:
+            self.midi.rescan()  # a reload also looks for controllers again
         if not initial:
             self._configure_notifications()
         if osc_changed and not initial:
