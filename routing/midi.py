@@ -124,8 +124,8 @@ class MidiControl:
         self._retry.reset()
         if self.api_name == "jack":
             self._watch_jack()
-        else:
-            self._watch_seq()
+        elif not self._watch_seq():
+            return
         self.rescan()
 
     def _unavailable(self, why: str) -> None:
@@ -152,12 +152,18 @@ class MidiControl:
         client.activate()
         self._watch = client
 
-    def _watch_seq(self) -> None:
-        """The ALSA sequencer's announcements: controllers coming and going."""
+    def _watch_seq(self) -> bool:
+        """The ALSA sequencer's announcements: controllers coming and going. When the
+        sequencer cannot be opened now (e.g. alsa-lib's configuration failing to load for
+        a moment: ~/.asoundrc including dawroute's file before the daemon first wrote it),
+        the slow retry of an unavailable API, as for a JACK server that is not there."""
         try:
             self._seq = SeqAnnounce(self.loop, self.rescan)
         except SeqUnavailable as exc:
-            log.warning("no ALSA sequencer announcements (%s); rescan with SIGHUP", exc)
+            self.api = None
+            self._unavailable(str(exc))
+            return False
+        return True
 
     def _jack_gone(self) -> None:
         log.warning("JACK server went away; MIDI triggers paused until it is back")
