@@ -12,7 +12,7 @@ import math
 import re
 from collections.abc import Sequence
 
-from routing.model import Device, Direction, Plan, Snapshot
+from routing.model import Device, Direction, OutputPlan, Plan, Snapshot
 
 # The first of these a card has with a playback volume carries the profile's level; a
 # card with none of them uses its first playback volume control (ALSA's own order).
@@ -146,15 +146,21 @@ def neutral(path: str, why: str) -> str:
 
 
 def render(plan: Plan, snapshot: Snapshot, path: str) -> str:
-    """The managed file for a plan: the ALSA default on the plan's first output (through
-    `route` for a channel pair or mono), capture on the profile's input when it has one."""
-    out = plan.outputs[0] if plan.outputs else None
-    dev = snapshot.device(out.device) if out is not None else None
-    if out is None or dev is None or dev.card_id is None:
+    """The managed file for a plan: the ALSA default on the plan's output (through `route`
+    for a channel pair or mono; on several cards at once through `multi`, `also:`),
+    capture on the profile's input when it has one."""
+    parts = [
+        (o, dev)
+        for o in plan.outputs
+        if (dev := snapshot.device(o.device)) is not None and dev.card_id is not None
+    ]
+    if not parts:
         return neutral(path, f"profile '{plan.profile}' has no ALSA output present")
-    playback = _playback(dev, out.channels, out.mono)
+    out, dev = parts[0]
+    playback = _playback(dev, out.channels, out.mono) if len(parts) == 1 else _multi(parts)
     source = snapshot.device(plan.default_source, Direction.SOURCE) if plan.default_source else None
-    description = _quote(f"dawroute: {plan.profile} ({dev.label})")
+    labels = " + ".join(d.label for _, d in parts)
+    description = _quote(f"dawroute: {plan.profile} ({labels})")
     lines = _header(path, plan.target, f"profile: {plan.profile}")
     lines += ["", "pcm.!default {"]
     if source is not None and source.card_id is not None:
@@ -195,23 +201,69 @@ def _playback(dev: Device, channels: tuple[str, ...] | None, mono: bool) -> list
     mono (route picks the device channels; plughw adapts format and rate)."""
     if channels is None and not mono:
         return ["\ttype plug", f'\tslave.pcm "{_hw(dev)}"']
-    targets = [channel_index(c) for c in channels] if channels else [0, 1]
-    count = max(channel_count(dev), *(t + 1 for t in targets))
-    table: list[str] = []
-    if mono or len(targets) == 1:  # both inputs summed onto each target channel
-        for t in targets:
-            table += [f"\t\tttable.0.{t} 0.5", f"\t\tttable.1.{t} 0.5"]
-    else:
-        table += [f"\t\tttable.0.{targets[0]} 1", f"\t\tttable.1.{targets[1]} 1"]
+    targets, count = _targets(dev, channels)
     return [
         "\ttype plug",
         "\tslave.pcm {",
         "\t\ttype route",
         f'\t\tslave.pcm "plug{_hw(dev)}"',
         f"\t\tslave.channels {count}",
+        *_table(targets, mono),
+        "\t}",
+    ]
+
+
+def _multi(parts: Sequence[tuple[OutputPlan, Device]]) -> list[str]:
+    """Several cards at once: `plug` → `route` → `multi` over each card's `plughw` (each
+    card adapts format and rate on its own). multi's channels are the cards' channels one
+    after the other; route puts the stereo input on each output's own channels."""
+    slaves: list[str] = []
+    bindings: list[str] = []
+    table: list[str] = []
+    base = 0
+    for i, (o, dev) in enumerate(parts):
+        name = chr(ord("a") + i)
+        targets, count = _targets(dev, o.channels)
+        slaves += [
+            f'\t\t\tslaves.{name}.pcm "plug{_hw(dev)}"',
+            f"\t\t\tslaves.{name}.channels {count}",
+        ]
+        for ch in range(count):
+            bindings += [
+                f"\t\t\tbindings.{base + ch}.slave {name}",
+                f"\t\t\tbindings.{base + ch}.channel {ch}",
+            ]
+        table += _table([base + t for t in targets], o.mono)
+        base += count
+    return [
+        "\ttype plug",
+        "\tslave.pcm {",
+        "\t\ttype route",
+        "\t\tslave.pcm {",
+        "\t\t\ttype multi",
+        *slaves,
+        *bindings,
+        "\t\t}",
+        f"\t\tslave.channels {base}",
         *table,
         "\t}",
     ]
+
+
+def _targets(dev: Device, channels: tuple[str, ...] | None) -> tuple[list[int], int]:
+    """The device channels an output plays on (default: the first two) and how many
+    channels the device is opened with."""
+    targets = [channel_index(c) for c in channels] if channels else [0, 1]
+    return targets, max(channel_count(dev), *(t + 1 for t in targets))
+
+
+def _table(targets: Sequence[int], mono: bool) -> list[str]:
+    """route's table from the stereo input to the target channels."""
+    if mono or len(targets) == 1:  # both inputs summed onto each target channel
+        return [
+            line for t in targets for line in (f"\t\tttable.0.{t} 0.5", f"\t\tttable.1.{t} 0.5")
+        ]
+    return [f"\t\tttable.0.{targets[0]} 1", f"\t\tttable.1.{targets[1]} 1"]
 
 
 def _quote(text: str) -> str:

@@ -1,5 +1,7 @@
 """MIDI ports through python-rtmidi: inputs matched by name, LED output, controllers that
-come and go. I/O only: what a message means is decided in routing.triggers.
+come and go (JACK's port registration callback, or the ALSA sequencer's announcements
+through routing.seqannounce). I/O only: what a message means is decided in
+routing.triggers, which ports to open in routing.midiplan.
 
 Threads: rtmidi calls back on its own thread and JACK on its thread; both only hand
 over to the asyncio loop with call_soon_threadsafe.
@@ -24,7 +26,9 @@ from typing import Any
 
 from routing import libjack
 from routing.matching import text_matches
+from routing.midiplan import plan_ports
 from routing.reconnect import Reconnect
+from routing.seqannounce import SeqAnnounce, SeqUnavailable
 from routing.settings import Feedback, Midi
 from routing.triggers import led_messages
 
@@ -33,6 +37,13 @@ log = logging.getLogger(__name__)
 CLIENT_NAME = "dawroute"
 SEQ_DEVICE = Path("/dev/snd/seq")
 JACK_RETRY_MAX = 10.0  # seconds between attempts to reach a JACK server that is not there
+
+
+# A hardware controller is on the ALSA sequencer; JACK sees it only through a bridge
+JACK_HINT = (
+    "JACK MIDI is in use: a controller on the ALSA sequencer (USB, snd-virmidi) shows in "
+    "JACK only through a2jmidid or jackd -X seq; or set midi.api: alsa"
+)
 
 
 class MidiUnavailable(Exception):
@@ -100,6 +111,7 @@ class MidiControl:
     output: _Open | None = None
     active: str | None = None
     _watch: Any = None
+    _seq: SeqAnnounce | None = None  # the ALSA sequencer's announcements
     _retry: Reconnect = field(default_factory=lambda: Reconnect(0.5, JACK_RETRY_MAX))
 
     def start(self) -> None:
@@ -112,6 +124,8 @@ class MidiControl:
         self._retry.reset()
         if self.api_name == "jack":
             self._watch_jack()
+        elif not self._watch_seq():
+            return
         self.rescan()
 
     def _unavailable(self, why: str) -> None:
@@ -138,6 +152,19 @@ class MidiControl:
         client.activate()
         self._watch = client
 
+    def _watch_seq(self) -> bool:
+        """The ALSA sequencer's announcements: controllers coming and going. When the
+        sequencer cannot be opened now (e.g. alsa-lib's configuration failing to load for
+        a moment: ~/.asoundrc including dawroute's file before the daemon first wrote it),
+        the slow retry of an unavailable API, as for a JACK server that is not there."""
+        try:
+            self._seq = SeqAnnounce(self.loop, self.rescan)
+        except SeqUnavailable as exc:
+            self.api = None
+            self._unavailable(str(exc))
+            return False
+        return True
+
     def _jack_gone(self) -> None:
         log.warning("JACK server went away; MIDI triggers paused until it is back")
         self.close()
@@ -153,15 +180,13 @@ class MidiControl:
         except Exception as exc:  # rtmidi raises its own SystemError variants
             log.warning("cannot list MIDI ports: %s", exc)
             return
-        wanted = {
-            p for p in available if any(text_matches(t.port, p) for t in self.config.triggers)
-        }
-        for gone in set(self.inputs) - wanted:
+        plan = plan_ports(self.config, available, destinations, self.inputs)
+        for gone in plan.close_inputs:
             log.info("MIDI input %s gone", gone)
             _close(self.inputs.pop(gone).handle)
-        for port in sorted(wanted - set(self.inputs)):
+        for port in plan.open_inputs:
             self._open_input(port, available.index(port))
-        self._rescan_output(destinations)
+        self._rescan_output(plan.output, destinations)
 
     def _open_input(self, port: str, index: int) -> None:
         rtmidi = _rtmidi()
@@ -179,11 +204,7 @@ class MidiControl:
         self.inputs[port] = _Open(handle, port)
         log.info("MIDI input %s opened", port)
 
-    def _rescan_output(self, destinations: list[str]) -> None:
-        fb = self.config.feedback
-        if fb is None:
-            return
-        match = next((p for p in destinations if text_matches(fb.port, p)), None)
+    def _rescan_output(self, match: str | None, destinations: list[str]) -> None:
         if self.output is not None and self.output.port != match:
             _close(self.output.handle)
             self.output = None
@@ -209,9 +230,12 @@ class MidiControl:
     def status(self) -> dict[str, Any]:
         problems = [self.problem] if self.problem else []
         if self.api is not None:
-            problems += unmatched(
+            missing = unmatched(
                 self.config, list(self.inputs), self.output.port if self.output else None
             )
+            if missing and self.api_name == "jack" and SEQ_DEVICE.exists():
+                missing.append(JACK_HINT)
+            problems += missing
         return {
             "api": self.api_name or None,
             "inputs": sorted(self.inputs),
@@ -234,6 +258,9 @@ class MidiControl:
             except Exception:  # the server may be gone already
                 pass
             self._watch = None
+        if self._seq is not None:
+            self._seq.close()
+            self._seq = None
         self.api = None
 
 

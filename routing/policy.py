@@ -306,11 +306,13 @@ def _plan(
     jack_only = outputs[0][1].api == "jack"  # jackd hardware: only DAW ports reach it
     bare_alsa = outputs[0][1].api == "alsa"  # no sound server: the ALSA default, no sinks
     alsa_notes = _alsa_notes(profile, outputs, snapshot) if bare_alsa else ()
-    if jack_only or bare_alsa:
+    if jack_only:
         outputs = outputs[:1]
     virtual: list[VirtualSink] = []
     leaves: list[str] = []
-    several = len(outputs) > 1
+    # several cards at once: a combined sink on a sound server; on bare ALSA the managed
+    # file's `multi` (routing.alsaconf), on jackd links to each card (below)
+    several = len(outputs) > 1 and not bare_alsa
     for i, (spec, dev) in enumerate(outputs):
         remap = (
             None
@@ -334,7 +336,7 @@ def _plan(
         )
         virtual.append(combine)
         target = combine.name
-    links, daw_ports, notes = _links(profile, outputs[0][1], snapshot)
+    links, daw_ports, notes = _links(profile, outputs, snapshot)
     return Plan(
         profile=profile.name,
         target=target,
@@ -361,21 +363,19 @@ def _alsa_notes(
     """What the user must know on bare ALSA: a program playing on another card keeps it
     until it reopens its device (nothing can move it), a mixer that does not exist, the
     outputs that cannot play at the same time without a sound server."""
-    spec, dev = outputs[0]
     notes: list[str] = []
-    controls = [name for name, _ in dev.mixers]
-    if spec.mixer is not None and not any(c.casefold() == spec.mixer.casefold() for c in controls):
-        have = ", ".join(controls) or "none"
-        notes.append(
-            f"output.mixer: '{dev.label}' has no volume control '{spec.mixer}' (it has: {have})"
-        )
-    elif not controls:
-        notes.append(f"'{dev.label}' has no playback volume control: its level cannot be set")
-    if len(outputs) > 1:
-        notes.append(
-            "output.also: playing on several cards at once needs a sound server; on bare "
-            f"ALSA only '{dev.label}' plays"
-        )
+    for spec, dev in outputs:
+        controls = [name for name, _ in dev.mixers]
+        if spec.mixer is not None and not any(
+            c.casefold() == spec.mixer.casefold() for c in controls
+        ):
+            have = ", ".join(controls) or "none"
+            notes.append(
+                f"output.mixer: '{dev.label}' has no volume control '{spec.mixer}' (it has: {have})"
+            )
+        elif not controls:
+            notes.append(f"'{dev.label}' has no playback volume control: its level cannot be set")
+    dev = outputs[0][1]
     if profile.daw.set_default:
         for s in snapshot.streams:
             if s.sink is not None and s.sink != dev.name:
@@ -390,13 +390,30 @@ def _alsa_notes(
 
 
 def _links(
-    profile: Profile, device: Device, snapshot: Snapshot
+    profile: Profile,
+    outputs: list[tuple[Output | AlsoOutput, Device]],
+    snapshot: Snapshot,
 ) -> tuple[tuple[Link, ...], tuple[str, ...], list[str]]:
+    """The DAW's port links: to the first output's device, and on jackd alone (no sink to
+    combine them) to each `also` card as well — with that output's `channels` when it
+    names them, else the same `daw.ports` channels."""
     if not profile.daw.ports:
         return (), (), []
     if snapshot.ports is None:
         return (), (), ["daw.ports: no JACK server reachable, DAW ports not linked"]
-    return plan_links(profile.daw.ports, device, snapshot)
+    first = outputs[0][1]
+    links, sources, notes = plan_links(profile.daw.ports, first, snapshot)
+    if snapshot.server is not ServerKind.JACK:
+        return links, sources, notes
+    for spec, dev in outputs[1:]:
+        mapping = profile.daw.ports
+        if isinstance(spec.channels, tuple):
+            mapping = {pattern: spec.channels for pattern in mapping}
+        more, more_sources, more_notes = plan_links(mapping, dev, snapshot)
+        links += more
+        sources += more_sources
+        notes += more_notes
+    return tuple(dict.fromkeys(links)), tuple(dict.fromkeys(sources)), notes
 
 
 def _clock_note(profile: Profile, snapshot: Snapshot) -> tuple[str, ...]:

@@ -55,6 +55,8 @@ class Surfaces:
         if new.midi != old.midi:
             self._trigger_state = TriggerState()
             self._restart_midi()
+        elif self.midi is not None:
+            self.midi.rescan()  # a reload also looks for controllers again
         if new.osc != old.osc:
             self._restart_osc()
 

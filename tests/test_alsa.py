@@ -131,7 +131,24 @@ def plan(
     )
 
 
+def several(name: str, *outputs: OutputPlan) -> Plan:
+    """`also:`: one profile playing on several cards at once."""
+    return Plan(name, outputs[0].device, outputs)
+
+
 CASES = {
+    "also-two-cards": (
+        several("both", OutputPlan(IFACE.name, 70.0, 85.0), OutputPlan(AMP.name, 40.0, 50.0)),
+        (IFACE, AMP),
+    ),
+    "also-outputs-3-4-and-mono": (
+        several(
+            "phones-and-amp",
+            OutputPlan(IFACE.name, 70.0, 85.0, ("AUX2", "AUX3")),
+            OutputPlan(AMP.name, 40.0, 50.0, None, True),
+        ),
+        (IFACE, AMP),
+    ),
     "stereo": (plan(AMP), (AMP,)),
     "outputs-3-4": (plan(IFACE, ("AUX2", "AUX3"), name="phones-3-4"), (IFACE,)),
     "mono": (plan(AMP, None, True, name="mono"), (AMP,)),
@@ -192,9 +209,8 @@ def test_alsa_lib_parses_the_generated_file_and_lists_the_default(
     assert out.returncode == 0 and "ALSA lib" not in out.stderr, out.stderr
     lines = out.stdout.splitlines()
     assert "default" in lines
-    assert (
-        lines[lines.index("default") + 1].strip() == f"dawroute: {p.profile} ({devices[0].label})"
-    )
+    cards = " + ".join(d.label for d in devices if d.direction is Direction.SINK)
+    assert lines[lines.index("default") + 1].strip() == f"dawroute: {p.profile} ({cards})"
 
 
 @needs_aplay
@@ -204,6 +220,19 @@ def test_alsa_lib_parses_the_generated_file_and_lists_the_default(
         ("outputs-3-4", ["0 <- none", "1 <- none", "2 <- 0", "3 <- 1"]),
         ("mono", ["0 <- 0*0.5 + 1*0.5", "1 <- 0*0.5 + 1*0.5"]),
         ("mono-on-output-3", ["0 <- none", "1 <- none", "2 <- 0*0.5 + 1*0.5"]),
+        # also: the interface's 1-2 (channels 0-1 of multi), then the amp's (2-3)
+        ("also-two-cards", ["0 <- 0", "1 <- 1", "2 <- none", "3 <- none", "4 <- 0", "5 <- 1"]),
+        (
+            "also-outputs-3-4-and-mono",
+            [
+                "0 <- none",
+                "1 <- none",
+                "2 <- 0",
+                "3 <- 1",
+                "4 <- 0*0.5 + 1*0.5",
+                "5 <- 0*0.5 + 1*0.5",
+            ],
+        ),
     ],
 )
 def test_the_route_plays_on_the_right_device_channels(
@@ -213,15 +242,16 @@ def test_the_route_plays_on_the_right_device_channels(
     channel table it will play with."""
     p, devices = CASES[case]
     text = alsaconf.render(p, Snapshot(devices=devices), str(tmp_path / "asoundrc"))
-    text = text.replace(f'"plughw:CARD={devices[0].card_id},DEV=0"', '"null"')
+    for dev in devices:  # each card becomes a `plug` onto `null`, as plughw is onto hw
+        text = text.replace(f'"plughw:CARD={dev.card_id},DEV=0"', '{ type plug slave.pcm "null" }')
     out = subprocess.run(
         [
             "aplay",
             "-v",
             "-D",
             "default",
-            "-d",
-            "1",
+            "-s",  # 0.1 s of frames (a duration, -d, never ends on `multi` over `null`)
+            "4800",
             "-f",
             "S16_LE",
             "-r",
@@ -239,6 +269,10 @@ def test_the_route_plays_on_the_right_device_channels(
     assert out.returncode == 0, out.stderr
     shown = (out.stdout + out.stderr).split("Transformation table:")[1].split("Its setup is:")[0]
     assert [line.strip() for line in shown.strip().splitlines()] == table
+    if len(p.outputs) > 1:  # one multi over both cards, each channel bound to its card
+        bindings = (out.stdout + out.stderr).split("Channel bindings:")[1].split("Its setup")[0]
+        cards = [int(line.split("slave ")[1].split(",")[0]) for line in bindings.splitlines()[1:]]
+        assert cards == [0] * 4 + [1] * 2
 
 
 # ---------------------------------------------------------------- policy and ops

@@ -43,6 +43,14 @@ udevadm settle --timeout=60
 modprobe snd-dummy && modprobe snd-aloop
 udevadm settle --timeout=30
 grep -q '\[Dummy' /proc/asound/cards || fail NO_DUMMY_CARD
+if [ "$SERVER" = alsa ] || [ "$SERVER" = jack ]; then
+    modprobe snd-seq  # the ALSA sequencer, no MIDI device yet: one comes in the MIDI phase
+    test -e /dev/snd/seq || fail NO_SEQ
+fi
+# a pad on any MIDI controller: note 60 switches to `both` (the MIDI phase loads snd-virmidi)
+MIDI_CONFIG='midi:
+  triggers:
+    - {port: "~VirMIDI", note: 60, switch: both}'
 cat /proc/asound/cards
 
 export XDG_RUNTIME_DIR=/run/user/0 XDG_CONFIG_HOME=/root/.config XDG_STATE_HOME=/root/.local/state
@@ -51,13 +59,14 @@ if [ "${SERVER:-pipewire}" = alsa ]; then
     # no sound server: dawroute drives the cards itself (backend: auto finds no server).
     # The user's ~/.asoundrc includes dawroute's ALSA configuration with one line.
     mkdir -p $XDG_CONFIG_HOME/dawroute
-    printf 'backend: auto\n' >$XDG_CONFIG_HOME/dawroute/config.yaml
+    printf 'backend: auto\n%s\n' "$MIDI_CONFIG" >$XDG_CONFIG_HOME/dawroute/config.yaml
     ALSA_CONF=$XDG_CONFIG_HOME/dawroute/asoundrc
     printf '# my own ALSA settings\n<%s>\n' "$ALSA_CONF" >/root/.asoundrc
 elif [ "$SERVER" = jack ]; then
     # jackd alone on the interface, no pulse server: backend: auto must find jackd
     mkdir -p $XDG_CONFIG_HOME/dawroute
-    printf 'backend: auto\n' >$XDG_CONFIG_HOME/dawroute/config.yaml
+    # JACK MIDI sees no ALSA-sequencer controller without a2jmidid: read them on ALSA
+    printf 'backend: auto\n%s\n  api: alsa\n' "$MIDI_CONFIG" >$XDG_CONFIG_HOME/dawroute/config.yaml
     export JACK_NO_START_SERVER=1 JACK_NO_AUDIO_RESERVATION=1  # no session bus here
     jackd --no-realtime -d alsa -d hw:Dummy -r 48000 -p 1024 -n 3 -P -s \
         >"$OUT/jackd.log" 2>&1 &
@@ -108,6 +117,7 @@ if [ "$SERVER" = jack ]; then
     wait_for 60 bash -c 'jack_lsp | grep -q FakeDAW:out_2' || fail JACK_DAW
 else
     cp "$CHECKOUT/tests/vm/profiles.yaml" $XDG_CONFIG_HOME/dawroute/profiles/
+    [ "$SERVER" = alsa ] && cp "$CHECKOUT/tests/vm/profiles-both.yaml" $XDG_CONFIG_HOME/dawroute/profiles/
 fi
 "$PY" -m routing check || fail PROFILES
 if [ "${SERVER:-pipewire}" != alsa ] && [ "$SERVER" != jack ]; then
@@ -119,6 +129,18 @@ wait_for 60 bash -c "'$PY' -m routing status --json | grep -q '\"active\": \"int
 "$PY" -m routing status
 "$PY" -m routing devices
 mark DAEMON_READY
+
+midi_phase() {  # midi_phase WATCH-ARGS…: no host action; the guest plugs the controller
+    rm -f "$OUT/watching"
+    if "$PY" "$CHECKOUT/tests/vm/guest_midi_watch.py" "$@" --ready "$OUT/watching" \
+        >"$OUT/phase-MIDI.json"; then
+        mark PHASE_OK_MIDI
+    else
+        fail PHASE_MIDI
+    fi
+    cat "$OUT/phase-MIDI.json"
+    "$PY" -m routing status | tee "$OUT/status-MIDI.txt"
+}
 
 if [ "${SERVER:-pipewire}" = alsa ]; then
     cat "$ALSA_CONF"
@@ -143,6 +165,8 @@ if [ "${SERVER:-pipewire}" = alsa ]; then
     kill $EARLY; wait $EARLY 2>/dev/null
     alsa_phase DEL unplug --fallback-volume 70
     alsa_phase ADD2 plug --cap 50
+    midi_phase --server alsa --interface-volume 60 --amp-cap 50
+    cat "$ALSA_CONF"
     cat /proc/asound/cards
     dmesg | grep -iE 'usb|snd' | tail -20
     if [ -z "$FAILS" ]; then finish OK; else finish "FAIL$FAILS"; fi
@@ -165,6 +189,7 @@ if [ "$SERVER" = jack ]; then
     jack_phase ADD plug --cap 50
     jack_phase DEL unplug --fallback-volume 70
     jack_phase ADD2 plug --cap 50
+    midi_phase --server jack --interface-volume 60 --amp-cap 50
     jack_lsp -c
     cat /proc/asound/cards
     dmesg | grep -iE 'usb|snd' | tail -20

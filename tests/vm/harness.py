@@ -264,7 +264,7 @@ def run(
     finally:
         _stop(q, qmp)
     summary["wall_s"] = round(time.monotonic() - t0, 1)
-    for phase in ("ADD", "DEL", "ADD2", "DEL2", "ADD3"):
+    for phase in ("ADD", "DEL", "ADD2", "DEL2", "ADD3", "MIDI"):
         f = out / f"phase-{phase}.json"
         if f.exists():
             with contextlib.suppress(ValueError):
@@ -322,7 +322,7 @@ def _stop(q: subprocess.Popen[bytes], qmp: QMP | None) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--cache", type=Path, default=Path("/tmp/dawroute-vm"))
-    ap.add_argument("--timeout", type=float, default=150)
+    ap.add_argument("--timeout", type=float, default=180)  # 4 phases, the MIDI one included
     ap.add_argument(
         "--server",
         choices=["pipewire", "pipewire-1.4", "pulseaudio", "alsa", "jack"],
