@@ -32,6 +32,7 @@ from routing.model import (
     Connect,
     Disconnect,
     LoadVirtual,
+    MoveRecording,
     MoveStream,
     Op,
     Plan,
@@ -39,6 +40,7 @@ from routing.model import (
     SetClock,
     SetDefault,
     SetMixer,
+    SetSourceVolume,
     SetStreamVolume,
     SetVolume,
     Snapshot,
@@ -73,6 +75,8 @@ def owner(op: Op) -> Owner:
             | LoadVirtual()
             | MoveStream()
             | ReassertStream()
+            | MoveRecording()
+            | SetSourceVolume()
             | SetDefault()
             | UnloadVirtual()
         ):
@@ -90,7 +94,7 @@ def owner(op: Op) -> Owner:
 
 
 def stage(op: Op) -> Stage:
-    if isinstance(op, SetVolume | SetStreamVolume | SetMixer):
+    if isinstance(op, SetVolume | SetStreamVolume | SetSourceVolume | SetMixer):
         return Stage.LEVELS
     return Stage.CREATE if isinstance(op, LoadVirtual | StartBridge) else Stage.OTHER
 

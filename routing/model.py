@@ -140,6 +140,21 @@ class Stream:
 
 
 @dataclass(frozen=True, slots=True)
+class Recording:
+    """A recording stream (source output), e.g. the DAW recording from a mic."""
+
+    index: int
+    app_name: str
+    binary: str | None
+    pid: int | None
+    source: str | None  # name of the source it records from
+
+    @property
+    def label(self) -> str:
+        return f"'{self.app_name}' recording {self.index}"
+
+
+@dataclass(frozen=True, slots=True)
 class Port:
     """A JACK-style audio port (jackd, or PipeWire's JACK)."""
 
@@ -190,6 +205,8 @@ class Snapshot:
     notes: tuple[str, ...] = ()
     # jackd alone: the JACK clients of the bridges dawroute runs (started, alive)
     bridges: tuple[str, ...] = ()
+    # recording streams (source outputs); observed with the sources only
+    recordings: tuple[Recording, ...] = ()
 
     def sinks(self) -> tuple[Device, ...]:
         return tuple(d for d in self.devices if d.direction is Direction.SINK)
@@ -221,6 +238,15 @@ class OutputPlan:
     channels: tuple[str, ...] | None = None
     mono: bool = False  # sum to one channel (on `channels` or both sides)
     mixer: str | None = None  # bare ALSA: the card's volume control to use (None: chosen)
+
+
+@dataclass(frozen=True, slots=True)
+class InputPlan:
+    """The source a profile records from, with its level and cap."""
+
+    device: str  # source name
+    volume: float | None  # percent to set when the DAW lands here; None = leave (but cap)
+    max_volume: float | None  # cap in percent; None = no cap
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +286,10 @@ class Plan:
     # Streams that stay put (`others.keep`): stream index → the sink they are pinned to, so
     # the session manager's follow-the-default does not drag them along with the DAW.
     kept: tuple[tuple[int, str], ...] = ()
+    # `input`: the source the DAW records from (also `default_source`), and the recording
+    # streams the policy identified as the DAW's
+    input: InputPlan | None = None
+    daw_recordings: tuple[int, ...] = ()
 
 
 # ---------------------------------------------------------------- ops
@@ -335,6 +365,30 @@ class SetStreamVolume:
 
     def describe(self) -> str:
         return f"set '{self.app}' stream {self.stream} volume to {self.volume:.0f} %"
+
+
+@dataclass(frozen=True, slots=True)
+class MoveRecording:
+    recording: int
+    app: str
+    source: str
+    label: str
+
+    def describe(self) -> str:
+        return f"move '{self.app}' recording {self.recording} → {self.label}"
+
+
+@dataclass(frozen=True, slots=True)
+class SetSourceVolume:
+    device: str
+    label: str
+    volume: float
+    cap: float | None  # None: the profile gives the input no cap
+    before: float
+
+    def describe(self) -> str:
+        cap = f" (cap {self.cap:.0f} %)" if self.cap is not None else ""
+        return f"set input level of {self.label} to {self.volume:.0f} %{cap}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,6 +491,8 @@ Op = (
     | MoveStream
     | ReassertStream
     | SetStreamVolume
+    | MoveRecording
+    | SetSourceVolume
     | SetDefault
     | Connect
     | Disconnect

@@ -19,6 +19,7 @@ from routing.model import Clock as ClockState
 from routing.model import (
     Device,
     Direction,
+    InputPlan,
     Link,
     OutputPlan,
     Plan,
@@ -335,6 +336,7 @@ def _plan(
         virtual.append(combine)
         target = combine.name
     links, daw_ports, notes = _links(profile, outputs[0][1], snapshot)
+    source = _input(profile, snapshot)  # bare ALSA: the capture default (routing.alsaconf)
     return Plan(
         profile=profile.name,
         target=target,
@@ -344,7 +346,13 @@ def _plan(
         if jack_only or bare_alsa
         else tuple(s.index for s in snapshot.streams if is_daw(profile, s.app_name, s.binary)),
         set_default_sink=profile.daw.set_default and not jack_only,
-        default_source=_input(profile, snapshot),
+        default_source=source.device if source else None,
+        input=source,
+        daw_recordings=tuple(
+            r.index for r in snapshot.recordings if is_daw(profile, r.app_name, r.binary)
+        )
+        if source
+        else (),
         links=links,
         daw_ports=daw_ports,
         exclusive=profile.daw.exclusive,
@@ -482,11 +490,17 @@ def _merged(a: OutputPlan, b: OutputPlan, dev: Device) -> OutputPlan:
     )
 
 
-def _input(profile: Profile, snapshot: Snapshot) -> str | None:
-    if profile.input is None:
+def _input(profile: Profile, snapshot: Snapshot) -> InputPlan | None:
+    """The profile's recording device when it is present, with its level and cap."""
+    spec = profile.input
+    if spec is None:
         return None
-    found = resolve(profile.input, snapshot.devices, Direction.SOURCE)
-    return found.device.name if found.device else None
+    found = resolve(spec, snapshot.devices, Direction.SOURCE)
+    if found.device is None:
+        return None
+    cap = spec.max_volume
+    volume = spec.volume if cap is None or spec.volume is None else min(spec.volume, cap)
+    return InputPlan(found.device.name, volume, cap)
 
 
 def is_daw(profile: Profile, app_name: str, binary: str | None) -> bool:

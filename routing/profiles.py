@@ -344,6 +344,21 @@ class Output(Selector):
         return self
 
 
+@pdataclass(frozen=True, config=STRICT)
+class Input(Selector):
+    """The recording device: the default source, and where the DAW's recordings move."""
+
+    volume: Volume | None = None
+    max_volume: Volume | None = None  # none: no cap (safety.max_volume is for outputs)
+    boost: bool = False
+
+    @model_validator(mode="after")
+    def _levels(self) -> Input:
+        _require_selector(self)
+        _volume_within_cap(self.volume, self.max_volume, self.boost)
+        return self
+
+
 DEFAULT_DAW_APPS = (
     "REAPER", "~^ardour", "~bitwig", "Renoise", "Qtractor", "LMMS",
     "~waveform|tracktion", "MusE", "Zrythm",
@@ -468,7 +483,7 @@ class Profile:
     priority: Annotated[int, Field(ge=0, le=1000)] = 50
     auto: bool = True
     fallback: bool = False
-    input: Selector | None = None
+    input: Input | None = None
     daw: Daw = Field(default_factory=Daw)
     clock: Clock = Field(default_factory=Clock)
     others: Others = Field(default_factory=Others)
@@ -631,7 +646,7 @@ def block_checks(doc: yamlsource.Located, profile: yamlsource.Path_) -> list[Con
         return []
     blocks: list[tuple[yamlsource.Path_, Any, bool]] = [
         ((*profile, "output"), raw.get("output"), True),
-        ((*profile, "input"), raw.get("input"), False),
+        ((*profile, "input"), raw.get("input"), True),
     ]
     also = raw["output"].get("also") if isinstance(raw.get("output"), dict) else None
     if isinstance(also, list):
