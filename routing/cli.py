@@ -683,7 +683,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
         else:
             stamp = time.strftime("%H:%M:%S", time.localtime(ev["time"]))
             print(f"{stamp} {ev['kind']:<8} {ev['message']}", flush=True)
-            for line in event_details(ev):
+            # what it did: where the DAW now plays and records from, its levels
+            for line in [f"done: {d}" for d in ev.get("done", [])] + event_details(ev):
                 print(f"{'':18}{line}", flush=True)
     return 0
 

@@ -88,6 +88,25 @@ class StreamRow(TypedDict):
     on_target: bool | None  # None: no profile active (off, or no device present)
 
 
+class InputRow(TypedDict):
+    """The profile's input: the source the DAW records from."""
+
+    device: str
+    label: str
+    present: bool
+    volume: float | None
+    max_volume: float | None  # None: no cap
+    profile_volume: float | None
+
+
+class RecordingRow(TypedDict):
+    index: int
+    app: str
+    source: str | None
+    label: str | None
+    on_target: bool | None  # None: the active profile has no input (or none is active)
+
+
 class Latency(TypedDict, total=False):
     rate: int
     quantum: int
@@ -122,6 +141,9 @@ class Status(TypedDict):
     target: str | None
     outputs: list[OutputRow]
     streams: list[StreamRow]
+    # older daemons: absent; recordings are observed while a profile has an `input`
+    input: NotRequired[InputRow | None]
+    recordings: NotRequired[list[RecordingRow]]
     server: Server
     config: ConfigReport
     state: StateReport
