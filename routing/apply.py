@@ -37,9 +37,11 @@ from routing.model import (
     Op,
     Plan,
     ReassertStream,
+    SetCardProfile,
     SetClock,
     SetDefault,
     SetMixer,
+    SetPort,
     SetSourceVolume,
     SetStreamVolume,
     SetVolume,
@@ -77,6 +79,8 @@ def owner(op: Op) -> Owner:
             | ReassertStream()
             | MoveRecording()
             | SetSourceVolume()
+            | SetCardProfile()
+            | SetPort()
             | SetDefault()
             | UnloadVirtual()
         ):
@@ -94,7 +98,10 @@ def owner(op: Op) -> Owner:
 
 
 def stage(op: Op) -> Stage:
-    if isinstance(op, SetVolume | SetStreamVolume | SetSourceVolume | SetMixer):
+    # a card profile or port that cannot be set stops the run like a level: the DAW must
+    # not land on a device that is not what the profile says
+    levels = SetVolume | SetStreamVolume | SetSourceVolume | SetMixer
+    if isinstance(op, levels | SetCardProfile | SetPort):
         return Stage.LEVELS
     return Stage.CREATE if isinstance(op, LoadVirtual | StartBridge) else Stage.OTHER
 

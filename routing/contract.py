@@ -107,6 +107,15 @@ class RecordingRow(TypedDict):
     on_target: bool | None  # None: the active profile has no input (or none is active)
 
 
+class CardRow(TypedDict):
+    """A card profile or a port the active profile sets, and what the server shows."""
+
+    kind: str  # "card_profile" or "port"
+    label: str  # the card's or the device's
+    active: str | None
+    wanted: str
+
+
 class Latency(TypedDict, total=False):
     rate: int
     quantum: int
@@ -144,6 +153,7 @@ class Status(TypedDict):
     # older daemons: absent; recordings are observed while a profile has an `input`
     input: NotRequired[InputRow | None]
     recordings: NotRequired[list[RecordingRow]]
+    cards: NotRequired[list[CardRow]]
     server: Server
     config: ConfigReport
     state: StateReport

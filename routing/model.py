@@ -69,6 +69,11 @@ class Device:
     # jackd alone: the JACK client whose playback ports are this card ("system" for the
     # card jackd runs on, else the bridge dawroute starts for it)
     jack_client: str | None = None
+    # the sound server's card this device belongs to (its name, "alsa_card.usb-…"), the
+    # device's ports ("analog-output-headphones") and the active one
+    card: str | None = None
+    ports: tuple[str, ...] = ()
+    port: str | None = None
 
     @property
     def usb_id(self) -> str | None:
@@ -140,6 +145,27 @@ class Stream:
 
 
 @dataclass(frozen=True, slots=True)
+class Card:
+    """A sound card as the server shows it: its profiles ("pro-audio",
+    "output:analog-stereo") and the active one. It exists also while its profile gives it
+    no device ("off"): then only the card can be matched, by usb, serial or card name."""
+
+    name: str  # "alsa_card.usb-Focusrite_Scarlett_4i4_USB_D8X2Y1-00"
+    description: str
+    index: int = -1
+    vendor_id: str | None = None
+    product_id: str | None = None
+    serial: str | None = None
+    card_name: str | None = None  # ALSA card name, as Device.card_name
+    profiles: tuple[str, ...] = ()
+    active: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.description or self.name
+
+
+@dataclass(frozen=True, slots=True)
 class Recording:
     """A recording stream (source output), e.g. the DAW recording from a mic."""
 
@@ -207,6 +233,7 @@ class Snapshot:
     bridges: tuple[str, ...] = ()
     # recording streams (source outputs); observed with the sources only
     recordings: tuple[Recording, ...] = ()
+    cards: tuple[Card, ...] = ()
 
     def sinks(self) -> tuple[Device, ...]:
         return tuple(d for d in self.devices if d.direction is Direction.SINK)
@@ -215,6 +242,9 @@ class Snapshot:
         return tuple(
             d for d in self.devices if d.direction is Direction.SOURCE and d.monitor_of is None
         )
+
+    def card(self, name: str) -> Card | None:
+        return next((c for c in self.cards if c.name == name), None)
 
     def device(self, name: str, direction: Direction = Direction.SINK) -> Device | None:
         for d in self.devices:
@@ -290,6 +320,12 @@ class Plan:
     # streams the policy identified as the DAW's
     input: InputPlan | None = None
     daw_recordings: tuple[int, ...] = ()
+    # `card_profile` and `port`: card name → its profile; (device, direction, port). Set
+    # before levels and routes. `pending`: a card must change its profile before the
+    # profile's devices exist: the plan is only that, the routes follow in the next pass.
+    cards: tuple[tuple[str, str], ...] = ()
+    ports: tuple[tuple[str, Direction, str], ...] = ()
+    pending: bool = False
 
 
 # ---------------------------------------------------------------- ops
@@ -365,6 +401,27 @@ class SetStreamVolume:
 
     def describe(self) -> str:
         return f"set '{self.app}' stream {self.stream} volume to {self.volume:.0f} %"
+
+
+@dataclass(frozen=True, slots=True)
+class SetCardProfile:
+    card: str
+    label: str
+    profile: str
+
+    def describe(self) -> str:
+        return f"set card {self.label} to profile {self.profile}"
+
+
+@dataclass(frozen=True, slots=True)
+class SetPort:
+    device: str
+    direction: Direction
+    label: str
+    port: str
+
+    def describe(self) -> str:
+        return f"set port of {self.label} to {self.port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,6 +550,8 @@ Op = (
     | SetStreamVolume
     | MoveRecording
     | SetSourceVolume
+    | SetCardProfile
+    | SetPort
     | SetDefault
     | Connect
     | Disconnect

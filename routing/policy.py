@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum, StrEnum
 
+from routing import cardplan
 from routing.matching import Found, Resolution, resolve, text_matches
 from routing.model import Clock as ClockState
 from routing.model import (
@@ -29,7 +30,7 @@ from routing.model import (
     VirtualSink,
 )
 from routing.portmap import plan_links
-from routing.profiles import AlsoOutput, Output, Profile
+from routing.profiles import AlsoOutput, Input, Output, Profile
 from routing.refusal import Refusal
 
 
@@ -101,7 +102,7 @@ def decide(
     if plan is not None:
         chosen = cands.get(decision.profile or "")
         startup_raise = False
-        if chosen is not None:
+        if chosen is not None and not plan.pending:
             plan = _keep(plan, chosen.profile, cands, snapshot)
             startup_raise = not raise_volume and chosen.profile.raise_at_startup
         plan = replace(
@@ -257,6 +258,23 @@ def candidate(
 ) -> Candidate:
     """Can this profile be realised on what is connected now? If so, its Plan."""
     main = resolve(profile.output, snapshot.devices, Direction.SINK)
+    source = None
+    if profile.input is not None:
+        source = resolve(profile.input, snapshot.devices, Direction.SOURCE).device
+    specs: list[tuple[Output | Input, Device | None, Direction]] = [
+        (profile.output, main.device, Direction.SINK)
+    ]
+    specs += [(profile.input, source, Direction.SOURCE)] if profile.input is not None else []
+    cards = cardplan.settings(specs, snapshot)
+    if cards.problem is not None:
+        return Candidate(profile, None, main.device, cards.problem, Unmet.UNUSABLE)
+    if cards.switching:
+        # the card changes its profile first; its devices (re)appear and the next pass
+        # routes to them
+        pending = Plan(
+            profile.name, "", (), set_default_sink=False, cards=cards.cards, pending=True
+        )
+        return Candidate(profile, pending, main.device, None)
     if main.device is None:
         return Candidate(profile, None, None, main.problem, _unmet(main))
     outputs: list[tuple[Output | AlsoOutput, Device]] = [(profile.output, main.device)]
@@ -272,7 +290,10 @@ def candidate(
     missing = _missing_channels(outputs)
     if missing:
         return Candidate(profile, None, main.device, missing, Unmet.UNUSABLE)
-    return Candidate(profile, _plan(profile, outputs, snapshot, default_cap), main.device, None)
+    plan = replace(
+        _plan(profile, outputs, snapshot, default_cap), cards=cards.cards, ports=cards.ports
+    )
+    return Candidate(profile, plan, main.device, None)
 
 
 def _unmet(found: Resolution) -> Unmet:

@@ -302,6 +302,13 @@ def _volume_within_cap(volume: float | None, cap: float | None, boost: bool) -> 
         raise problems[0]
 
 
+CardPart = Annotated[
+    str,
+    Field(min_length=1, max_length=200),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 200}),
+]
+
+
 @pdataclass(frozen=True, config=STRICT)
 class AlsoOutput(Selector):
     """A further output playing at the same time (a second headphone amp).
@@ -336,6 +343,10 @@ class Output(Selector):
     boost: bool = False
     mixer: MixerControl | None = None
     also: tuple[AlsoOutput, ...] = ()
+    # the card's profile ("pro-audio") and the device's port ("analog-output-headphones"),
+    # as `dawroute devices` lists them
+    card_profile: CardPart | None = None
+    port: CardPart | None = None
 
     @model_validator(mode="after")
     def _levels(self) -> Output:
@@ -351,6 +362,8 @@ class Input(Selector):
     volume: Volume | None = None
     max_volume: Volume | None = None  # none: no cap (safety.max_volume is for outputs)
     boost: bool = False
+    card_profile: CardPart | None = None
+    port: CardPart | None = None
 
     @model_validator(mode="after")
     def _levels(self) -> Input:

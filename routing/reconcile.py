@@ -20,8 +20,10 @@ from routing.model import (
     Plan,
     ReassertStream,
     ServerKind,
+    SetCardProfile,
     SetClock,
     SetDefault,
+    SetPort,
     SetSourceVolume,
     SetStreamVolume,
     SetVolume,
@@ -35,9 +37,12 @@ TOLERANCE = 0.6
 
 
 def ops(plan: Plan, snapshot: Snapshot) -> list[Op]:
+    cards = _cards(plan, snapshot)
+    if plan.pending:
+        return cards
     ours = {d.name: d for d in snapshot.sinks() if d.ours}
     wanted = {v.name for v in plan.virtual}
-    result: list[Op] = _levels(plan, snapshot)
+    result: list[Op] = cards + _levels(plan, snapshot)
     result += [LoadVirtual(v) for v in plan.virtual if v.name not in ours]
     result += _moves(plan, snapshot)
     result += _defaults(plan, snapshot)
@@ -50,6 +55,20 @@ def ops(plan: Plan, snapshot: Snapshot) -> list[Op]:
         if name not in wanted and dev.module is not None
     ]
     return result
+
+
+def _cards(plan: Plan, snapshot: Snapshot) -> list[Op]:
+    """Card profiles, then ports: what the devices are, before their levels and routes."""
+    out: list[Op] = []
+    for name, profile in plan.cards:
+        card = snapshot.card(name)
+        if card is not None and card.active != profile:
+            out.append(SetCardProfile(name, card.label, profile))
+    for device, direction, port in plan.ports:
+        dev = snapshot.device(device, direction)
+        if dev is not None and dev.port != port:
+            out.append(SetPort(device, direction, dev.label, port))
+    return out
 
 
 def _links(plan: Plan, snapshot: Snapshot) -> list[Op]:

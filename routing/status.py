@@ -10,6 +10,7 @@ import time
 from typing import TYPE_CHECKING
 
 from routing.contract import (
+    CardRow,
     Event,
     InputRow,
     Latency,
@@ -80,6 +81,7 @@ def render_status(st: Status) -> str:
         else:
             lines.append(f"output:   {o['label']}: gone")
     lines += _input_lines(st)
+    lines += _card_lines(st)
     lat = st.get("latency") or {}
     parts = []
     if lat.get("period_ms") is not None:
@@ -129,6 +131,17 @@ def _input_lines(st: Status) -> list[str]:
     return [f"input:    {inp['label']}: {level}"]
 
 
+def _card_lines(st: Status) -> list[str]:
+    lines = []
+    for c in st.get("cards", []):
+        key = "card:" if c["kind"] == "card_profile" else "port:"
+        now = c["active"] or "none"
+        state = now if now == c["wanted"] else f"{now}, to be {c['wanted']}"
+        what = "profile " if c["kind"] == "card_profile" else ""
+        lines.append(f"{key:<10}{c['label']}: {what}{state}")
+    return lines
+
+
 def _recording_lines(st: Status) -> list[str]:
     """Where the DAW records from."""
     lines = []
@@ -163,6 +176,25 @@ def latency(snap: Snapshot | None, plan: Plan | None) -> Latency:
         if dev is not None:
             out["device_ms"], out["configured_ms"] = dev.latency_ms, dev.configured_latency_ms
     return out
+
+
+def _cards(snap: Snapshot | None, plan: Plan | None) -> list[CardRow]:
+    """The card profiles and ports the active profile sets, against the server's."""
+    if snap is None or plan is None:
+        return []
+    rows: list[CardRow] = []
+    for name, profile in plan.cards:
+        card = snap.card(name)
+        label = card.label if card else name
+        active = card.active if card else None
+        rows.append({"kind": "card_profile", "label": label, "active": active, "wanted": profile})
+    for device, direction, port in plan.ports:
+        dev = snap.device(device, direction)
+        label = dev.label if dev else device
+        rows.append(
+            {"kind": "port", "label": label, "active": dev.port if dev else None, "wanted": port}
+        )
+    return rows
 
 
 def _input_row(snap: Snapshot | None, plan: Plan | None) -> InputRow | None:
@@ -269,6 +301,7 @@ def report(d: View) -> Status:
     return {
         "input": _input_row(snap, plan),
         "recordings": _recordings(d, snap, plan),
+        "cards": _cards(snap, plan),
         "latency": latency(snap, plan),
         "active": d.state.active,
         "active_since": d.state.active_since,

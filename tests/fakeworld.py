@@ -17,7 +17,9 @@ from routing.model import (
     Op,
     ReassertStream,
     Recording,
+    SetCardProfile,
     SetDefault,
+    SetPort,
     SetSourceVolume,
     SetStreamVolume,
     SetVolume,
@@ -106,6 +108,14 @@ def apply_op(world: Snapshot, op: Op) -> Snapshot:
         case SetSourceVolume(device=name, volume=vol):
             devices = [
                 d.with_level(vol) if d.name == name and d.direction is Direction.SOURCE else d
+                for d in devices
+            ]
+        case SetCardProfile(card=name, profile=profile):
+            cards = tuple(replace(c, active=profile) if c.name == name else c for c in world.cards)
+            return replace(world, cards=cards)
+        case SetPort(device=name, direction=direction, port=port):
+            devices = [
+                replace(d, port=port) if d.name == name and d.direction is direction else d
                 for d in devices
             ]
         case MoveRecording(recording=idx, source=name):

@@ -23,6 +23,7 @@ from routing.model import (
     PROFILE_PROPERTY,
     VIRTUAL_PREFIX,
     ApplyResult,
+    Card,
     Device,
     Direction,
     LoadVirtual,
@@ -32,7 +33,9 @@ from routing.model import (
     ReassertStream,
     Recording,
     ServerKind,
+    SetCardProfile,
     SetDefault,
+    SetPort,
     SetSourceVolume,
     SetStreamVolume,
     SetVolume,
@@ -101,7 +104,9 @@ class PulseBackend:
         self._stream_sinks: dict[int, str | None] = {}  # stream index → its sink, observed
         # the server's objects as last read, by facility and index; kept current from
         # events while `changes()` runs (see observe)
-        self._raw: dict[str, dict[int, Any]] = {_SINK: {}, _SOURCE: {}, _INPUT: {}, _OUTPUT: {}}
+        self._raw: dict[str, dict[int, Any]] = {
+            _SINK: {}, _SOURCE: {}, _INPUT: {}, _OUTPUT: {}, _CARD: {}
+        }  # fmt: skip
         self._info: Any = None
         self._tracking = False
         self._full = True
@@ -153,14 +158,19 @@ class PulseBackend:
         info = self._info
         sinks = list(self._raw[_SINK].values())
         sink_names = {s.index: s.name for s in sinks}
+        cards = [card_from(c) for c in self._raw[_CARD].values()]
+        card_names = {c.index: c.name for c in cards}
         self._sinks = {s.name: (int(s.index), len(s.volume.values)) for s in sinks}
         self._levels = {s.name: (_positions(s), list(s.volume.values)) for s in sinks}
-        devices = [device_from(s, Direction.SINK) for s in sinks]
+        devices = [_with_card(device_from(s, Direction.SINK), s, card_names) for s in sinks]
         recordings: list[Recording] = []
         if sources:
             raw_sources = list(self._raw[_SOURCE].values())
             self._sources = {s.name: (int(s.index), len(s.volume.values)) for s in raw_sources}
-            devices += [device_from(s, Direction.SOURCE, sink_names) for s in raw_sources]
+            devices += [
+                _with_card(device_from(s, Direction.SOURCE, sink_names), s, card_names)
+                for s in raw_sources
+            ]
             source_names = {int(s.index): s.name for s in raw_sources}
             recordings = [recording_from(o, source_names) for o in self._raw[_OUTPUT].values()]
         streams = [stream_from(i, sink_names) for i in self._raw[_INPUT].values()]
@@ -191,6 +201,7 @@ class PulseBackend:
             server=kind,
             server_version=version,
             recordings=tuple(recordings),
+            cards=tuple(cards),
         )
 
     def note(self, change: Change) -> None:
@@ -204,12 +215,13 @@ class PulseBackend:
         p = self.pulse
         if not self._tracking or self._full or (sources and not self._have_sources):
             self._full, self._dirty_info, self._dirty = False, False, set()
-            info, sinks, sources_, inputs, outputs = await asyncio.gather(
+            info, sinks, sources_, inputs, outputs, cards = await asyncio.gather(
                 p.server_info(),
                 p.sink_list(),
                 p.source_list() if sources else _nothing(),
                 p.sink_input_list(),
                 p.source_output_list() if sources else _nothing(),
+                p.card_list(),
             )
             self._info, self._have_sources = info, sources
             self._raw = {
@@ -217,6 +229,7 @@ class PulseBackend:
                 _SOURCE: {int(o.index): o for o in sources_ or ()},
                 _INPUT: {int(o.index): o for o in inputs},
                 _OUTPUT: {int(o.index): o for o in outputs or ()},
+                _CARD: {int(o.index): o for o in cards},
             }
             return
         dirty, self._dirty = self._dirty, set()
@@ -242,6 +255,7 @@ class PulseBackend:
             _SOURCE: self.pulse.source_info,
             _INPUT: self.pulse.sink_input_info,
             _OUTPUT: self.pulse.source_output_info,
+            _CARD: self.pulse.card_info,
         }[facility]
         try:
             return await getter(index)
@@ -288,7 +302,7 @@ class PulseBackend:
         From here on, observe() fetches only what the events named (see `note`); the
         first observe after subscribing reads everything, so nothing before it is missed."""
         events = self.pulse.subscribe_events(
-            "sink", "source", "sink_input", "source_output", "server"
+            "sink", "source", "sink_input", "source_output", "card", "server"
         )
         self._tracking, self._full = True, True
         try:
@@ -369,6 +383,14 @@ class PulseBackend:
             case MoveRecording(recording=idx, source=name):
                 index, _ = await self._source(name)
                 await p.source_output_move(idx, index)
+            case SetCardProfile(card=name, profile=profile):
+                await p.card_profile_set(await p.get_card_by_name(name), profile)
+            case SetPort(device=name, direction=Direction.SINK, port=port):
+                index, _ = await self._sink(name)
+                await p.sink_port_set(index, port)
+            case SetPort(device=name, port=port):
+                index, _ = await self._source(name)
+                await p.source_port_set(index, port)
             case SetSourceVolume(device=name, volume=vol):
                 index, channels = await self._source(name)
                 await p.source_volume_set(index, pulsectl.PulseVolumeInfo(vol / 100.0, channels))
@@ -528,7 +550,7 @@ class PulseBackend:
 
 
 # pulsectl's facility names
-_SINK, _SOURCE, _INPUT, _OUTPUT = "sink", "source", "sink_input", "source_output"
+_SINK, _SOURCE, _INPUT, _OUTPUT, _CARD = "sink", "source", "sink_input", "source_output", "card"
 
 
 async def _nothing() -> Any:
@@ -641,6 +663,34 @@ def stream_from(obj: Any, sink_names: Mapping[int, str]) -> Stream:
         pid=int(pid) if pid.isdigit() else None,
         sink=sink_names.get(obj.sink),
         volume=round(max(obj.volume.values or [0.0]) * 100.0, 2),
+    )
+
+
+def card_from(obj: Any) -> Card:
+    props: dict[str, str] = dict(obj.proplist)
+    active = getattr(obj, "profile_active", None)
+    return Card(
+        name=obj.name,
+        description=props.get("device.description", obj.name),
+        index=int(obj.index),
+        vendor_id=_hex4(props.get("device.vendor.id")),
+        product_id=_hex4(props.get("device.product.id")),
+        serial=props.get("device.serial"),
+        card_name=props.get("alsa.card_name"),
+        profiles=tuple(p.name for p in getattr(obj, "profile_list", None) or ()),
+        active=active.name if active is not None else None,
+    )
+
+
+def _with_card(dev: Device, obj: Any, card_names: Mapping[int, str]) -> Device:
+    """The device with its card and ports (PulseAudio and pipewire-pulse alike)."""
+    card = getattr(obj, "card", _NO_INDEX)
+    active = getattr(obj, "port_active", None)
+    return replace(
+        dev,
+        card=card_names.get(card) if card not in (None, _NO_INDEX) else None,
+        ports=tuple(p.name for p in getattr(obj, "port_list", None) or ()),
+        port=active.name if active is not None else None,
     )
 
 
