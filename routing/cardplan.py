@@ -33,6 +33,8 @@ def settings(
     switching = False
     ports: list[tuple[str, Direction, str]] = []
     for spec, dev, direction in specs:
+        if dev is not None and dev.api != "pulse":
+            continue  # bare ALSA, jackd: cards have no profiles or ports to choose there
         if spec.card_profile is not None:
             card = card_of(spec, dev, snapshot)
             if card is None:

@@ -118,3 +118,10 @@ def test_a_device_without_a_card_cannot_take_a_card_profile() -> None:
         "speakers: 'Scarlett-Pro' belongs to no card the server shows: "
         "card_profile 'pro-audio' cannot be set",
     )
+
+
+def test_on_bare_alsa_the_keys_are_ignored() -> None:
+    card = replace(sink("hw-pch"), api="alsa", card_name="HDA Intel PCH")
+    w = Snapshot(devices=(card,))
+    d = policy.decide(profiles(), w, State(), Trigger())
+    assert d.profile == "phones" and d.plan is not None and d.plan.ports == ()

@@ -66,6 +66,10 @@ def test_usb_amp_plugged_into_a_real_kernel_gets_the_daw_and_unplug_falls_back(
     assert fallback["ok"] and "dummy" in fallback["daw_sink"]
     assert abs(fallback["daw_sink_volume"] - 70) <= 0.6  # the fallback's own level
     assert "interface: fallback" in summary["status_DEL"]
+    # the guest turned the interface's card off before the daemon started: its
+    # card_profile brought it back, and status shows it
+    assert "card:     " in summary["status_DEL"]
+    assert "profile pro-audio" in summary["status_DEL"], summary["status_DEL"]
 
 
 def test_bare_alsa_points_the_alsa_default_at_the_usb_amp_and_back() -> None:
