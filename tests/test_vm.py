@@ -69,7 +69,9 @@ def test_usb_amp_plugged_into_a_real_kernel_gets_the_daw_and_unplug_falls_back(
     # the guest turned the interface's card off before the daemon started: its
     # card_profile brought it back, and status shows it
     assert "card:     " in summary["status_DEL"]
-    assert "profile pro-audio" in summary["status_DEL"], summary["status_DEL"]
+    assert "profile output:stereo-fallback+input:stereo-fallback" in summary["status_DEL"], summary[
+        "status_DEL"
+    ]
 
 
 def test_bare_alsa_points_the_alsa_default_at_the_usb_amp_and_back() -> None:
