@@ -32,13 +32,17 @@ from routing.model import (
     Connect,
     Disconnect,
     LoadVirtual,
+    MoveRecording,
     MoveStream,
     Op,
     Plan,
     ReassertStream,
+    SetCardProfile,
     SetClock,
     SetDefault,
     SetMixer,
+    SetPort,
+    SetSourceVolume,
     SetStreamVolume,
     SetVolume,
     Snapshot,
@@ -73,6 +77,10 @@ def owner(op: Op) -> Owner:
             | LoadVirtual()
             | MoveStream()
             | ReassertStream()
+            | MoveRecording()
+            | SetSourceVolume()
+            | SetCardProfile()
+            | SetPort()
             | SetDefault()
             | UnloadVirtual()
         ):
@@ -90,7 +98,10 @@ def owner(op: Op) -> Owner:
 
 
 def stage(op: Op) -> Stage:
-    if isinstance(op, SetVolume | SetStreamVolume | SetMixer):
+    # a card profile or port that cannot be set stops the run like a level: the DAW must
+    # not land on a device that is not what the profile says
+    levels = SetVolume | SetStreamVolume | SetSourceVolume | SetMixer
+    if isinstance(op, levels | SetCardProfile | SetPort):
         return Stage.LEVELS
     return Stage.CREATE if isinstance(op, LoadVirtual | StartBridge) else Stage.OTHER
 

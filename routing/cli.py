@@ -268,7 +268,13 @@ def cmd_devices(args: argparse.Namespace) -> int:
             "mixer": dev.mixers[0][0] if dev.mixers else None,
             "default": dev.name in (snapshot.default_sink, snapshot.default_source),
             "selector": suggest_selector(dev, snapshot.devices),
+            "ports": list(dev.ports), "port": dev.port,
         })  # fmt: skip
+    cards = [
+        {"name": c.name, "description": c.description, "profiles": list(c.profiles),
+         "active": c.active}
+        for c in snapshot.cards
+    ]  # fmt: skip
     if args.json:
         print(
             json.dumps(
@@ -276,6 +282,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
                     "server": snapshot.server.value,
                     "version": snapshot.server_version,
                     "devices": rows,
+                    "cards": cards,
                 },
                 indent=2,
             )
@@ -295,6 +302,15 @@ def cmd_devices(args: argparse.Namespace) -> int:
             print("    " + "   ".join(ident))
             key = "output" if kind == "output" else "input"
             print(f"    {key}: {_flow_yaml(r['selector'])}")
+            for port in r["ports"]:  # a key of the same block, ready to paste
+                print(f"      port: {port}" + ("   # active" if port == r["port"] else ""))
+    if cards:
+        print("\nCards (`card_profile:` in an output or input):")
+    for c in cards:
+        print(f"  {c['description']}   name {c['name']}")
+        for profile in c["profiles"]:
+            mark = "   # active" if profile == c["active"] else ""
+            print(f"      card_profile: {profile}{mark}")
     return 0
 
 
@@ -697,7 +713,8 @@ def cmd_watch(args: argparse.Namespace) -> int:
         else:
             stamp = time.strftime("%H:%M:%S", time.localtime(ev["time"]))
             print(f"{stamp} {ev['kind']:<8} {ev['message']}", flush=True)
-            for line in event_details(ev):
+            # what it did: where the DAW now plays and records from, its levels
+            for line in [f"done: {d}" for d in ev.get("done", [])] + event_details(ev):
                 print(f"{'':18}{line}", flush=True)
     return 0
 

@@ -89,6 +89,34 @@ class StreamRow(TypedDict):
     on_target: bool | None  # None: no profile active (off, or no device present)
 
 
+class InputRow(TypedDict):
+    """The profile's input: the source the DAW records from."""
+
+    device: str
+    label: str
+    present: bool
+    volume: float | None
+    max_volume: float | None  # None: no cap
+    profile_volume: float | None
+
+
+class RecordingRow(TypedDict):
+    index: int
+    app: str
+    source: str | None
+    label: str | None
+    on_target: bool | None  # None: the active profile has no input (or none is active)
+
+
+class CardRow(TypedDict):
+    """A card profile or a port the active profile sets, and what the server shows."""
+
+    kind: str  # "card_profile" or "port"
+    label: str  # the card's or the device's
+    active: str | None
+    wanted: str
+
+
 class Latency(TypedDict, total=False):
     rate: int
     quantum: int
@@ -123,6 +151,10 @@ class Status(TypedDict):
     target: str | None
     outputs: list[OutputRow]
     streams: list[StreamRow]
+    # older daemons: absent; recordings are observed while a profile has an `input`
+    input: NotRequired[InputRow | None]
+    recordings: NotRequired[list[RecordingRow]]
+    cards: NotRequired[list[CardRow]]
     server: Server
     config: ConfigReport
     state: StateReport

@@ -69,6 +69,11 @@ class Device:
     # jackd alone: the JACK client whose playback ports are this card ("system" for the
     # card jackd runs on, else the bridge dawroute starts for it)
     jack_client: str | None = None
+    # the sound server's card this device belongs to (its name, "alsa_card.usb-…"), the
+    # device's ports ("analog-output-headphones") and the active one
+    card: str | None = None
+    ports: tuple[str, ...] = ()
+    port: str | None = None
 
     @property
     def usb_id(self) -> str | None:
@@ -140,6 +145,42 @@ class Stream:
 
 
 @dataclass(frozen=True, slots=True)
+class Card:
+    """A sound card as the server shows it: its profiles ("pro-audio",
+    "output:analog-stereo") and the active one. It exists also while its profile gives it
+    no device ("off"): then only the card can be matched, by usb, serial or card name."""
+
+    name: str  # "alsa_card.usb-Focusrite_Scarlett_4i4_USB_D8X2Y1-00"
+    description: str
+    index: int = -1
+    vendor_id: str | None = None
+    product_id: str | None = None
+    serial: str | None = None
+    card_name: str | None = None  # ALSA card name, as Device.card_name
+    profiles: tuple[str, ...] = ()
+    active: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.description or self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Recording:
+    """A recording stream (source output), e.g. the DAW recording from a mic."""
+
+    index: int
+    app_name: str
+    binary: str | None
+    pid: int | None
+    source: str | None  # name of the source it records from
+
+    @property
+    def label(self) -> str:
+        return f"'{self.app_name}' recording {self.index}"
+
+
+@dataclass(frozen=True, slots=True)
 class Port:
     """A JACK-style audio port (jackd, or PipeWire's JACK)."""
 
@@ -190,6 +231,9 @@ class Snapshot:
     notes: tuple[str, ...] = ()
     # jackd alone: the JACK clients of the bridges dawroute runs (started, alive)
     bridges: tuple[str, ...] = ()
+    # recording streams (source outputs); observed with the sources only
+    recordings: tuple[Recording, ...] = ()
+    cards: tuple[Card, ...] = ()
 
     def sinks(self) -> tuple[Device, ...]:
         return tuple(d for d in self.devices if d.direction is Direction.SINK)
@@ -198,6 +242,9 @@ class Snapshot:
         return tuple(
             d for d in self.devices if d.direction is Direction.SOURCE and d.monitor_of is None
         )
+
+    def card(self, name: str) -> Card | None:
+        return next((c for c in self.cards if c.name == name), None)
 
     def device(self, name: str, direction: Direction = Direction.SINK) -> Device | None:
         for d in self.devices:
@@ -221,6 +268,15 @@ class OutputPlan:
     channels: tuple[str, ...] | None = None
     mono: bool = False  # sum to one channel (on `channels` or both sides)
     mixer: str | None = None  # bare ALSA: the card's volume control to use (None: chosen)
+
+
+@dataclass(frozen=True, slots=True)
+class InputPlan:
+    """The source a profile records from, with its level and cap."""
+
+    device: str  # source name
+    volume: float | None  # percent to set when the DAW lands here; None = leave (but cap)
+    max_volume: float | None  # cap in percent; None = no cap
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +316,16 @@ class Plan:
     # Streams that stay put (`others.keep`): stream index → the sink they are pinned to, so
     # the session manager's follow-the-default does not drag them along with the DAW.
     kept: tuple[tuple[int, str], ...] = ()
+    # `input`: the source the DAW records from (also `default_source`), and the recording
+    # streams the policy identified as the DAW's
+    input: InputPlan | None = None
+    daw_recordings: tuple[int, ...] = ()
+    # `card_profile` and `port`: card name → its profile; (device, direction, port). Set
+    # before levels and routes. `pending`: a card must change its profile before the
+    # profile's devices exist: the plan is only that, the routes follow in the next pass.
+    cards: tuple[tuple[str, str], ...] = ()
+    ports: tuple[tuple[str, Direction, str], ...] = ()
+    pending: bool = False
 
 
 # ---------------------------------------------------------------- ops
@@ -335,6 +401,51 @@ class SetStreamVolume:
 
     def describe(self) -> str:
         return f"set '{self.app}' stream {self.stream} volume to {self.volume:.0f} %"
+
+
+@dataclass(frozen=True, slots=True)
+class SetCardProfile:
+    card: str
+    label: str
+    profile: str
+
+    def describe(self) -> str:
+        return f"set card {self.label} to profile {self.profile}"
+
+
+@dataclass(frozen=True, slots=True)
+class SetPort:
+    device: str
+    direction: Direction
+    label: str
+    port: str
+
+    def describe(self) -> str:
+        return f"set port of {self.label} to {self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class MoveRecording:
+    recording: int
+    app: str
+    source: str
+    label: str
+
+    def describe(self) -> str:
+        return f"move '{self.app}' recording {self.recording} → {self.label}"
+
+
+@dataclass(frozen=True, slots=True)
+class SetSourceVolume:
+    device: str
+    label: str
+    volume: float
+    cap: float | None  # None: the profile gives the input no cap
+    before: float
+
+    def describe(self) -> str:
+        cap = f" (cap {self.cap:.0f} %)" if self.cap is not None else ""
+        return f"set input level of {self.label} to {self.volume:.0f} %{cap}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,6 +548,10 @@ Op = (
     | MoveStream
     | ReassertStream
     | SetStreamVolume
+    | MoveRecording
+    | SetSourceVolume
+    | SetCardProfile
+    | SetPort
     | SetDefault
     | Connect
     | Disconnect

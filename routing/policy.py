@@ -14,11 +14,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum, StrEnum
 
+from routing import cardplan
 from routing.matching import Found, Resolution, resolve, text_matches
 from routing.model import Clock as ClockState
 from routing.model import (
     Device,
     Direction,
+    InputPlan,
     Link,
     OutputPlan,
     Plan,
@@ -28,7 +30,7 @@ from routing.model import (
     VirtualSink,
 )
 from routing.portmap import plan_links
-from routing.profile import AlsoOutput, Output, Profile
+from routing.profile import AlsoOutput, Input, Output, Profile
 from routing.refusal import Refusal
 
 
@@ -100,7 +102,7 @@ def decide(
     if plan is not None:
         chosen = cands.get(decision.profile or "")
         startup_raise = False
-        if chosen is not None:
+        if chosen is not None and not plan.pending:
             plan = _keep(plan, chosen.profile, cands, snapshot)
             startup_raise = not raise_volume and chosen.profile.raise_at_startup
         plan = replace(
@@ -256,6 +258,23 @@ def candidate(
 ) -> Candidate:
     """Can this profile be realised on what is connected now? If so, its Plan."""
     main = resolve(profile.output, snapshot.devices, Direction.SINK)
+    source = None
+    if profile.input is not None:
+        source = resolve(profile.input, snapshot.devices, Direction.SOURCE).device
+    specs: list[tuple[Output | Input, Device | None, Direction]] = [
+        (profile.output, main.device, Direction.SINK)
+    ]
+    specs += [(profile.input, source, Direction.SOURCE)] if profile.input is not None else []
+    cards = cardplan.settings(specs, snapshot)
+    if cards.problem is not None:
+        return Candidate(profile, None, main.device, cards.problem, Unmet.UNUSABLE)
+    if cards.switching:
+        # the card changes its profile first; its devices (re)appear and the next pass
+        # routes to them
+        pending = Plan(
+            profile.name, "", (), set_default_sink=False, cards=cards.cards, pending=True
+        )
+        return Candidate(profile, pending, main.device, None)
     if main.device is None:
         return Candidate(profile, None, None, main.problem, _unmet(main))
     outputs: list[tuple[Output | AlsoOutput, Device]] = [(profile.output, main.device)]
@@ -271,7 +290,10 @@ def candidate(
     missing = _missing_channels(outputs)
     if missing:
         return Candidate(profile, None, main.device, missing, Unmet.UNUSABLE)
-    return Candidate(profile, _plan(profile, outputs, snapshot, default_cap), main.device, None)
+    plan = replace(
+        _plan(profile, outputs, snapshot, default_cap), cards=cards.cards, ports=cards.ports
+    )
+    return Candidate(profile, plan, main.device, None)
 
 
 def _unmet(found: Resolution) -> Unmet:
@@ -337,6 +359,7 @@ def _plan(
         virtual.append(combine)
         target = combine.name
     links, daw_ports, notes = _links(profile, outputs, snapshot)
+    source = _input(profile, snapshot)  # bare ALSA: the capture default (routing.alsaconf)
     return Plan(
         profile=profile.name,
         target=target,
@@ -346,7 +369,13 @@ def _plan(
         if jack_only or bare_alsa
         else tuple(s.index for s in snapshot.streams if is_daw(profile, s.app_name, s.binary)),
         set_default_sink=profile.daw.set_default and not jack_only,
-        default_source=_input(profile, snapshot),
+        default_source=source.device if source else None,
+        input=source,
+        daw_recordings=tuple(
+            r.index for r in snapshot.recordings if is_daw(profile, r.app_name, r.binary)
+        )
+        if source
+        else (),
         links=links,
         daw_ports=daw_ports,
         exclusive=profile.daw.exclusive,
@@ -499,11 +528,17 @@ def _merged(a: OutputPlan, b: OutputPlan, dev: Device) -> OutputPlan:
     )
 
 
-def _input(profile: Profile, snapshot: Snapshot) -> str | None:
-    if profile.input is None:
+def _input(profile: Profile, snapshot: Snapshot) -> InputPlan | None:
+    """The profile's recording device when it is present, with its level and cap."""
+    spec = profile.input
+    if spec is None:
         return None
-    found = resolve(profile.input, snapshot.devices, Direction.SOURCE)
-    return found.device.name if found.device else None
+    found = resolve(spec, snapshot.devices, Direction.SOURCE)
+    if found.device is None:
+        return None
+    cap = spec.max_volume
+    volume = spec.volume if cap is None or spec.volume is None else min(spec.volume, cap)
+    return InputPlan(found.device.name, volume, cap)
 
 
 def is_daw(profile: Profile, app_name: str, binary: str | None) -> bool:

@@ -52,6 +52,19 @@ class Output(Selector):
     boost: bool = False
     mixer: str | None = None  # bare ALSA: the card's volume control
     also: tuple[AlsoOutput, ...] = ()
+    card_profile: str | None = None  # the card's profile, e.g. "pro-audio"
+    port: str | None = None  # the device's port, e.g. "analog-output-headphones"
+
+
+@dataclass(frozen=True)
+class Input(Selector):
+    """The recording device: the default source, and where the DAW's recordings move."""
+
+    volume: float | None = None  # percent
+    max_volume: float | None = None  # none: no cap (safety.max_volume is for outputs)
+    boost: bool = False
+    card_profile: str | None = None
+    port: str | None = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +101,7 @@ class Profile:
     priority: int = 50
     auto: bool = True
     fallback: bool = False
-    input: Selector | None = None
+    input: Input | None = None
     daw: Daw = field(default_factory=Daw)
     clock: Clock = field(default_factory=Clock)
     others: Others = field(default_factory=Others)

@@ -14,13 +14,17 @@ from routing.model import (
     Direction,
     Disconnect,
     LoadVirtual,
+    MoveRecording,
     MoveStream,
     Op,
     Plan,
     ReassertStream,
     ServerKind,
+    SetCardProfile,
     SetClock,
     SetDefault,
+    SetPort,
+    SetSourceVolume,
     SetStreamVolume,
     SetVolume,
     Snapshot,
@@ -33,9 +37,12 @@ TOLERANCE = 0.6
 
 
 def ops(plan: Plan, snapshot: Snapshot) -> list[Op]:
+    cards = _cards(plan, snapshot)
+    if plan.pending:
+        return cards
     ours = {d.name: d for d in snapshot.sinks() if d.ours}
     wanted = {v.name for v in plan.virtual}
-    result: list[Op] = _levels(plan, snapshot)
+    result: list[Op] = cards + _levels(plan, snapshot)
     result += [LoadVirtual(v) for v in plan.virtual if v.name not in ours]
     result += _moves(plan, snapshot)
     result += _defaults(plan, snapshot)
@@ -48,6 +55,20 @@ def ops(plan: Plan, snapshot: Snapshot) -> list[Op]:
         if name not in wanted and dev.module is not None
     ]
     return result
+
+
+def _cards(plan: Plan, snapshot: Snapshot) -> list[Op]:
+    """Card profiles, then ports: what the devices are, before their levels and routes."""
+    out: list[Op] = []
+    for name, profile in plan.cards:
+        card = snapshot.card(name)
+        if card is not None and card.active != profile:
+            out.append(SetCardProfile(name, card.label, profile))
+    for device, direction, port in plan.ports:
+        dev = snapshot.device(device, direction)
+        if dev is not None and dev.port != port:
+            out.append(SetPort(device, direction, dev.label, port))
+    return out
 
 
 def _links(plan: Plan, snapshot: Snapshot) -> list[Op]:
@@ -108,7 +129,35 @@ def _levels(plan: Plan, snapshot: Snapshot) -> list[Op]:
     for s in snapshot.streams:
         if s.index in plan.daw_streams and s.volume > 100.0 + TOLERANCE:
             out.append(SetStreamVolume(s.index, s.app_name, 100.0))
-    return out
+    return out + _input_level(plan, snapshot)
+
+
+def _input_level(plan: Plan, snapshot: Snapshot) -> list[Op]:
+    """The input's level by the outputs' rules: the profile's own when the DAW arrives on
+    it (a switch), else down to the cap (start-up: down to the profile's level)."""
+    inp = plan.input
+    dev = snapshot.device(inp.device, Direction.SOURCE) if inp is not None else None
+    if inp is None or dev is None:
+        return []
+    arriving = plan.switching or _recording_lands(plan, snapshot)
+    if arriving and inp.volume is not None and plan.raise_volume:
+        if abs(dev.volume - inp.volume) <= TOLERANCE:
+            return []
+        return [SetSourceVolume(dev.name, dev.label, inp.volume, inp.max_volume, dev.volume)]
+    limit = inp.volume if arriving and inp.volume is not None else inp.max_volume
+    if limit is None or dev.volume <= limit + TOLERANCE:
+        return []
+    return [SetSourceVolume(dev.name, dev.label, limit, inp.max_volume, dev.volume)]
+
+
+def _recording_lands(plan: Plan, snapshot: Snapshot) -> bool:
+    """Is the DAW's recording arriving on the plan's input, rather than already there?"""
+    assert plan.input is not None
+    source = plan.input.device
+    daw = [r for r in snapshot.recordings if r.index in plan.daw_recordings]
+    if snapshot.default_source != source:
+        return True
+    return bool(daw) and not any(r.source == source for r in daw)
 
 
 def _lower(
@@ -137,7 +186,21 @@ def _moves(plan: Plan, snapshot: Snapshot) -> list[Op]:
             out.append(MoveStream(s.index, s.app_name, plan.target, label))
         elif s.preferred not in (None, plan.target):
             out.append(ReassertStream(s.index, s.app_name, plan.target, label, s.preferred))
-    return out + _pins(plan, snapshot)
+    return out + _recordings(plan, snapshot) + _pins(plan, snapshot)
+
+
+def _recordings(plan: Plan, snapshot: Snapshot) -> list[Op]:
+    """The DAW's recording streams to the profile's input."""
+    if plan.input is None:
+        return []
+    source = plan.input.device
+    dev = snapshot.device(source, Direction.SOURCE)
+    label = dev.label if dev is not None else source
+    return [
+        MoveRecording(r.index, r.app_name, source, label)
+        for r in snapshot.recordings
+        if r.index in plan.daw_recordings and r.source != source
+    ]
 
 
 def _pins(plan: Plan, snapshot: Snapshot) -> list[Op]:

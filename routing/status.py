@@ -9,9 +9,19 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from routing.contract import Event, Latency, OutputRow, Server, Status, StreamRow
+from routing.contract import (
+    CardRow,
+    Event,
+    InputRow,
+    Latency,
+    OutputRow,
+    RecordingRow,
+    Server,
+    Status,
+    StreamRow,
+)
 from routing.errors import issue_lines
-from routing.model import channel_label
+from routing.model import Direction, channel_label
 
 if TYPE_CHECKING:
     from routing.model import Plan, Snapshot
@@ -70,6 +80,8 @@ def render_status(st: Status) -> str:
                 )
         else:
             lines.append(f"output:   {o['label']}: gone")
+    lines += _input_lines(st)
+    lines += _card_lines(st)
     lat = st.get("latency") or {}
     parts = []
     if lat.get("period_ms") is not None:
@@ -91,6 +103,7 @@ def render_status(st: Status) -> str:
         lines.append(f"DAW:      '{s['app']}' stream {s['index']} {arrow} {s['label']}")
     if not st["streams"]:
         lines.append("DAW:      no DAW stream playing")
+    lines += _recording_lines(st)
     for p in st["problems"]:
         lines.append(f"problem:  {p}")
     state_error = st["state"].get("error") if "state" in st else None  # older daemons: none
@@ -107,6 +120,35 @@ def render_status(st: Status) -> str:
             lines.append(f"  {_clock(ev['time'])}  {ev['kind']:<8} {ev['message']}")
             lines += [f"{'':20}{line}" for line in event_details(ev)]
     return "\n".join(lines)
+
+
+def _input_lines(st: Status) -> list[str]:
+    inp = st.get("input")
+    if not inp:
+        return []
+    cap = f" (cap {inp['max_volume']:.0f} %)" if inp["max_volume"] is not None else ""
+    level = f"{inp['volume']:.0f} %{cap}" if inp["volume"] is not None else "gone"
+    return [f"input:    {inp['label']}: {level}"]
+
+
+def _card_lines(st: Status) -> list[str]:
+    lines = []
+    for c in st.get("cards", []):
+        key = "card:" if c["kind"] == "card_profile" else "port:"
+        now = c["active"] or "none"
+        state = now if now == c["wanted"] else f"{now}, to be {c['wanted']}"
+        what = "profile " if c["kind"] == "card_profile" else ""
+        lines.append(f"{key:<10}{c['label']}: {what}{state}")
+    return lines
+
+
+def _recording_lines(st: Status) -> list[str]:
+    """Where the DAW records from."""
+    lines = []
+    for r in st.get("recordings", []):
+        arrow = "← (not yet moved)" if r["on_target"] is False else "←"
+        lines.append(f"DAW:      '{r['app']}' recording {r['index']} {arrow} {r['label']}")
+    return lines
 
 
 def event_details(ev: Event) -> list[str]:
@@ -134,6 +176,67 @@ def latency(snap: Snapshot | None, plan: Plan | None) -> Latency:
         if dev is not None:
             out["device_ms"], out["configured_ms"] = dev.latency_ms, dev.configured_latency_ms
     return out
+
+
+def _cards(snap: Snapshot | None, plan: Plan | None) -> list[CardRow]:
+    """The card profiles and ports the active profile sets, against the server's."""
+    if snap is None or plan is None:
+        return []
+    rows: list[CardRow] = []
+    for name, profile in plan.cards:
+        card = snap.card(name)
+        label = card.label if card else name
+        active = card.active if card else None
+        rows.append({"kind": "card_profile", "label": label, "active": active, "wanted": profile})
+    for device, direction, port in plan.ports:
+        dev = snap.device(device, direction)
+        label = dev.label if dev else device
+        rows.append(
+            {"kind": "port", "label": label, "active": dev.port if dev else None, "wanted": port}
+        )
+    return rows
+
+
+def _input_row(snap: Snapshot | None, plan: Plan | None) -> InputRow | None:
+    inp = plan.input if plan is not None else None
+    if snap is None or inp is None:
+        return None
+    dev = snap.device(inp.device, Direction.SOURCE)
+    return {
+        "device": inp.device,
+        "label": dev.label if dev else inp.device,
+        "present": dev is not None,
+        "volume": dev.volume if dev else None,
+        "max_volume": inp.max_volume,
+        "profile_volume": inp.volume,
+    }
+
+
+def _recordings(d: View, snap: Snapshot | None, plan: Plan | None) -> list[RecordingRow]:
+    """Where the DAW records from (observed while a profile has an `input`)."""
+    if snap is None or not snap.recordings:
+        return []
+    from routing.policy import is_daw  # the daemon's side only: the CLI stays light
+
+    target = plan.input.device if plan is not None and plan.input is not None else None
+    ids = set(plan.daw_recordings) if plan is not None and plan.input is not None else None
+    rows: list[RecordingRow] = []
+    for r in snap.recordings:
+        if ids is not None and r.index not in ids:
+            continue
+        if ids is None and not any(is_daw(p, r.app_name, r.binary) for p in d.profiles):
+            continue
+        dev = snap.device(r.source or "", Direction.SOURCE)
+        rows.append(
+            {
+                "index": r.index,
+                "app": r.app_name,
+                "source": r.source,
+                "label": dev.label if dev else r.source,
+                "on_target": r.source == target if target is not None else None,
+            }
+        )
+    return rows
 
 
 def _daw_streams(d: View, snap: Snapshot) -> set[int]:
@@ -197,6 +300,9 @@ def report(d: View) -> Status:
                     }
                 )
     return {
+        "input": _input_row(snap, plan),
+        "recordings": _recordings(d, snap, plan),
+        "cards": _cards(snap, plan),
         "latency": latency(snap, plan),
         "active": d.state.active,
         "active_since": d.state.active_since,

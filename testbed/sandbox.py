@@ -607,6 +607,14 @@ INTERFACE_INPUT = FakeDevice(
     source=True,
 )
 
+LAPTOP_MIC = FakeDevice(
+    name="alsa_input.pci-0000_00_1f.3.analog-stereo",
+    description="Built-in Audio Analog Stereo",
+    bus="pci",
+    card_name="HDA Intel PCH",
+    source=True,
+)
+
 
 Handle = tuple[int, ...]
 
@@ -664,6 +672,25 @@ def start_daw(
         argv.append(f"--device={sink}")
     argv.append("/dev/zero")
     return stack.spawn(f"daw-{app}-{len(stack.procs)}", argv)
+
+
+def start_recorder(
+    stack: Stack, app: str = "REAPER", binary: str = "reaper", source: str | None = None
+) -> subprocess.Popen[bytes]:
+    """A real recording stream that looks like a DAW recording (as `start_daw`)."""
+    argv = [
+        "pacat",
+        "-r",
+        "--raw",
+        f"--client-name={app}",
+        f"--property=application.name={app}",
+        f"--property=application.process.binary={binary}",
+        "--latency-msec=50",
+    ]
+    if source:
+        argv.append(f"--device={source}")
+    argv.append("/dev/null")
+    return stack.spawn(f"rec-{app}-{len(stack.procs)}", argv)
 
 
 def jack_env(stack: Stack) -> dict[str, str]:

@@ -12,10 +12,15 @@ from routing.model import (
     Device,
     Direction,
     LoadVirtual,
+    MoveRecording,
     MoveStream,
     Op,
     ReassertStream,
+    Recording,
+    SetCardProfile,
     SetDefault,
+    SetPort,
+    SetSourceVolume,
     SetStreamVolume,
     SetVolume,
     Snapshot,
@@ -45,6 +50,14 @@ def sink(
         channels=tuple(channels),
         bus="usb" if usb else "pci",
     )
+
+
+def source(name: str, volume: float = 100.0, usb: str | None = None) -> Device:
+    return replace(sink(name, volume, usb), direction=Direction.SOURCE)
+
+
+def recording(index: int, on: str | None, app: str = "REAPER") -> Recording:
+    return Recording(index=index, app_name=app, binary=app.lower(), pid=200 + index, source=on)
 
 
 def daw(index: int, on: str | None, app: str = "REAPER", volume: float = 100.0) -> Stream:
@@ -92,6 +105,23 @@ def apply_op(world: Snapshot, op: Op) -> Snapshot:
             default = name
         case SetDefault(direction=Direction.SOURCE, device=name):
             return replace(world, default_source=name)
+        case SetSourceVolume(device=name, volume=vol):
+            devices = [
+                d.with_level(vol) if d.name == name and d.direction is Direction.SOURCE else d
+                for d in devices
+            ]
+        case SetCardProfile(card=name, profile=profile):
+            cards = tuple(replace(c, active=profile) if c.name == name else c for c in world.cards)
+            return replace(world, cards=cards)
+        case SetPort(device=name, direction=direction, port=port):
+            devices = [
+                replace(d, port=port) if d.name == name and d.direction is direction else d
+                for d in devices
+            ]
+        case MoveRecording(recording=idx, source=name):
+            assert world.device(name, Direction.SOURCE), f"moved to missing source {name}"
+            recs = tuple(replace(r, source=name) if r.index == idx else r for r in world.recordings)
+            return replace(world, recordings=recs)
     return replace(world, devices=tuple(devices), streams=tuple(streams), default_sink=default)
 
 

@@ -10,6 +10,7 @@ import sys
 from routing.backends.pulse import Change, PulseBackend
 from routing.model import Direction, ServerKind, Snapshot
 from testbed import sandbox
+from tests.conftest import wait_until
 
 
 async def _observe_until(backend: PulseBackend, check, timeout: float = 5.0) -> Snapshot:
@@ -209,7 +210,8 @@ def test_events_keep_the_snapshot_current_without_rereading_everything(
     server: sandbox.Stack,
 ) -> None:
     """While subscribed, an observe fetches only what the events named — and still sees
-    exactly what a full read sees, after plugs, unplugs, moves and level changes."""
+    exactly what a full read sees, after plugs, unplugs, moves, level changes and a
+    recording starting."""
 
     async def scenario() -> None:
         async with (
@@ -220,7 +222,7 @@ def test_events_keep_the_snapshot_current_without_rereading_everything(
             await asyncio.sleep(0.05)
             await live.observe()  # the first one after subscribing reads everything
             lists: list[str] = []
-            for name in ("sink_list", "source_list", "sink_input_list"):
+            for name in ("sink_list", "source_list", "sink_input_list", "source_output_list"):
                 real = getattr(live.pulse, name)
 
                 async def counted(*a, _real=real, _name=name, **kw):
@@ -231,6 +233,12 @@ def test_events_keep_the_snapshot_current_without_rereading_everything(
             sandbox.plug(server, sandbox.INTERFACE)
             amp = sandbox.plug(server, sandbox.USB_AMP)
             sandbox.start_daw(server, sink=sandbox.INTERFACE.name)
+            sandbox.plug(server, sandbox.INTERFACE_INPUT)
+            sandbox.start_recorder(server, source=sandbox.INTERFACE_INPUT.name)
+            wait_until(
+                lambda: sandbox.with_pulse(server, _recording_apps) == ["REAPER"],
+                what="the recording",
+            )
             sandbox.unplug(server, amp)
             sandbox.plug(server, sandbox.USB_AMP_2)
             sandbox.with_pulse(
@@ -247,11 +255,20 @@ def test_events_keep_the_snapshot_current_without_rereading_everything(
                 if same(await live.observe()):
                     break
                 await asyncio.sleep(0.02)
-            assert _comparable(await live.observe()) == _comparable(await fresh.observe())
+            snap = await live.observe()
+            assert _comparable(snap) == _comparable(await fresh.observe())
+            assert [r.source for r in snap.recordings if r.app_name == "REAPER"] == [
+                sandbox.INTERFACE_INPUT.name
+            ]
             assert lists == [], f"full re-reads while subscribed: {lists}"
             events.cancel()
 
     asyncio.run(scenario())
+
+
+def _recording_apps(p) -> list[str]:
+    apps = [o.proplist.get("application.name") for o in p.source_output_list()]
+    return [a for a in apps if a == "REAPER"]
 
 
 async def _drain(backend: PulseBackend) -> None:
@@ -263,5 +280,6 @@ def _comparable(snap: Snapshot) -> tuple:
     return (
         sorted((d.name, d.direction, d.volume, d.channels) for d in snap.devices),
         sorted((s.index, s.app_name, s.sink) for s in snap.streams),
+        sorted((r.index, r.app_name, r.source) for r in snap.recordings),
         snap.default_sink,
     )

@@ -70,7 +70,7 @@ others: {keep: [mpv], to: speakers}
     assert [i for i in issues if i.severity == "error"] == []
     p = loaded.profile
     assert type(p) is profile.Profile and type(p.output.also[0]) is profile.AlsoOutput
-    assert type(p.input) is profile.Selector and type(p.daw) is profile.Daw
+    assert type(p.input) is profile.Input and type(p.daw) is profile.Daw
     assert p.output.channels == ("AUX2", "AUX3") and p.output.also[1].profile == "speakers"
     assert p.daw.ports and p.clock == profile.Clock(48000, 128)
 

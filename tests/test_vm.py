@@ -82,6 +82,11 @@ def test_usb_amp_plugged_into_a_real_kernel_gets_the_daw_and_unplug_falls_back(
         assert fallback["ok"] and "dummy" in fallback["daw_sink"]
         assert abs(fallback["daw_sink_volume"] - 70) <= 0.6  # the fallback's own level
         assert "interface: fallback" in summary[f"status_{phase}"]
+    # the guest turned the interface's card off before the daemon started: its
+    # card_profile brought it back, and status shows it
+    assert "card:     " in summary["status_DEL"]
+    card = "profile output:stereo-fallback+input:stereo-fallback"
+    assert card in summary["status_DEL"], summary["status_DEL"]
 
 
 def _need_generation(version: str) -> None:

@@ -23,14 +23,20 @@ from routing.model import (
     PROFILE_PROPERTY,
     VIRTUAL_PREFIX,
     ApplyResult,
+    Card,
     Device,
     Direction,
     LoadVirtual,
+    MoveRecording,
     MoveStream,
     Op,
     ReassertStream,
+    Recording,
     ServerKind,
+    SetCardProfile,
     SetDefault,
+    SetPort,
+    SetSourceVolume,
     SetStreamVolume,
     SetVolume,
     Snapshot,
@@ -88,6 +94,7 @@ class PulseBackend:
         self._client_name = client_name
         self._pulse: Any = None
         self._sinks: dict[str, tuple[int, int]] = {}  # name → (index, channels), last observe
+        self._sources: dict[str, tuple[int, int]] = {}  # the same for sources
         # name → (channel positions, levels 0..1): the last observed levels, with every
         # level we set since; a per-channel set sends the whole vector from here
         self._levels: dict[str, tuple[tuple[str, ...], list[float]]] = {}
@@ -97,7 +104,9 @@ class PulseBackend:
         self._stream_sinks: dict[int, str | None] = {}  # stream index → its sink, observed
         # the server's objects as last read, by facility and index; kept current from
         # events while `changes()` runs (see observe)
-        self._raw: dict[str, dict[int, Any]] = {_SINK: {}, _SOURCE: {}, _INPUT: {}}
+        self._raw: dict[str, dict[int, Any]] = {
+            _SINK: {}, _SOURCE: {}, _INPUT: {}, _OUTPUT: {}, _CARD: {}
+        }  # fmt: skip
         self._info: Any = None
         self._tracking = False
         self._full = True
@@ -138,8 +147,8 @@ class PulseBackend:
     # ------------------------------------------------------------ observe
 
     async def observe(self, sources: bool = True) -> Snapshot:
-        """Everything, or without the sources when nobody needs them (the daemon, when no
-        profile has an `input`): source_list is ~30 % of a full observe.
+        """Everything, or without the sources and recording streams when nobody needs them
+        (the daemon, when no profile has an `input`): source_list is ~30 % of a full observe.
 
         While `changes()` runs, the server's events say which objects changed: only those
         are fetched again (a full read only after connecting and after a missed event).
@@ -149,13 +158,21 @@ class PulseBackend:
         info = self._info
         sinks = list(self._raw[_SINK].values())
         sink_names = {s.index: s.name for s in sinks}
+        cards = [card_from(c) for c in self._raw[_CARD].values()]
+        card_names = {c.index: c.name for c in cards}
         self._sinks = {s.name: (int(s.index), len(s.volume.values)) for s in sinks}
         self._levels = {s.name: (_positions(s), list(s.volume.values)) for s in sinks}
-        devices = [device_from(s, Direction.SINK) for s in sinks]
+        devices = [_with_card(device_from(s, Direction.SINK), s, card_names) for s in sinks]
+        recordings: list[Recording] = []
         if sources:
+            raw_sources = list(self._raw[_SOURCE].values())
+            self._sources = {s.name: (int(s.index), len(s.volume.values)) for s in raw_sources}
             devices += [
-                device_from(s, Direction.SOURCE, sink_names) for s in self._raw[_SOURCE].values()
+                _with_card(device_from(s, Direction.SOURCE, sink_names), s, card_names)
+                for s in raw_sources
             ]
+            source_names = {int(s.index): s.name for s in raw_sources}
+            recordings = [recording_from(o, source_names) for o in self._raw[_OUTPUT].values()]
         streams = [stream_from(i, sink_names) for i in self._raw[_INPUT].values()]
         self._stream_sinks = {st.index: st.sink for st in streams}
         streams = self._with_preferences(streams)
@@ -183,6 +200,8 @@ class PulseBackend:
             configured_default_sink=self._sent_defaults.get(Direction.SINK),
             server=kind,
             server_version=version,
+            recordings=tuple(recordings),
+            cards=tuple(cards),
         )
 
     def note(self, change: Change) -> None:
@@ -196,23 +215,27 @@ class PulseBackend:
         p = self.pulse
         if not self._tracking or self._full or (sources and not self._have_sources):
             self._full, self._dirty_info, self._dirty = False, False, set()
-            info, sinks, sources_, inputs = await asyncio.gather(
+            info, sinks, sources_, inputs, outputs, cards = await asyncio.gather(
                 p.server_info(),
                 p.sink_list(),
                 p.source_list() if sources else _nothing(),
                 p.sink_input_list(),
+                p.source_output_list() if sources else _nothing(),
+                p.card_list(),
             )
             self._info, self._have_sources = info, sources
             self._raw = {
                 _SINK: {int(o.index): o for o in sinks},
                 _SOURCE: {int(o.index): o for o in sources_ or ()},
                 _INPUT: {int(o.index): o for o in inputs},
+                _OUTPUT: {int(o.index): o for o in outputs or ()},
+                _CARD: {int(o.index): o for o in cards},
             }
             return
         dirty, self._dirty = self._dirty, set()
         info_dirty, self._dirty_info = self._dirty_info, False
         if not sources:
-            dirty = {(f, i) for f, i in dirty if f != _SOURCE}
+            dirty = {(f, i) for f, i in dirty if f not in (_SOURCE, _OUTPUT)}
         fetched = await asyncio.gather(
             p.server_info() if info_dirty else _nothing(),
             *(self._fetch(f, i) for f, i in dirty),
@@ -231,6 +254,8 @@ class PulseBackend:
             _SINK: self.pulse.sink_info,
             _SOURCE: self.pulse.source_info,
             _INPUT: self.pulse.sink_input_info,
+            _OUTPUT: self.pulse.source_output_info,
+            _CARD: self.pulse.card_info,
         }[facility]
         try:
             return await getter(index)
@@ -276,7 +301,9 @@ class PulseBackend:
         """Server change notifications until the connection drops (then PulseDisconnected).
         From here on, observe() fetches only what the events named (see `note`); the
         first observe after subscribing reads everything, so nothing before it is missed."""
-        events = self.pulse.subscribe_events("sink", "source", "sink_input", "server")
+        events = self.pulse.subscribe_events(
+            "sink", "source", "sink_input", "source_output", "card", "server"
+        )
         self._tracking, self._full = True, True
         try:
             async for ev in events:
@@ -335,6 +362,14 @@ class PulseBackend:
                     raise
                 await asyncio.sleep(0.005)
 
+    async def _source(self, name: str) -> tuple[int, int]:
+        """(index, channel count) of a source, as `_sink`."""
+        known = self._sources.get(name)
+        if known is not None:
+            return known
+        source = await self.pulse.get_source_by_name(name)
+        return int(source.index), len(source.volume.values)
+
     async def _run(self, op: Op) -> None:
         p = self.pulse
         match op:
@@ -361,6 +396,20 @@ class PulseBackend:
                 self._moved[idx] = name
             case ReassertStream(stream=idx, sink=name):
                 await self._reassert(idx, name)
+            case MoveRecording(recording=idx, source=name):
+                index, _ = await self._source(name)
+                await p.source_output_move(idx, index)
+            case SetCardProfile(card=name, profile=profile):
+                await p.card_profile_set(await p.get_card_by_name(name), profile)
+            case SetPort(device=name, direction=Direction.SINK, port=port):
+                index, _ = await self._sink(name)
+                await p.sink_port_set(index, port)
+            case SetPort(device=name, port=port):
+                index, _ = await self._source(name)
+                await p.source_port_set(index, port)
+            case SetSourceVolume(device=name, volume=vol):
+                index, channels = await self._source(name)
+                await p.source_volume_set(index, pulsectl.PulseVolumeInfo(vol / 100.0, channels))
             case SetDefault(direction=direction, device=name):
                 await self._set_default(direction, name)
 
@@ -516,7 +565,8 @@ class PulseBackend:
         self._sent_defaults[direction] = name
 
 
-_SINK, _SOURCE, _INPUT = "sink", "source", "sink_input"  # pulsectl's facility names
+# pulsectl's facility names
+_SINK, _SOURCE, _INPUT, _OUTPUT, _CARD = "sink", "source", "sink_input", "source_output", "card"
 
 
 async def _nothing() -> Any:
@@ -629,6 +679,46 @@ def stream_from(obj: Any, sink_names: Mapping[int, str]) -> Stream:
         pid=int(pid) if pid.isdigit() else None,
         sink=sink_names.get(obj.sink),
         volume=round(max(obj.volume.values or [0.0]) * 100.0, 2),
+    )
+
+
+def card_from(obj: Any) -> Card:
+    props: dict[str, str] = dict(obj.proplist)
+    active = getattr(obj, "profile_active", None)
+    return Card(
+        name=obj.name,
+        description=props.get("device.description", obj.name),
+        index=int(obj.index),
+        vendor_id=_hex4(props.get("device.vendor.id")),
+        product_id=_hex4(props.get("device.product.id")),
+        serial=props.get("device.serial"),
+        card_name=props.get("alsa.card_name"),
+        profiles=tuple(p.name for p in getattr(obj, "profile_list", None) or ()),
+        active=active.name if active is not None else None,
+    )
+
+
+def _with_card(dev: Device, obj: Any, card_names: Mapping[int, str]) -> Device:
+    """The device with its card and ports (PulseAudio and pipewire-pulse alike)."""
+    card = getattr(obj, "card", _NO_INDEX)
+    active = getattr(obj, "port_active", None)
+    return replace(
+        dev,
+        card=card_names.get(card) if card not in (None, _NO_INDEX) else None,
+        ports=tuple(p.name for p in getattr(obj, "port_list", None) or ()),
+        port=active.name if active is not None else None,
+    )
+
+
+def recording_from(obj: Any, source_names: Mapping[int, str]) -> Recording:
+    props: dict[str, str] = dict(obj.proplist)
+    pid = props.get("application.process.id", "")
+    return Recording(
+        index=obj.index,
+        app_name=props.get("application.name") or obj.name or "",
+        binary=props.get("application.process.binary"),
+        pid=int(pid) if pid.isdigit() else None,
+        source=source_names.get(obj.source),
     )
 
 

@@ -275,6 +275,13 @@ def _volume_within_cap(volume: float | None, cap: float | None, boost: bool) -> 
         raise problems[0]
 
 
+CardPart = Annotated[
+    str,
+    Field(min_length=1, max_length=200),
+    WithJsonSchema({"type": "string", "minLength": 1, "maxLength": 200}),
+]
+
+
 @pdataclass(frozen=True, config=STRICT)
 class AlsoOutput(Selector):
     """A further output playing at the same time (a second headphone amp).
@@ -309,9 +316,30 @@ class Output(Selector):
     boost: bool = False
     mixer: MixerControl | None = None
     also: tuple[AlsoOutput, ...] = ()
+    # the card's profile ("pro-audio") and the device's port ("analog-output-headphones"),
+    # as `dawroute devices` lists them
+    card_profile: CardPart | None = None
+    port: CardPart | None = None
 
     @model_validator(mode="after")
     def _levels(self) -> Output:
+        _require_selector(self)
+        _volume_within_cap(self.volume, self.max_volume, self.boost)
+        return self
+
+
+@pdataclass(frozen=True, config=STRICT)
+class Input(Selector):
+    """The recording device: the default source, and where the DAW's recordings move."""
+
+    volume: Volume | None = None
+    max_volume: Volume | None = None  # none: no cap (safety.max_volume is for outputs)
+    boost: bool = False
+    card_profile: CardPart | None = None
+    port: CardPart | None = None
+
+    @model_validator(mode="after")
+    def _levels(self) -> Input:
         _require_selector(self)
         _volume_within_cap(self.volume, self.max_volume, self.boost)
         return self
@@ -435,7 +463,7 @@ class Profile:
     priority: Annotated[int, Field(ge=0, le=1000)] = 50
     auto: bool = True
     fallback: bool = False
-    input: Selector | None = None
+    input: Input | None = None
     daw: Daw = Field(default_factory=Daw)
     clock: Clock = Field(default_factory=Clock)
     others: Others = Field(default_factory=Others)
@@ -598,7 +626,7 @@ def block_checks(doc: yamlsource.Located, profile: yamlsource.Path_) -> list[Con
         return []
     blocks: list[tuple[yamlsource.Path_, Any, bool]] = [
         ((*profile, "output"), raw.get("output"), True),
-        ((*profile, "input"), raw.get("input"), False),
+        ((*profile, "input"), raw.get("input"), True),
     ]
     also = raw["output"].get("also") if isinstance(raw.get("output"), dict) else None
     if isinstance(also, list):

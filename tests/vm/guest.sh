@@ -106,6 +106,11 @@ fi
 if [ "${SERVER:-pipewire}" != alsa ] && [ "$SERVER" != jack ]; then
     wait_for 60 bash -c 'pactl list short sinks | grep -q snd_dummy' || fail NO_DUMMY_SINK
     pactl info | grep -E 'Server Name|Server Version'
+    # the interface's card "off", as a Pro Audio profile after a re-plug: the profile's
+    # card_profile must bring it back before anything plays there
+    DUMMY_CARD=$(pactl list short cards | awk '/snd_dummy/ {print $2; exit}')
+    pactl set-card-profile "$DUMMY_CARD" off || fail CARD_OFF
+    wait_for 30 bash -c '! pactl list short sinks | grep -q snd_dummy' || fail CARD_STILL_ON
 fi
 mark SERVER_READY server=${SERVER:-pipewire}
 
