@@ -16,7 +16,11 @@ from routing.format import profiles as fprofiles
 from routing.format.profiles import parse_profiles
 
 PAIRS = [
-    (fprofiles, profile, ["Selector", "AlsoOutput", "Output", "Daw", "Others", "Clock", "Profile"]),
+    (
+        fprofiles,
+        profile,
+        ["Selector", "AlsoOutput", "Output", "Input", "Daw", "Others", "Clock", "Profile"],
+    ),
     (fconfig, settings, ["Safety", "Trigger", "Led", "Feedback", "Midi", "Osc", "Config"]),
 ]
 
