@@ -222,17 +222,14 @@ phase ADD plug --cap 50
 phase DEL unplug --fallback-volume 70
 phase ADD2 plug --cap 50
 if [ -n "$PWGEN" ]; then
-    # the cap guard with a real card: re-plugged on the same port (the same sink name,
-    # whose cap the guard knows), WirePlumber's links to it must wait for its level, and
-    # the level must show on the node (the guard lets a card through after 2 s if not)
+    # with the cap guard running and a real card re-plugged on the same port (the sink
+    # name the guard knows): a card's level is its route, which WirePlumber restores and
+    # dawroute sets; the guard leaves cards alone, so the DAW must reach it at its cap
     phase DEL2 unplug --fallback-volume 70
     phase ADD3 plug --cap 50
     "$PY" -m routing status | grep -E '^guard:' | tee "$OUT/guard.txt"
     grep -q 'WirePlumber holds links' "$OUT/guard.txt" || fail GUARD_NOT_RUNNING
-    if grep -q 'shows no level within its cap' "$OUT/wireplumber.log"; then
-        grep 'dawroute' "$OUT/wireplumber.log" | tail -5
-        fail GUARD_CARD_LEVEL_UNSEEN
-    fi
+    grep 'dawroute' "$OUT/wireplumber.log" | tail -5
 fi
 dmesg | grep -iE 'usb|snd' | tail -20
 if [ -z "$FAILS" ]; then finish OK; else finish "FAIL$FAILS"; fi

@@ -93,31 +93,15 @@ local function lower (node, volumes)
   })
 end
 
--- A card's level is its route: the node shows it once the route is set (dawroute sets
--- it through pipewire-pulse). Measured on null sinks only; should a card's node never
--- show a level within the cap, its link is let through after HOLD_ROUTED_MS rather than
--- never: WirePlumber restores a card's route to the level it last had (dawroute's, within
--- the cap), and dawroute's own cap stays the last line.
-local HOLD_ROUTED_MS = 2000
-local held_since = {}  -- node name -> usec since a link to it was first held
-
+-- A card's level is its route, which WirePlumber restores with the device (to the level
+-- dawroute left, within the cap; 0.064 = 40 % for a route never seen) before any link,
+-- and which dawroute sets through pipewire-pulse. Its node's Props do not reliably show
+-- that level: in the real-kernel tier a re-plugged USB card's node did not show its 40 %
+-- route within 2 s in one run of three. So the guard holds and lowers only devices
+-- without routes (virtual and null sinks), whose level is the node's own.
 local function routed (node)
   local routes = node.properties ["device.routes"]
   return (routes ~= nil and routes ~= "0") or node.properties ["card.profile.device"] ~= nil
-end
-
-local function held_too_long (node, name)
-  if not routed (node) then
-    return false
-  end
-  local now = GLib.get_monotonic_time ()
-  held_since [name] = held_since [name] or now
-  if now - held_since [name] < HOLD_ROUTED_MS * 1000 then
-    return false
-  end
-  log:warning (node, "dawroute: " .. tostring (name) .. " shows no level within its cap"
-      .. " after " .. HOLD_ROUTED_MS .. " ms; linking (its route keeps its own level)")
-  return true
 end
 
 -- How many ms until this device is safe to link to (0: now), nil while its level is
@@ -174,13 +158,12 @@ SimpleEventHook {
     if not dev then
       return
     end
+    if routed (node) then
+      return
+    end
     local wait = calm (node, dev)
     local name = node.properties ["node.name"]
     if wait == 0 then
-      held_since [name] = nil
-      return
-    end
-    if wait == nil and held_too_long (node, name) then
       return
     end
     -- hold: prepare-link and link-target do not run, the stream keeps its current link
@@ -190,9 +173,6 @@ SimpleEventHook {
       rescan_in (wait, event:get_source ())
     else
       waiting [name] = true
-      if routed (node) then  -- look again when the routed hold may end
-        rescan_in (HOLD_ROUTED_MS + 1, event:get_source ())
-      end
     end
     event:stop_processing ()
   end
@@ -216,7 +196,7 @@ end
 -- sink) is lowered the moment WirePlumber hears of it, before reading its level: the
 -- earlier it is at its cap, the less any client ever sees it above (measured on 1.4.2:
 -- pipewire-pulse showed the old level ~6 ms after WirePlumber saw the new one). A card
--- keeps its level in its routes, which WirePlumber restores; it is only held.
+-- keeps its level in its routes, which WirePlumber restores (see `routed`).
 SimpleEventHook {
   name = "dawroute/cap-guard-new-node",
   interests = {
@@ -229,7 +209,6 @@ SimpleEventHook {
     local node = event:get_subject ()
     local dev = node_caps (node)
     calm_since [node.properties ["node.name"] or ""] = nil  -- a new node: not calm yet
-    held_since [node.properties ["node.name"] or ""] = nil
     if not dev or routed (node) then
       return
     end
@@ -257,7 +236,7 @@ SimpleEventHook {
   execute = function (event)
     local node = event:get_subject ()
     local dev = node_caps (node)
-    if not dev then
+    if not dev or routed (node) then
       return
     end
     local name = node.properties ["node.name"]
