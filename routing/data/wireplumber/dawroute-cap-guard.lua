@@ -5,9 +5,10 @@
 -- configured default the default again and the stream follows) before any client has
 -- heard of the device, at whatever level the device arrives with: 100 % for a device
 -- without level memory. This hook sits in WirePlumber's own linking chain, after the
--- target is chosen and before the link is made: a link to a capped device waits until
--- the device shows a level within its cap; the stream stays where it plays meanwhile.
--- It also lowers a capped device raised above its cap, the moment the level shows.
+-- target is chosen and before the link is made: a link to a capped device without routes
+-- waits until the device shows a level within its cap; the stream stays where it plays
+-- meanwhile. It also lowers such a device raised above its cap, the moment the level
+-- shows. Cards keep their level in their routes and are left alone (see `routed`).
 --
 -- The caps (device node name -> { channel or "*" -> linear volume }) come from the
 -- component's arguments (written by dawroute, read when WirePlumber starts) and, live,
