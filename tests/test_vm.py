@@ -86,6 +86,9 @@ def test_usb_amp_plugged_into_a_real_kernel_gets_the_daw_and_unplug_falls_back(
     assert "card:     " in summary["status_DEL"]
     card = "profile output:stereo-fallback+input:stereo-fallback"
     assert card in summary["status_DEL"], summary["status_DEL"]
+    # and the port of the interface's input: its line input, not the mic
+    port = [line for line in summary["status_DEL"].splitlines() if line.startswith("port:")]
+    assert port and port[0].endswith(": analog-input-linein"), summary["status_DEL"]
 
 
 def _need_generation(version: str) -> None:
