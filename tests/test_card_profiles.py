@@ -125,3 +125,32 @@ def test_on_bare_alsa_the_keys_are_ignored() -> None:
     w = Snapshot(devices=(card,))
     d = policy.decide(profiles(), w, State(), Trigger())
     assert d.profile == "phones" and d.plan is not None and d.plan.ports == ()
+
+
+def test_check_warns_where_two_profiles_want_one_card_in_different_profiles() -> None:
+    from routing.format.profiles import cross_check, parse_profiles
+
+    text = """
+profiles:
+  - name: speakers
+    fallback: true
+    output: {usb: "1235:8212", card_profile: pro-audio, channels: [AUX0, AUX1]}
+  - name: stereo
+    output: {usb: "1235:8212", card_profile: "output:analog-stereo"}
+  - name: phones
+    output: {usb: "1235:8212", card_profile: pro-audio, channels: [AUX2, AUX3]}
+"""
+    loaded, issues = parse_profiles(text, "studio.yaml")
+    assert not [i for i in issues if i.severity == "error"]
+    found = [i.format() for i in cross_check(loaded) if "card_profile" in i.key]
+    why = (
+        "a card is in one profile at a time, so switching between them switches the card, "
+        "and its devices go and come back — give both the same `card_profile` (e.g. the one "
+        "with every channel both use), or leave it out of one"
+    )
+    assert found == [  # `phones` agrees with `speakers`, not with `stereo`
+        "studio.yaml:7:46: warning: stereo.output.card_profile: wants the card in profile "
+        f"'output:analog-stereo' and 'speakers' wants 'pro-audio': {why}",
+        "studio.yaml:9:46: warning: phones.output.card_profile: wants the card in profile "
+        f"'pro-audio' and 'stereo' wants 'output:analog-stereo': {why}",
+    ]

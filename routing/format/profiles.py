@@ -933,6 +933,7 @@ def cross_check(
             issues.append(_at(lp, "others.to", f"no profile named '{to}'", did_you_mean(to, names)))
     issues.extend(_never_winning(profiles))
     issues.extend(_shared_channels(profiles))
+    issues.extend(_card_profiles(profiles))
     fallback_unknown = any(u.fallback is not False for u in unloaded)
     if profiles and not any(lp.profile.fallback for lp in profiles) and not fallback_unknown:
         lp = profiles[0]
@@ -1024,6 +1025,52 @@ def _shared_channels(profiles: Sequence[LoadedProfile]) -> list[ConfigIssue]:
                 issues[-1] = issues[-1]._replace(severity="warning")
                 break
         seen += [(lp, sel, chans, cap) for _, sel, chans, cap in _drives(lp)]
+    return issues
+
+
+CARD_KEYS = ("usb", "serial", "card")  # what names a card (`name`, `description`: a device)
+
+
+def _card_wants(lp: LoadedProfile) -> list[tuple[str, tuple[Any, ...], str]]:
+    """(key, card selector, card profile) of each card this profile sets a profile on."""
+    specs: list[tuple[str, plain_model.Output | plain_model.Input]] = [
+        ("output", lp.profile.output)
+    ]
+    if lp.profile.input is not None:
+        specs.append(("input", lp.profile.input))
+    out = []
+    for key, spec in specs:
+        selector = spec.keys()  # (key, value) pairs, not a mapping
+        card = tuple((k, v) for k, v in selector if k in CARD_KEYS)
+        if spec.card_profile is not None and card:
+            out.append((f"{key}.card_profile", card, spec.card_profile))
+    return out
+
+
+def _card_profiles(profiles: Sequence[LoadedProfile]) -> list[ConfigIssue]:
+    """Two profiles wanting different profiles on one card: a card is in one profile at a
+    time, so switching between them switches the card (its devices go and come back)."""
+    issues = []
+    seen: list[tuple[LoadedProfile, tuple[Any, ...], str]] = []
+    for lp in profiles:
+        wants = _card_wants(lp)
+        for key, card, wanted in wants:
+            other = next((o for o, c, w in seen if c == card and w != wanted and o is not lp), None)
+            if other is None:
+                continue
+            theirs = next(w for o, c, w in seen if o is other and c == card)
+            issues.append(
+                _at(
+                    lp,
+                    key,
+                    f"wants the card in profile '{wanted}' and '{other.profile.name}' wants "
+                    f"'{theirs}': a card is in one profile at a time, so switching between "
+                    "them switches the card, and its devices go and come back",
+                    "give both the same `card_profile` (e.g. the one with every channel "
+                    "both use), or leave it out of one",
+                )._replace(severity="warning")
+            )
+        seen += [(lp, card, wanted) for _, card, wanted in wants]
     return issues
 
 
