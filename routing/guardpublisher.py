@@ -4,6 +4,7 @@ PipeWire."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from routing.backends import capguard
@@ -19,21 +20,30 @@ class GuardPublisher:
         self._tasks = tasks
         self._caps: GuardCaps = capguard.installed_caps()  # what it knew last run
         self._sent: GuardCaps | None = None  # None: send again, e.g. after a reconnect
+        self._delivered: GuardCaps | None = None  # what the last finished send carried
+        # one send at a time: two pw-metadata processes could finish in either order and
+        # leave the guard with the older caps
+        self._lock = asyncio.Lock()
         self.running: bool | None = None  # did the last send reach a guard?
 
     def forget_sent(self) -> None:
         """A restarted WirePlumber's guard knows only its file: send the caps again."""
-        self._sent = None
+        self._sent = self._delivered = None
 
     def update(self, plan: Plan | None, snapshot: Snapshot) -> None:
         """Before the next re-plug can need them."""
         self._caps = guard_caps(plan, snapshot, self._caps)
         if snapshot.server is ServerKind.PIPEWIRE and self._caps != self._sent:
             self._sent = self._caps
-            self._tasks.spawn(self._publish(self._caps))
+            self._tasks.spawn(self._publish())
 
-    async def _publish(self, caps: GuardCaps) -> None:
-        running = await capguard.publish(caps)
+    async def _publish(self) -> None:
+        async with self._lock:
+            caps = self._sent  # the newest wanted, whatever was asked while we waited
+            if caps is None or caps == self._delivered:
+                return
+            running = await capguard.publish(caps)
+            self._delivered = caps
         if running:
             log.debug("cap guard: %d device(s) guarded", len(caps))
         elif self.running is not False:

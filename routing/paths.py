@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 
-def _xdg(var: str, fallback: str) -> Path:
-    value = os.environ.get(var)
+def xdg(var: str, fallback: str, env: Mapping[str, str] | None = None) -> Path:
+    """An XDG base directory from `env` (the process's own by default), else its default
+    under HOME."""
+    env = os.environ if env is None else env
+    value = env.get(var)
     if value and os.path.isabs(value):
         return Path(value)
-    return Path.home() / fallback
+    return Path(env.get("HOME") or Path.home()) / fallback
 
 
 def config_dir() -> Path:
-    return _xdg("XDG_CONFIG_HOME", ".config") / "dawroute"
+    return xdg("XDG_CONFIG_HOME", ".config") / "dawroute"
 
 
 def profiles_dir() -> Path:
@@ -31,7 +35,7 @@ def alsa_config_file() -> Path:
 
 
 def state_dir() -> Path:
-    return _xdg("XDG_STATE_HOME", ".local/state") / "dawroute"
+    return xdg("XDG_STATE_HOME", ".local/state") / "dawroute"
 
 
 def _xdg_runtime() -> Path | None:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
 from routing.backends.pipewire import MetadataError, pw_metadata
 from routing.guard import GuardCaps
+from routing.paths import xdg
 
 log = logging.getLogger(__name__)
 
@@ -32,21 +32,13 @@ KEY = "dawroute.caps"
 Env = Mapping[str, str]
 
 
-def _xdg(env: Env | None, var: str, fallback: str) -> Path:
-    env = os.environ if env is None else env
-    value = env.get(var)
-    if value and os.path.isabs(value):
-        return Path(value)
-    return Path(env.get("HOME") or Path.home()) / fallback
-
-
 def script_path(env: Env | None = None) -> Path:
     """Where the installed copy lives (a copy: a reinstalled package moves its files)."""
-    return _xdg(env, "XDG_DATA_HOME", ".local/share") / "dawroute" / "wireplumber" / SCRIPT
+    return xdg("XDG_DATA_HOME", ".local/share", env) / "dawroute" / "wireplumber" / SCRIPT
 
 
 def conf_path(env: Env | None = None) -> Path:
-    wp = _xdg(env, "XDG_CONFIG_HOME", ".config") / "wireplumber"
+    wp = xdg("XDG_CONFIG_HOME", ".config", env) / "wireplumber"
     return wp / "wireplumber.conf.d" / CONF
 
 

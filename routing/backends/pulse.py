@@ -350,12 +350,14 @@ class PulseBackend:
     async def _until_listed(self, name: str, timeout: float = 2.0) -> None:
         """pipewire-pulse 0.3.65 answers a module load before it lists the sink: under
         load a move to it right after failed with "no such sink" (seen in CI with both
-        cores busy). Wait until it is there; PulseAudio lists it at once."""
+        cores busy). Wait until it is there (PulseAudio lists it at once), and keep its
+        index: the ops that follow refer to it without asking again."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
             try:
-                await self.pulse.get_sink_by_name(name)
+                sink = await self.pulse.get_sink_by_name(name)
+                self._sinks[name] = (int(sink.index), len(sink.volume.values))
                 return
             except (pulsectl.PulseIndexError, pulsectl.PulseOperationFailed):
                 if loop.time() > deadline:
@@ -669,14 +671,24 @@ def device_from(
     )
 
 
-def stream_from(obj: Any, sink_names: Mapping[int, str]) -> Stream:
+def _client(obj: Any) -> tuple[str, str | None, int | None]:
+    """(application name, process binary, pid) of a playback or recording stream."""
     props: dict[str, str] = dict(obj.proplist)
     pid = props.get("application.process.id", "")
+    return (
+        props.get("application.name") or obj.name or "",
+        props.get("application.process.binary"),
+        int(pid) if pid.isdigit() else None,
+    )
+
+
+def stream_from(obj: Any, sink_names: Mapping[int, str]) -> Stream:
+    app, binary, pid = _client(obj)
     return Stream(
         index=obj.index,
-        app_name=props.get("application.name") or obj.name or "",
-        binary=props.get("application.process.binary"),
-        pid=int(pid) if pid.isdigit() else None,
+        app_name=app,
+        binary=binary,
+        pid=pid,
         sink=sink_names.get(obj.sink),
         volume=round(max(obj.volume.values or [0.0]) * 100.0, 2),
     )
@@ -711,13 +723,12 @@ def _with_card(dev: Device, obj: Any, card_names: Mapping[int, str]) -> Device:
 
 
 def recording_from(obj: Any, source_names: Mapping[int, str]) -> Recording:
-    props: dict[str, str] = dict(obj.proplist)
-    pid = props.get("application.process.id", "")
+    app, binary, pid = _client(obj)
     return Recording(
         index=obj.index,
-        app_name=props.get("application.name") or obj.name or "",
-        binary=props.get("application.process.binary"),
-        pid=int(pid) if pid.isdigit() else None,
+        app_name=app,
+        binary=binary,
+        pid=pid,
         source=source_names.get(obj.source),
     )
 
