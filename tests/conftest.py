@@ -75,7 +75,9 @@ def _start(
     elif kind == "pulseaudio":
         stack = sandbox.start_pulseaudio(stock=stock)
     else:
-        stack = sandbox.start_jackd()
+        # 1024 frames (21 ms) a cycle: with 256, a JACK MIDI client of the tests missed
+        # its cycle on a loaded machine (non-realtime jackd) and an LED message was lost
+        stack = sandbox.start_jackd(period=1024)
     _STARTED.extend(stack.pids())
     return stack
 

@@ -283,3 +283,58 @@ def _comparable(snap: Snapshot) -> tuple:
         sorted((r.index, r.app_name, r.source) for r in snap.recordings),
         snap.default_sink,
     )
+
+
+def test_a_switch_is_seen_at_once_by_the_observe_after_it(pulseaudio: sandbox.Stack) -> None:
+    """The pass re-observes right after applying, and the server sends the events about our
+    own ops only later: what it reads must already show them — or the next pass sends the
+    default and the removal of the old sink again, and both fail (seen in CI)."""
+    from routing.model import (
+        LoadVirtual,
+        MoveStream,
+        SetDefault,
+        SetVolume,
+        UnloadVirtual,
+        VirtualSink,
+    )
+
+    sandbox.plug(pulseaudio, sandbox.INTERFACE)
+    sandbox.start_daw(pulseaudio, sink=sandbox.INTERFACE.name)
+    iface = sandbox.INTERFACE.name
+    a = VirtualSink("dawroute.test-a", "test a", "a", iface, ("AUX0", "AUX1"))
+    b = VirtualSink("dawroute.test-b", "test b", "b", iface, ("AUX2", "AUX3"))
+
+    async def scenario() -> None:
+        async with PulseBackend(pulseaudio.pulse_server) as backend:
+            listening = asyncio.create_task(_drain(backend))
+            await asyncio.sleep(0.05)  # subscribed: observe now reads only what changed
+            snap = await _observe_until(
+                backend, lambda s: any(st.app_name == "REAPER" for st in s.streams)
+            )
+            daw = next(st for st in snap.streams if st.app_name == "REAPER")
+            for sink in (a, b):
+                await backend.apply(
+                    [
+                        LoadVirtual(sink),
+                        MoveStream(daw.index, "REAPER", sink.name, sink.description),
+                        SetDefault(Direction.SINK, sink.name, sink.description),
+                        SetVolume(sink.name, sink.description, 40.0, 50.0, 100.0),
+                    ]
+                )
+                seen = await backend.observe()  # at once: no event has arrived yet
+                assert seen.default_sink == sink.name
+                assert next(st for st in seen.streams if st.index == daw.index).sink == sink.name
+                ours = seen.device(sink.name)
+                assert ours is not None and abs(ours.volume - 40.0) < 1.0
+            old = snap.device(a.name) or (await backend.observe()).device(a.name)
+            assert old is not None and old.module is not None
+            await backend.apply([UnloadVirtual(a.name, old.module)])
+            assert (await backend.observe()).device(a.name) is None
+            listening.cancel()
+
+    asyncio.run(scenario())
+
+
+async def _drain(backend: PulseBackend) -> None:
+    async for _ in backend.changes():
+        pass

@@ -4,6 +4,7 @@ device above its cap meanwhile (the sampler reconnects with the server)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -18,6 +19,23 @@ RESTARTS = int(os.environ.get("DAWROUTE_RESTARTS", "30"))  # the soak: 100
 
 def fds(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def fd_targets(pid: int) -> list[str]:
+    targets = []
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):  # closed while we looked
+            targets.append(os.readlink(f"/proc/{pid}/fd/{fd}"))
+    return sorted(targets)
+
+
+def fds_once_idle(pid: int, ceiling: int) -> int:
+    """Descriptors once the daemon is idle. Right after a re-route it can still be inside
+    a pass (a pw-metadata pipe, a connection attempt: seen as 13 → 17 in one CI run); a
+    leak does not go away, so wait a little for the count to come down, then count."""
+    with contextlib.suppress(sandbox.SandboxError):  # the assertion says what is held
+        wait_until(lambda: fds(pid) <= ceiling, timeout=5, what="the daemon's descriptors")
+    return fds(pid)
 
 
 def rss_kb(pid: int) -> int:
@@ -45,14 +63,17 @@ def test_thirty_server_restarts_leak_nothing_and_stay_safe(
     wait_until(lambda: routed_to(server, AMP.name), what="DAW on the amp")
     restart_and_reroute(server)  # the first reconnect allocates what every later one reuses
     before_fds, before_rss = fds(pid), rss_kb(pid)
+    before_targets = fd_targets(pid)
     with Sampler(server.pulse_server, {AMP.name: 60.0}) as sampler:
         for _ in range(RESTARTS):
             restart_and_reroute(server)
-    after_fds, after_rss = fds(pid), rss_kb(pid)
+    after_fds, after_rss = fds_once_idle(pid, before_fds + 2), rss_kb(pid)
     print(
         f"fds {before_fds} → {after_fds}, RSS {before_rss} → {after_rss} kB; {sampler.report.summary()}"
     )
-    assert after_fds <= before_fds + 2, f"descriptors {before_fds} → {after_fds}"
+    assert after_fds <= before_fds + 2, (
+        f"descriptors {before_fds} → {after_fds}: {before_targets} → {fd_targets(pid)}"
+    )
     assert after_rss <= before_rss + 3 * 1024, f"RSS {before_rss} → {after_rss} kB"
     assert "Traceback" not in daemon.log_text()
     assert sampler.report.violations == [], sampler.report.summary()

@@ -8,6 +8,7 @@ project's server probe), so callers wait on events or re-observe; nothing here s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -113,6 +114,7 @@ class PulseBackend:
         self._have_sources = False
         self._dirty: set[tuple[str, int]] = set()
         self._dirty_info = False
+        self._unloading: set[int] = set()  # modules we unloaded that may still list
         self._kind = ServerKind.UNKNOWN
 
     async def connect(self, timeout: float = 2.0) -> None:
@@ -156,7 +158,7 @@ class PulseBackend:
         so a hot-plug with 64 devices present took twice as long as with 16."""
         await self._refresh(sources)
         info = self._info
-        sinks = list(self._raw[_SINK].values())
+        sinks = self._live(_SINK)
         sink_names = {s.index: s.name for s in sinks}
         cards = [card_from(c) for c in self._raw[_CARD].values()]
         card_names = {c.index: c.name for c in cards}
@@ -165,7 +167,7 @@ class PulseBackend:
         devices = [_with_card(device_from(s, Direction.SINK), s, card_names) for s in sinks]
         recordings: list[Recording] = []
         if sources:
-            raw_sources = list(self._raw[_SOURCE].values())
+            raw_sources = self._live(_SOURCE)
             self._sources = {s.name: (int(s.index), len(s.volume.values)) for s in raw_sources}
             devices += [
                 _with_card(device_from(s, Direction.SOURCE, sink_names), s, card_names)
@@ -203,6 +205,15 @@ class PulseBackend:
             recordings=tuple(recordings),
             cards=tuple(cards),
         )
+
+    def _live(self, facility: str) -> list[Any]:
+        """The sinks or sources as read, without those of a module we already unloaded."""
+        objs = list(self._raw[facility].values())
+        if not self._unloading:
+            return objs
+        listed = {o.owner_module for f in (_SINK, _SOURCE) for o in self._raw[f].values()}
+        self._unloading &= listed  # gone everywhere: forget it (indices are not reused)
+        return [o for o in objs if o.owner_module not in self._unloading]
 
     def note(self, change: Change) -> None:
         """Remember what an event says changed (no I/O: the next observe fetches it)."""
@@ -336,7 +347,48 @@ class PulseBackend:
                 else:
                     log.info("%s", op.describe())
                     done.append(op)
+                    self._touched(op)
         return ApplyResult(tuple(done), tuple(failed))
+
+    def _touched(self, op: Op) -> None:
+        """Mark what our own op changed for the next observe, as its event would. The
+        server sends those events after its replies (PulseAudio defers them), so the
+        re-observe right after an apply read the state from before it: in CI the pass
+        after a switch sent the default and the removal of the old sink again, and both
+        failed. Commands on one connection run in order, so fetching them now is exact."""
+        match op:
+            case LoadVirtual(sink=v) if v.name in self._sinks:
+                self._dirty.add((_SINK, self._sinks[v.name][0]))
+            case UnloadVirtual(module=m):
+                # PulseAudio answers an unload before it unloads (it defers the work), so
+                # for a moment the sink still lists: hide it until it is gone
+                self._unloading.add(m)
+                self._dirty |= self._owned_by(m)
+            case SetVolume(device=name) | SetPort(device=name, direction=Direction.SINK):
+                if name in self._sinks:
+                    self._dirty.add((_SINK, self._sinks[name][0]))
+            case SetSourceVolume(device=name) | SetPort(device=name):
+                if name in self._sources:
+                    self._dirty.add((_SOURCE, self._sources[name][0]))
+            case SetStreamVolume(stream=idx) | MoveStream(stream=idx) | ReassertStream(stream=idx):
+                self._dirty.add((_INPUT, idx))
+            case MoveRecording(recording=idx):
+                self._dirty.add((_OUTPUT, idx))
+            case SetCardProfile():
+                self._full = True  # devices come and go with a card profile: read all
+            case SetDefault():
+                self._dirty_info = True
+
+    def _owned_by(self, module: int) -> set[tuple[str, int]]:
+        """A module's sink and its monitor, and the streams the server moves off them."""
+        sinks = {i for i, o in self._raw[_SINK].items() if o.owner_module == module}
+        sources = {i for i, o in self._raw[_SOURCE].items() if o.owner_module == module}
+        streams = {i for i, o in self._raw[_INPUT].items() if o.sink in sinks}
+        return (
+            {(_SINK, i) for i in sinks}
+            | {(_SOURCE, i) for i in sources}
+            | {(_INPUT, i) for i in streams}
+        )
 
     async def _sink(self, name: str) -> tuple[int, int]:
         """(index, channel count) of a sink: from the last snapshot when we have it (no
@@ -562,7 +614,8 @@ class PulseBackend:
         current = self._defaults.get(direction)
         if self._sent_defaults.get(direction) == name and current not in (None, name):
             log.debug("default %s %s did not take; re-configuring via %s", direction, name, current)
-            await setter(current)
+            with contextlib.suppress(ServerError):  # the old default is gone: no bounce
+                await setter(current)
         await setter(name)
         self._sent_defaults[direction] = name
 
