@@ -333,8 +333,3 @@ def test_a_switch_is_seen_at_once_by_the_observe_after_it(pulseaudio: sandbox.St
             listening.cancel()
 
     asyncio.run(scenario())
-
-
-async def _drain(backend: PulseBackend) -> None:
-    async for _ in backend.changes():
-        pass
