@@ -19,7 +19,7 @@ from routing.contract import Reloaded
 from routing.errors import MAX_SHOWN, ConfigInvalid, ConfigIssue, issue_lines
 from routing.format import yamlsource
 from routing.format.config import LoadedConfig, check_all
-from routing.format.profiles import ProfileSet
+from routing.format.document import ProfileSet
 from routing.profile import Profile
 from routing.settings import Config
 

@@ -128,7 +128,8 @@ def test_on_bare_alsa_the_keys_are_ignored() -> None:
 
 
 def test_check_warns_where_two_profiles_want_one_card_in_different_profiles() -> None:
-    from routing.format.profiles import cross_check, parse_profiles
+    from routing.format.crosscheck import cross_check
+    from routing.format.profiles import parse_profiles
 
     text = """
 profiles:

@@ -217,7 +217,7 @@ def test_no_channel_is_ever_above_its_own_profiles_cap(steps) -> None:
 
 
 def test_check_warns_where_two_profiles_drive_the_same_channels_with_other_caps() -> None:
-    from routing.format.profiles import cross_check
+    from routing.format.crosscheck import cross_check
 
     loaded, _ = parse_profiles(STUDIO_YAML, "studio.yaml")
     found = [i.format() for i in cross_check(loaded) if "another cap" in i.message]
@@ -235,7 +235,7 @@ def test_check_warns_where_two_profiles_drive_the_same_channels_with_other_caps(
 
 
 def test_check_is_quiet_for_monitors_and_phones_on_separate_pairs() -> None:
-    from routing.format.profiles import cross_check
+    from routing.format.crosscheck import cross_check
 
     text = STUDIO_YAML.split("  - name: loud-tracking", maxsplit=1)[0]
     loaded, _ = parse_profiles(text, "studio.yaml")

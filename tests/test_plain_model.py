@@ -11,8 +11,8 @@ import pytest
 
 from routing import profile, settings
 from routing.format import config as fconfig
+from routing.format import document as fprofiles
 from routing.format import plain
-from routing.format import profiles as fprofiles
 from routing.format.profiles import parse_profiles
 
 PAIRS = [

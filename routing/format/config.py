@@ -13,18 +13,12 @@ from pydantic.dataclasses import dataclass as pdataclass
 from routing import settings
 from routing.errors import ConfigIssue
 from routing.format import plain, yamlsource
+from routing.format.crosscheck import did_you_mean
+from routing.format.document import ProfileSet
 from routing.format.invalid import Invalid
-from routing.format.profiles import (
-    STRICT,
-    Pattern,
-    ProfileName,
-    ProfileSet,
-    Volume,
-    adapter,
-    did_you_mean,
-    read_text,
-    validate_document,
-)
+from routing.format.profiles import read_text
+from routing.format.validation import adapter, validate_document
+from routing.format.values import STRICT, Pattern, ProfileName, Volume
 from routing.settings import SimpleAction
 
 MidiNumber = Annotated[int, Field(ge=0, le=127)]
