@@ -30,7 +30,7 @@ from routing.guardpublisher import GuardPublisher
 from routing.model import State
 from routing.notices import Notices
 from routing.passes import Parts, Passes
-from routing.policy import Trigger
+from routing.policy import Intent
 from routing.profile import Profile
 from routing.reloader import Loaded, Reloader
 from routing.scheduler import Scheduler
@@ -130,8 +130,8 @@ class Daemon:
         self.guard.forget_sent()
         self.notices.clear_problem()
 
-    async def _surface_request(self, trigger: Trigger, volume_step: float) -> Changed:
-        return await self.passes.request(trigger, volume_step)
+    async def _surface_request(self, intent: Intent, volume_step: float) -> Changed:
+        return await self.passes.request(intent, volume_step)
 
     def _reloaded(self) -> None:
         self.passes.reloaded()

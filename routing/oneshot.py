@@ -54,7 +54,7 @@ async def apply_once(name: str, profile_paths: Sequence[Path], dry_run: bool) ->
             profiles,
             snapshot,
             State(),
-            policy.Trigger(policy.Cause.SWITCH, name),
+            policy.Intent(policy.Cause.SWITCH, name),
             loaded.config.safety.max_volume,
         )
         if decision.error or decision.plan is None:

@@ -27,7 +27,7 @@ from routing.events import Events
 from routing.guardpublisher import GuardPublisher
 from routing.model import ApplyResult, Snapshot, State
 from routing.notices import Notices
-from routing.policy import Cause, Decision, Trigger
+from routing.policy import Cause, Decision, Intent
 from routing.profile import Profile
 from routing.settings import Config
 from routing.statesaver import StateSaver
@@ -43,7 +43,7 @@ VERIFY_SECONDS = 0.1
 
 @dataclass
 class Request:
-    trigger: Trigger
+    intent: Intent
     future: asyncio.Future[Changed] | None = None
     volume_step: float = 0.0  # MIDI volume_up/volume_down: nudge the outputs, within caps
     off: bool = False  # undo dawroute's routing (`dawroute off`, or on_stop: restore)
@@ -121,22 +121,22 @@ class Passes:
 
     async def request(
         self,
-        trigger: Trigger,
+        intent: Intent,
         volume_step: float = 0.0,
         *,
         off: bool = False,
         stay_off: bool = True,
     ) -> Changed:
         future: asyncio.Future[Changed] = asyncio.get_running_loop().create_future()
-        self._requests.append(Request(trigger, future, volume_step, off, stay_off))
-        self._p.poke(f"request {trigger.cause.value}")
+        self._requests.append(Request(intent, future, volume_step, off, stay_off))
+        self._p.poke(f"request {intent.cause.value}")
         try:
             return await asyncio.wait_for(future, REQUEST_TIMEOUT)
         except TimeoutError:
             raise ProfileNotApplied("timed out waiting for the sound server") from None
 
     async def off(self) -> Changed:
-        return await self.request(Trigger(), off=True)
+        return await self.request(Intent(), off=True)
 
     async def restore_on_stop(self) -> None:
         """`on_stop: restore` undoes the routing before the daemon exits (not remembered as
@@ -146,7 +146,7 @@ class Passes:
             return
         self._stopping = True  # the events our undo causes must not route again
         try:
-            await asyncio.wait_for(self.request(Trigger(), off=True, stay_off=False), 5.0)
+            await asyncio.wait_for(self.request(Intent(), off=True, stay_off=False), 5.0)
         except (DawrouteError, TimeoutError) as exc:
             message = exc.message if isinstance(exc, DawrouteError) else "timed out"
             log.warning("on_stop: restore: routing not fully undone: %s", message)
@@ -228,7 +228,7 @@ class Passes:
         snapshot = await self._observe(backend)
         self._timing["observe"] = time.perf_counter() - t0
         cause = Cause.EVENT if self._started else Cause.STARTUP
-        for req in requests or [Request(Trigger(cause))]:
+        for req in requests or [Request(Intent(cause))]:
             if req.off:
                 snapshot = await self._undo(backend, req, snapshot)
             else:
@@ -250,14 +250,12 @@ class Passes:
         return self._latest
 
     async def _handle(self, backend: Backends, req: Request, snapshot: Snapshot) -> Snapshot:
-        if not passplan.decides(self.state, self._stopping, req.trigger.cause):
+        if not passplan.decides(self.state, self._stopping, req.intent.cause):
             self.snapshot, self.decision = snapshot, None
             req.answer({"profile": None, "reason": self.active_reason or "off", "done": []})
             return snapshot
         cfg = self._config()
-        d = policy.decide(
-            self._profiles(), snapshot, self.state, req.trigger, cfg.safety.max_volume
-        )
+        d = policy.decide(self._profiles(), snapshot, self.state, req.intent, cfg.safety.max_volume)
         self._p.guard.update(d.plan, snapshot)
         if d.error is not None:
             self.snapshot, self.decision = snapshot, d
@@ -288,7 +286,7 @@ class Passes:
                 self._verify_later(unfinished and not result.failed)
         self.snapshot, self.decision = snapshot, d
         done, failed, skipped = _described(result)
-        self._commit(d, req.trigger, done, failed, skipped, default, links)
+        self._commit(d, req.intent, done, failed, skipped, default, links)
         if failed:
             self._retry()
             not_done = failed + [f"skipped {s}" for s in skipped]
@@ -367,7 +365,7 @@ class Passes:
     def _commit(
         self,
         d: Decision,
-        trigger: Trigger,
+        intent: Intent,
         done: list[str],
         failed: list[str],
         skipped: list[str],
@@ -385,12 +383,12 @@ class Passes:
         if failed:
             self._p.notices.problem(f"{d.profile}: not fully applied: {failed[0]}")
         self._p.surfaces.update()  # OSC: sent only when something shown changed
-        self.active_reason = passplan.reason_shown(self.active_reason, d, old, new, trigger.cause)
+        self.active_reason = passplan.reason_shown(self.active_reason, d, old, new, intent.cause)
         if new.active != old.active or done or failed or skipped:
             log.info(
                 "%s [%s] (%d op(s)%s%s)",
                 d.reason,
-                trigger.cause.value,
+                intent.cause.value,
                 len(done),
                 f", {len(failed)} failed" if failed else "",
                 f", {len(skipped)} skipped" if skipped else "",
@@ -399,7 +397,7 @@ class Passes:
                 "decision",
                 d.reason,
                 profile=d.profile,
-                cause=trigger.cause.value,
+                cause=intent.cause.value,
                 done=done,
                 failed=failed,
                 skipped=skipped,

@@ -44,7 +44,10 @@ class Cause(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class Trigger:
+class Intent:
+    """What a pass decides for: a server event, start-up, or what the user asked (a
+    switch to `profile`, auto, next, previous). Not a MIDI trigger (routing.settings)."""
+
     cause: Cause = Cause.EVENT
     profile: str | None = None  # for SWITCH
 
@@ -83,7 +86,7 @@ def decide(
     profiles: Sequence[Profile],
     snapshot: Snapshot,
     state: State,
-    trigger: Trigger,
+    intent: Intent,
     default_cap: float = DEFAULT_CAP,
 ) -> Decision:
     cands = {p.name: candidate(p, profiles, snapshot, default_cap) for p in profiles}
@@ -96,8 +99,8 @@ def decide(
             }
         )
     )
-    raise_volume = trigger.cause is not Cause.STARTUP
-    decision = _choose(cands, state, trigger)
+    raise_volume = intent.cause is not Cause.STARTUP
+    decision = _choose(cands, state, intent)
     plan = decision.plan
     if plan is not None:
         chosen = cands.get(decision.profile or "")
@@ -178,18 +181,18 @@ def _standby(plan: Plan, cands: Iterable[Candidate], snapshot: Snapshot) -> tupl
     return tuple(out)
 
 
-def _choose(cands: dict[str, Candidate], state: State, trigger: Trigger) -> Decision:
-    if trigger.cause is Cause.SWITCH:
-        return _switch(cands, trigger.profile or "", state)
-    if trigger.cause in (Cause.NEXT, Cause.PREVIOUS):
-        return _step(cands, state, 1 if trigger.cause is Cause.NEXT else -1)
-    manual = None if trigger.cause is Cause.AUTO else state.manual
+def _choose(cands: dict[str, Candidate], state: State, intent: Intent) -> Decision:
+    if intent.cause is Cause.SWITCH:
+        return _switch(cands, intent.profile or "", state)
+    if intent.cause in (Cause.NEXT, Cause.PREVIOUS):
+        return _step(cands, state, 1 if intent.cause is Cause.NEXT else -1)
+    manual = None if intent.cause is Cause.AUTO else state.manual
     if manual is not None:
         c = cands.get(manual)
         if c is not None and c.plan is not None:
             return _pick(c, "manual choice", manual)
         # the manual profile's device left (or the profile was removed): back to automatic
-    current = cands.get(state.active or "") if trigger.cause is not Cause.AUTO else None
+    current = cands.get(state.active or "") if intent.cause is not Cause.AUTO else None
     best = _best_auto(cands)
     if (
         current is not None

@@ -10,10 +10,10 @@ from routing import passplan, status
 from routing.contract import Changed, Event, Listing, Reloaded, Status
 from routing.events import Events
 from routing.model import Snapshot
-from routing.policy import Cause, Trigger
+from routing.policy import Cause, Intent
 from routing.view import View
 
-Request = Callable[[Trigger], Awaitable[Changed]]
+Request = Callable[[Intent], Awaitable[Changed]]
 
 
 class Service:
@@ -42,19 +42,19 @@ class Service:
         return {"profiles": rows}
 
     async def switch(self, profile: str) -> Changed:
-        return await self._request(Trigger(Cause.SWITCH, profile))
+        return await self._request(Intent(Cause.SWITCH, profile))
 
     async def auto(self) -> Changed:
-        return await self._request(Trigger(Cause.AUTO))
+        return await self._request(Intent(Cause.AUTO))
 
     async def off(self) -> Changed:
         return await self._off()
 
     async def next(self) -> Changed:
-        return await self._request(Trigger(Cause.NEXT))
+        return await self._request(Intent(Cause.NEXT))
 
     async def previous(self) -> Changed:
-        return await self._request(Trigger(Cause.PREVIOUS))
+        return await self._request(Intent(Cause.PREVIOUS))
 
     async def reload(self) -> Reloaded:
         return await self._reload()

@@ -16,14 +16,14 @@ from routing.contract import Changed
 from routing.errors import DawrouteError
 from routing.midi import MidiControl
 from routing.osc import OscControl
-from routing.policy import Cause, Trigger
+from routing.policy import Cause, Intent
 from routing.settings import Config
 from routing.tasks import Tasks
 from routing.triggers import TriggerState
 
 log = logging.getLogger("routing.daemon")  # the daemon's log lines keep their name
 
-Request = Callable[[Trigger, float], Awaitable[Changed]]  # a trigger, a volume step
+Request = Callable[[Intent, float], Awaitable[Changed]]  # an intent, a volume step
 
 
 class Surfaces:
@@ -145,11 +145,11 @@ class Surfaces:
         do = triggers.Do
         try:
             if action.do is do.SWITCH:
-                await self._request(Trigger(Cause.SWITCH, action.profile or ""), 0.0)
+                await self._request(Intent(Cause.SWITCH, action.profile or ""), 0.0)
             elif action.do in (do.NEXT, do.PREVIOUS, do.AUTO):
-                await self._request(Trigger(Cause(action.do.value)), 0.0)  # the same names
+                await self._request(Intent(Cause(action.do.value)), 0.0)  # the same names
             else:
-                await self._request(Trigger(), step if action.do is do.VOLUME_UP else -step)
+                await self._request(Intent(), step if action.do is do.VOLUME_UP else -step)
         except DawrouteError as exc:
             log.warning("%s %s: %s", source, action.describe(), exc.message)
             self._record(source.lower(), f"{action.describe()}: {exc.message}")

@@ -311,7 +311,7 @@ def alsa_world(*devices: Device, config: str | None = None, streams=()) -> Snaps
 def test_plugging_the_amp_caps_it_first_then_points_the_default_at_it() -> None:
     iface = card("Dummy", "Dummy", 4, (("Master", 100.0), ("PCM", 100.0)), usb=None)
     world = alsa_world(iface, AMP)
-    d = policy.decide(profiles(), world, State(active="interface"), policy.Trigger())
+    d = policy.decide(profiles(), world, State(active="interface"), policy.Intent())
     assert d.profile == "usb-amp" and d.plan is not None
     assert d.plan.target == AMP.name and d.plan.virtual == () and d.plan.daw_streams == ()
     ops = alsaplan.ops(d.plan, world, CONFIG)
@@ -330,20 +330,20 @@ def test_plugging_the_amp_caps_it_first_then_points_the_default_at_it() -> None:
 
 def test_applied_plan_needs_nothing_more() -> None:
     world = alsa_world(IFACE, AMP)
-    d = policy.decide(profiles(), world, State(active="interface"), policy.Trigger())
+    d = policy.decide(profiles(), world, State(active="interface"), policy.Intent())
     assert d.plan is not None
     text = alsaconf.render(d.plan, world, CONFIG)
     amp = card(mixers=(("Speaker", 40.0),))
     iface = card("Dummy", "Dummy", 4, (("Master", 70.0), ("PCM", 100.0)), usb=None)
     done = alsa_world(iface, amp, config=text)
-    d2 = policy.decide(profiles(), done, State(active="usb-amp"), policy.Trigger())
+    d2 = policy.decide(profiles(), done, State(active="usb-amp"), policy.Intent())
     assert d2.plan is not None and alsaplan.ops(d2.plan, done, CONFIG) == []
 
 
 def test_a_level_raised_by_hand_above_the_cap_is_pulled_back() -> None:
     loud = card(mixers=(("Speaker", 90.0),))
     world = alsa_world(IFACE, loud, config=None)
-    d = policy.decide(profiles(), world, State(active="usb-amp"), policy.Trigger())
+    d = policy.decide(profiles(), world, State(active="usb-amp"), policy.Intent())
     assert d.plan is not None
     world = alsa_world(IFACE, loud, config=alsaconf.render(d.plan, world, CONFIG))
     ops = alsaplan.ops(d.plan, world, CONFIG)
@@ -353,13 +353,13 @@ def test_a_level_raised_by_hand_above_the_cap_is_pulled_back() -> None:
 def test_output_mixer_picks_the_control_and_a_missing_one_is_a_problem() -> None:
     amp = card(mixers=(("Speaker", 100.0), ("PCM", 80.0)))
     d = policy.decide(
-        profiles(), alsa_world(IFACE, amp), State(), policy.Trigger(policy.Cause.SWITCH, "amp-pcm")
+        profiles(), alsa_world(IFACE, amp), State(), policy.Intent(policy.Cause.SWITCH, "amp-pcm")
     )
     assert d.plan is not None
     first = alsaplan.ops(d.plan, alsa_world(IFACE, amp), CONFIG)[0]
     assert isinstance(first, SetMixer) and (first.control, first.volume) == ("PCM", 30.0)
     d = policy.decide(
-        profiles(), alsa_world(IFACE, AMP), State(), policy.Trigger(policy.Cause.SWITCH, "amp-pcm")
+        profiles(), alsa_world(IFACE, AMP), State(), policy.Intent(policy.Cause.SWITCH, "amp-pcm")
     )
     assert any("has no volume control 'PCM' (it has: Speaker)" in p for p in d.problems)
     assert d.plan is not None
@@ -371,7 +371,7 @@ def test_output_mixer_picks_the_control_and_a_missing_one_is_a_problem() -> None
 def test_a_program_still_on_the_old_card_must_reopen_and_status_says_so() -> None:
     aplay = Stream(1, "aplay", "aplay", 4242, IFACE.name)
     world = alsa_world(IFACE, AMP, streams=[aplay])
-    d = policy.decide(profiles(), world, State(active="interface"), policy.Trigger())
+    d = policy.decide(profiles(), world, State(active="interface"), policy.Intent())
     assert d.profile == "usb-amp"
     assert any(
         "'aplay' (pid 4242) still plays on 'Dummy'" in p and "reopen" in p for p in d.problems

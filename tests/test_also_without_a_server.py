@@ -38,7 +38,7 @@ profiles:
       exclusive: true
 """
 
-SWITCH = policy.Trigger(policy.Cause.SWITCH, "both")
+SWITCH = policy.Intent(policy.Cause.SWITCH, "both")
 
 
 def profiles() -> tuple[Profile, ...]:
@@ -74,7 +74,7 @@ def test_on_bare_alsa_a_level_raised_on_the_second_amp_is_pulled_back_to_its_own
     done = alsa_world(
         _at(IFACE, 60.0), _at(AMP, 90.0), config=alsaconf.render(d.plan, world, CONFIG)
     )
-    d = policy.decide(profiles(), done, State(active="both", manual="both"), policy.Trigger())
+    d = policy.decide(profiles(), done, State(active="both", manual="both"), policy.Intent())
     assert d.profile == "both" and d.plan is not None
     assert alsaplan.ops(d.plan, done, CONFIG) == [
         SetMixer(AMP.name, AMP.label, "Speaker", 50.0, 50.0, 90.0)
@@ -99,7 +99,7 @@ def test_on_jackd_the_daw_plays_on_the_interface_and_through_the_amps_bridge() -
     assert not [op for op in ops if isinstance(op, Disconnect)]
     # pass 2: the bridge's ports are there: the DAW is linked to them too, system kept
     world = graph(_at(IFACE, 60.0), _at(AMP, 40.0), bridges=(BRIDGE,), links=links_to(SYSTEM_PORTS))
-    d = policy.decide(profiles(), world, State(active="both", manual="both"), policy.Trigger())
+    d = policy.decide(profiles(), world, State(active="both", manual="both"), policy.Intent())
     assert d.plan is not None
     assert set(d.plan.links) == links_to(SYSTEM_PORTS) | links_to(BRIDGE_PORTS)
     ops = jackplan.ops(d.plan, world)

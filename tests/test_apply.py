@@ -17,7 +17,7 @@ from routing.backends.composite import Backends
 from routing.backends.pulse import PulseBackend
 from routing.format.profiles import load_profiles_or_raise
 from routing.model import OWNER_PROPERTY
-from routing.policy import Cause, Trigger
+from routing.policy import Cause, Intent
 from routing.state import State
 from testbed import sandbox
 from tests.conftest import wait_until
@@ -210,7 +210,7 @@ def test_device_vanishing_mid_apply_is_reported_and_the_next_pass_converges(
         async with PulseBackend(server.pulse_server) as pulse:
             backend = Backends(pulse)
             snap = await backend.observe()
-            d = policy.decide(profiles, snap, State(active="speakers"), Trigger())
+            d = policy.decide(profiles, snap, State(active="speakers"), Intent())
             assert d.profile == "usb-amp" and d.plan is not None
             await asyncio.to_thread(sandbox.unplug, server, amp)  # pulled out right now
             # …and really gone from the server (PipeWire removes the node asynchronously)
@@ -223,7 +223,7 @@ def test_device_vanishing_mid_apply_is_reported_and_the_next_pass_converges(
             deadline = time.monotonic() + 5
             while True:
                 snap = await backend.observe()
-                d = policy.decide(profiles, snap, State(active="usb-amp"), Trigger())
+                d = policy.decide(profiles, snap, State(active="usb-amp"), Intent())
                 assert d.plan is not None and d.profile == "speakers"
                 todo = reconcile.ops(d.plan, snap)
                 if not todo:
@@ -247,7 +247,7 @@ def test_wireplumber_keeps_our_routing_two_seconds_later(pipewire, tmp_path) -> 
         async with PulseBackend(pipewire.pulse_server) as pulse:
             backend = Backends(pulse)
             snap = await backend.observe()
-            d = policy.decide(profiles, snap, State(), Trigger(Cause.SWITCH, "usb-amp"))
+            d = policy.decide(profiles, snap, State(), Intent(Cause.SWITCH, "usb-amp"))
             assert d.plan is not None
             await apply_plan(backend, reconcile.ops(d.plan, snap))
 

@@ -17,7 +17,7 @@ import pytest
 from routing.backends import capguard
 from routing.guard import ALL, GuardCaps, _tightened, guard_caps
 from routing.model import Device, Snapshot
-from routing.policy import Trigger, decide
+from routing.policy import Intent, decide
 from routing.profile import Profile
 from routing.state import State
 from testbed import sandbox
@@ -51,7 +51,7 @@ AMP = sink("fulla", usb="30be:1019")
 
 def caps_for(*devices: Device, previous: GuardCaps | None = None) -> GuardCaps:
     snap = Snapshot(devices=devices, streams=(daw(1, "scarlett"),), default_sink="scarlett")
-    d = decide(profiles(), snap, State(active="speakers"), Trigger())
+    d = decide(profiles(), snap, State(active="speakers"), Intent())
     return guard_caps(d.plan, snap, previous or {})
 
 

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from routing import policy, reconcile
 from routing.model import Card, SetCardProfile, SetPort, SetVolume, Snapshot
-from routing.policy import Trigger
+from routing.policy import Intent
 from routing.profile import Profile
 from routing.state import State
 from tests.fakeworld import apply_op, daw, parsed, sink
@@ -60,14 +60,14 @@ def profiles() -> tuple[Profile, ...]:
 
 def test_the_interface_back_in_off_gets_its_pro_audio_profile_before_anything_else() -> None:
     w = Snapshot(cards=(SCARLETT,), streams=(daw(1, None),))  # no sink: the card is off
-    d = policy.decide(profiles(), w, State(active="speakers"), Trigger())
+    d = policy.decide(profiles(), w, State(active="speakers"), Intent())
     assert d.profile == "speakers" and d.plan is not None and d.plan.pending
     assert reconcile.ops(d.plan, w) == [
         SetCardProfile(SCARLETT.name, "Scarlett 4i4 USB", "pro-audio")
     ]
     # the card's devices appear: the next pass routes to them, and sets nothing on the card
     on = replace(w, cards=(replace(SCARLETT, active="pro-audio"),), devices=(IFACE,))
-    d = policy.decide(profiles(), on, State(active="speakers"), Trigger())
+    d = policy.decide(profiles(), on, State(active="speakers"), Intent())
     assert d.plan is not None and not d.plan.pending
     todo = reconcile.ops(d.plan, on)
     assert todo and not [o for o in todo if isinstance(o, SetCardProfile)]
@@ -76,7 +76,7 @@ def test_the_interface_back_in_off_gets_its_pro_audio_profile_before_anything_el
 
 def test_the_headphone_port_is_chosen_before_the_level_and_the_move() -> None:
     w = Snapshot(cards=(HDA,), devices=(BUILTIN,), streams=(daw(1, "builtin"),))
-    d = policy.decide(profiles(), w, State(), Trigger())
+    d = policy.decide(profiles(), w, State(), Intent())
     assert d.profile == "phones" and d.plan is not None
     todo = reconcile.ops(d.plan, w)
     kinds = [type(o) for o in todo]
@@ -84,14 +84,14 @@ def test_the_headphone_port_is_chosen_before_the_level_and_the_move() -> None:
     assert todo[0].describe() == "set port of Builtin to analog-output-headphones"
     for op in todo:
         w = apply_op(w, op)
-    d = policy.decide(profiles(), w, State(active="phones"), Trigger())
+    d = policy.decide(profiles(), w, State(active="phones"), Intent())
     assert d.plan is not None and reconcile.ops(d.plan, w) == []
 
 
 def test_a_card_profile_the_card_does_not_offer_is_a_problem_in_status() -> None:
     wrong = PROFILES.replace("card_profile: pro-audio", "card_profile: pro-audo")
     w = Snapshot(cards=(SCARLETT,), streams=(daw(1, None),))
-    d = policy.decide(parsed(wrong), w, State(), Trigger())
+    d = policy.decide(parsed(wrong), w, State(), Intent())
     assert d.plan is None
     assert d.problems == (
         "speakers: card 'Scarlett 4i4 USB' has no profile 'pro-audo' "
@@ -102,7 +102,7 @@ def test_a_card_profile_the_card_does_not_offer_is_a_problem_in_status() -> None
 def test_a_port_the_device_does_not_have_is_a_problem_in_status() -> None:
     wrong = PROFILES.replace("analog-output-headphones", "headphones")
     w = Snapshot(cards=(HDA,), devices=(BUILTIN,), streams=(daw(1, "builtin"),))
-    d = policy.decide(parsed(wrong), w, State(), Trigger())
+    d = policy.decide(parsed(wrong), w, State(), Intent())
     assert (
         "phones: 'Builtin' has no port 'headphones' "
         "(it has: analog-output-lineout, analog-output-headphones)"
@@ -112,7 +112,7 @@ def test_a_port_the_device_does_not_have_is_a_problem_in_status() -> None:
 def test_a_device_without_a_card_cannot_take_a_card_profile() -> None:
     null = sink("scarlett-pro", usb="1235:8212", channels=("AUX0", "AUX1", "AUX2", "AUX3"))
     w = Snapshot(devices=(null,), streams=(daw(1, "scarlett-pro"),))
-    d = policy.decide(profiles(), w, State(), Trigger())
+    d = policy.decide(profiles(), w, State(), Intent())
     assert d.plan is None
     assert d.problems == (
         "speakers: 'Scarlett-Pro' belongs to no card the server shows: "
@@ -123,7 +123,7 @@ def test_a_device_without_a_card_cannot_take_a_card_profile() -> None:
 def test_on_bare_alsa_the_keys_are_ignored() -> None:
     card = replace(sink("hw-pch"), api="alsa", card_name="HDA Intel PCH")
     w = Snapshot(devices=(card,))
-    d = policy.decide(profiles(), w, State(), Trigger())
+    d = policy.decide(profiles(), w, State(), Intent())
     assert d.profile == "phones" and d.plan is not None and d.plan.ports == ()
 
 

@@ -13,7 +13,7 @@ from routing import policy, reconcile
 from routing.apply import apply_plan
 from routing.backends.composite import Backends
 from routing.backends.pulse import PulseBackend
-from routing.policy import Cause, Trigger
+from routing.policy import Cause, Intent
 from routing.state import State
 from testbed import sandbox
 from testbed.sampler import Sampler
@@ -44,7 +44,7 @@ def set_levels(stack: sandbox.Stack, levels: list[float]) -> None:
     wait_until(lambda: channel_levels(stack) == levels, what="the levels")
 
 
-async def converge(stack: sandbox.Stack, state: State, trigger: Trigger) -> str | None:
+async def converge(stack: sandbox.Stack, state: State, trigger: Intent) -> str | None:
     """Passes until nothing is left to do; the active profile."""
     studio = tuple(p for p in profiles() if p.name != "whole-interface")
     async with PulseBackend(stack.pulse_server) as pulse:
@@ -57,7 +57,7 @@ async def converge(stack: sandbox.Stack, state: State, trigger: Trigger) -> str 
             if not todo:
                 return d.profile
             await apply_plan(backend, todo)  # a failed op (a node not ready yet): next pass
-            state, trigger = State(active=d.profile, manual=d.manual), Trigger()
+            state, trigger = State(active=d.profile, manual=d.manual), Intent()
             await asyncio.sleep(0.02)
     pytest.fail("did not converge")
 
@@ -71,14 +71,14 @@ def test_monitors_and_phones_keep_their_own_level_and_cap(server, monkeypatch) -
     set_levels(server, [30.0, 30.0, 30.0, 30.0])
     with Sampler(server.pulse_server, {}, channel_caps=CHANNEL_CAPS) as sampler:
         # monitors and phones at once: 70 % on 1-2, 50 % on 3-4 (not all four at 50 %)
-        active = asyncio.run(converge(server, State(), Trigger(Cause.SWITCH, "both")))
+        active = asyncio.run(converge(server, State(), Intent(Cause.SWITCH, "both")))
         assert active == "both"
         assert channel_levels(server) == [70.0, 70.0, 50.0, 50.0]
         # the phones' pair turned up past its cap by hand (a violation we cause, from here…
         raised = time.time()
         set_levels(server, [80.0, 80.0, 90.0, 90.0])
         sandbox.plug(server, AMP)
-        active = asyncio.run(converge(server, State(active="both"), Trigger()))
+        active = asyncio.run(converge(server, State(active="both"), Intent()))
         lowered = time.time()  # … to here), then the amp arrives: lowered alone
         assert active == "usb-amp"
         # the monitors keep 80 % (within their 85 %), not the phones' 65 %

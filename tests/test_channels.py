@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from routing.format.profiles import parse_profiles
 from routing.model import Device, MoveStream, SetVolume, Snapshot
-from routing.policy import Cause, Trigger, candidate, decide
+from routing.policy import Cause, Intent, candidate, decide
 from routing.profile import Profile
 from routing.reconcile import TOLERANCE, ops
 from routing.state import State
@@ -72,7 +72,7 @@ def level(w: Snapshot, key: tuple[str, str]) -> float:
     return dev.level((key[1],))
 
 
-def run(w: Snapshot, state: State, trigger: Trigger) -> tuple[Snapshot, list]:
+def run(w: Snapshot, state: State, trigger: Intent) -> tuple[Snapshot, list]:
     """One pass with the studio's profiles (without the one that drives all four channels)."""
     studio = tuple(p for p in profiles() if p.name != "whole-interface")
     d = decide(studio, w, state, trigger)
@@ -91,7 +91,7 @@ def levels(w: Snapshot) -> tuple[float, ...]:
 
 def test_monitors_and_phones_on_one_interface_keep_their_own_levels() -> None:
     w = Snapshot(devices=(iface(30, 30, 30, 30),), streams=(daw(1, "scarlett"),))
-    w, todo = run(w, State(active="speakers"), Trigger(Cause.SWITCH, "both"))
+    w, todo = run(w, State(active="speakers"), Intent(Cause.SWITCH, "both"))
     assert levels(w) == (70, 70, 50, 50)  # not all four at 50 %
     assert [o.describe() for o in todo if isinstance(o, SetVolume)] == [
         "set volume of Scarlett outputs 1-2 to 70 % (cap 85 %)",
@@ -103,14 +103,14 @@ def test_while_the_usb_amp_plays_each_pair_keeps_its_own_cap() -> None:
     w = Snapshot(
         devices=(iface(80, 80, 90, 90), AMP), streams=(daw(1, "scarlett"),), default_sink="x"
     )
-    w, _ = run(w, State(active="speakers"), Trigger())
+    w, _ = run(w, State(active="speakers"), Intent())
     # the monitors keep their 80 % (within 85 %), the phones' pair is lowered to 65 %
     assert levels(w) == (80, 80, 65, 65)
 
 
 def test_switching_to_the_phones_leaves_the_monitor_level_alone() -> None:
     w = Snapshot(devices=(iface(70, 70, 20, 20),), streams=(daw(1, "scarlett"),))
-    w, _ = run(w, State(active="speakers"), Trigger(Cause.SWITCH, "phones-3-4"))
+    w, _ = run(w, State(active="speakers"), Intent(Cause.SWITCH, "phones-3-4"))
     assert levels(w) == (70, 70, 50, 50)
 
 
@@ -122,8 +122,8 @@ _world = st.fixed_dictionaries({
     "levels": st.tuples(_volume, _volume, _volume, _volume), "va": _volume,
 })  # fmt: skip
 _trigger = st.sampled_from(
-    [Trigger(), Trigger(Cause.STARTUP), Trigger(Cause.AUTO), Trigger(Cause.NEXT)]
-    + [Trigger(Cause.SWITCH, p) for p in
+    [Intent(), Intent(Cause.STARTUP), Intent(Cause.AUTO), Intent(Cause.NEXT)]
+    + [Intent(Cause.SWITCH, p) for p in
        ("speakers", "phones-3-4", "both", "usb-amp", "loud-tracking", "whole-interface")]
 )  # fmt: skip
 
@@ -208,7 +208,7 @@ def test_no_channel_is_ever_above_its_own_profiles_cap(steps) -> None:
                     for c in o.channels or dev.channels:
                         assert abs(dev.level((c,)) - o.volume) <= TOLERANCE, (o, c)
         state = State(active=d.profile, manual=d.manual)
-        d2 = decide(profiles(), w, state, Trigger())
+        d2 = decide(profiles(), w, state, Intent())
         if d2.profile == d.profile and d2.plan is not None:
             assert ops(d2.plan, w) == [], "a second pass over the applied world must be empty"
 

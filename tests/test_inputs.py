@@ -17,7 +17,7 @@ from routing.model import (
     SetSourceVolume,
     Snapshot,
 )
-from routing.policy import Cause, Trigger
+from routing.policy import Cause, Intent
 from routing.profile import Profile
 from routing.state import State
 from tests.fakeworld import apply_op, daw, parsed, recording, sink, source
@@ -59,26 +59,26 @@ def world(
     )
 
 
-def converge(w: Snapshot, state: State, trigger: Trigger = Trigger()) -> Snapshot:
+def converge(w: Snapshot, state: State, trigger: Intent = Intent()) -> Snapshot:
     d = policy.decide(profiles(), w, state, trigger)
     assert d.plan is not None
     for op in reconcile.ops(d.plan, w):
         w = apply_op(w, op)
-    d = policy.decide(profiles(), w, State(active=d.profile), Trigger())
+    d = policy.decide(profiles(), w, State(active=d.profile), Intent())
     assert d.plan is not None and reconcile.ops(d.plan, w) == []  # idempotent
     return w
 
 
 def test_the_daw_records_from_the_interface_mic_when_the_speakers_profile_is_active() -> None:
     w = world()
-    d = policy.decide(profiles(), w, State(), Trigger(Cause.SWITCH, "speakers"))
+    d = policy.decide(profiles(), w, State(), Intent(Cause.SWITCH, "speakers"))
     assert d.plan is not None
     assert [o.describe() for o in reconcile.ops(d.plan, w)] == [
         "set input level of Scarlett-In to 40 % (cap 60 %)",
         "move 'REAPER' recording 7 → Scarlett-In",
         "set default source to Scarlett-In",
     ]
-    w = converge(w, State(), Trigger(Cause.SWITCH, "speakers"))
+    w = converge(w, State(), Intent(Cause.SWITCH, "speakers"))
     assert w.recordings[0].source == "scarlett-in"
     mic = w.device("scarlett-in", Direction.SOURCE)
     assert mic is not None and mic.volume == 40.0
@@ -86,7 +86,7 @@ def test_the_daw_records_from_the_interface_mic_when_the_speakers_profile_is_act
 
 def test_the_input_level_is_set_before_the_recording_moves() -> None:
     w = world()
-    d = policy.decide(profiles(), w, State(), Trigger(Cause.SWITCH, "speakers"))
+    d = policy.decide(profiles(), w, State(), Intent(Cause.SWITCH, "speakers"))
     assert d.plan is not None
     kinds = [type(o) for o in reconcile.ops(d.plan, w)]
     assert kinds.index(SetSourceVolume) < kinds.index(MoveRecording) < kinds.index(SetDefault)
@@ -94,7 +94,7 @@ def test_the_input_level_is_set_before_the_recording_moves() -> None:
 
 def test_other_apps_recordings_stay_where_they_are() -> None:
     w = world(recordings=(recording(7, "laptop-mic"), recording(8, "laptop-mic", app="Discord")))
-    w = converge(w, State(), Trigger(Cause.SWITCH, "speakers"))
+    w = converge(w, State(), Intent(Cause.SWITCH, "speakers"))
     assert {r.app_name: r.source for r in w.recordings} == {
         "REAPER": "scarlett-in",
         "Discord": "laptop-mic",
@@ -102,16 +102,16 @@ def test_other_apps_recordings_stay_where_they_are() -> None:
 
 
 def test_a_recording_started_later_follows_the_active_profile() -> None:
-    w = converge(world(recordings=()), State(), Trigger(Cause.SWITCH, "speakers"))
+    w = converge(world(recordings=()), State(), Intent(Cause.SWITCH, "speakers"))
     w = replace(w, recordings=(recording(9, "laptop-mic"),))
-    d = policy.decide(profiles(), w, State(active="speakers"), Trigger())
+    d = policy.decide(profiles(), w, State(active="speakers"), Intent())
     assert d.plan is not None
     todo = reconcile.ops(d.plan, w)
     assert [o.describe() for o in todo] == ["move 'REAPER' recording 9 → Scarlett-In"]
 
 
 def test_an_input_turned_up_by_hand_within_its_cap_is_kept_and_above_it_is_lowered() -> None:
-    w = converge(world(), State(), Trigger(Cause.SWITCH, "speakers"))
+    w = converge(world(), State(), Intent(Cause.SWITCH, "speakers"))
 
     def at(volume: float) -> Snapshot:
         return replace(
@@ -121,9 +121,9 @@ def test_an_input_turned_up_by_hand_within_its_cap_is_kept_and_above_it_is_lower
             ),
         )
 
-    d = policy.decide(profiles(), at(55.0), State(active="speakers"), Trigger())
+    d = policy.decide(profiles(), at(55.0), State(active="speakers"), Intent())
     assert d.plan is not None and reconcile.ops(d.plan, at(55.0)) == []
-    d = policy.decide(profiles(), at(90.0), State(active="speakers"), Trigger())
+    d = policy.decide(profiles(), at(90.0), State(active="speakers"), Intent())
     assert d.plan is not None
     assert [o.describe() for o in reconcile.ops(d.plan, at(90.0))] == [
         "set input level of Scarlett-In to 60 % (cap 60 %)"
@@ -137,7 +137,7 @@ def test_start_up_never_raises_the_input_level() -> None:
             d.with_level(20.0) if d.name == "scarlett-in" else d for d in world().devices
         ),
     )
-    d = policy.decide(profiles(), quiet, State(active="speakers"), Trigger(Cause.STARTUP))
+    d = policy.decide(profiles(), quiet, State(active="speakers"), Intent(Cause.STARTUP))
     assert d.plan is not None
     todo = reconcile.ops(d.plan, quiet)
     assert not [o for o in todo if isinstance(o, SetSourceVolume)]
@@ -149,7 +149,7 @@ def test_an_input_without_levels_only_moves_the_recording_and_the_default() -> N
         world(recordings=(recording(7, "scarlett-in"),), default_source="scarlett-in"),
         devices=(AMP, *world().devices),
     )
-    d = policy.decide(profiles(), w, State(active="speakers"), Trigger())
+    d = policy.decide(profiles(), w, State(active="speakers"), Intent())
     assert d.profile == "phones" and d.plan is not None
     todo = [o.describe() for o in reconcile.ops(d.plan, w) if not isinstance(o, MoveStream)]
     assert [t for t in todo if "input" in t or "recording" in t or "source" in t] == [

@@ -126,7 +126,7 @@ def test_plugged_amp_is_capped_then_bridged_then_the_daw_moves_to_it() -> None:
     # pass 1: the amp appeared; its mixer is set before the bridge starts, and the DAW
     # keeps playing on the interface meanwhile (its links stay)
     world = graph(_at(IFACE, 95.0), AMP, links=links_to(SYSTEM_PORTS))
-    d = policy.decide(profiles(), world, State(active="interface"), policy.Trigger())
+    d = policy.decide(profiles(), world, State(active="interface"), policy.Intent())
     assert d.profile == "usb-amp" and d.plan is not None
     ops = jackplan.ops(d.plan, world)
     assert [type(op) for op in ops] == [SetMixer, SetMixer, StartBridge]
@@ -143,7 +143,7 @@ def test_plugged_amp_is_capped_then_bridged_then_the_daw_moves_to_it() -> None:
     assert any("waiting for 'dawroute-USB'" in p for p in d.problems), d.problems
     # pass 2: the bridge runs and its ports registered: the DAW moves, nothing is started
     world = graph(IFACE, _at(AMP, 40.0), bridges=(BRIDGE,), links=links_to(SYSTEM_PORTS))
-    d = policy.decide(profiles(), world, State(active="usb-amp"), policy.Trigger())
+    d = policy.decide(profiles(), world, State(active="usb-amp"), policy.Intent())
     assert d.plan is not None
     ops = jackplan.ops(d.plan, world)
     assert {op.link for op in ops if isinstance(op, Connect)} == links_to(BRIDGE_PORTS)
@@ -156,7 +156,7 @@ def test_plugged_amp_is_capped_then_bridged_then_the_daw_moves_to_it() -> None:
 
 def test_unplugged_amp_sends_the_daw_back_to_system_and_ends_the_bridge_last() -> None:
     world = graph(_at(IFACE, 95.0), bridges=(BRIDGE,))  # the amp is gone, its bridge runs
-    d = policy.decide(profiles(), world, State(active="usb-amp"), policy.Trigger())
+    d = policy.decide(profiles(), world, State(active="usb-amp"), policy.Intent())
     assert d.profile == "interface" and d.plan is not None
     ops = jackplan.ops(d.plan, world)
     assert ops[-1] == StopBridge(BRIDGE)
@@ -166,7 +166,7 @@ def test_unplugged_amp_sends_the_daw_back_to_system_and_ends_the_bridge_last() -
 
 def test_a_level_raised_above_the_cap_on_jackd_is_pulled_back_on_the_mixer() -> None:
     world = graph(IFACE, _at(AMP, 90.0), bridges=(BRIDGE,), links=links_to(BRIDGE_PORTS))
-    d = policy.decide(profiles(), world, State(active="usb-amp"), policy.Trigger())
+    d = policy.decide(profiles(), world, State(active="usb-amp"), policy.Intent())
     assert d.plan is not None
     assert jackplan.ops(d.plan, world) == [
         SetMixer(AMP.name, AMP.label, "Speaker", 50.0, 50.0, 90.0)
@@ -181,7 +181,7 @@ def test_bridges_are_their_own_backend_and_stop_the_run_when_they_fail() -> None
 
 def test_apply_on_jackd_takes_jackds_ops() -> None:
     world = graph(IFACE, AMP)
-    d = policy.decide(profiles(), world, State(), policy.Trigger())
+    d = policy.decide(profiles(), world, State(), policy.Intent())
     assert d.plan is not None
     backends = Backends(None, jackd=True)
     assert backends.name == "jack"

@@ -8,14 +8,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from routing.model import MoveStream, SetDefault, SetVolume, Snapshot
-from routing.policy import Cause, Trigger, decide
+from routing.policy import Cause, Intent, decide
 from routing.reconcile import TOLERANCE, ops
 from routing.state import State
 from tests.fakeworld import apply_op, daw, physical_channels, sink
 from tests.test_policy import AMP, GUEST, IFACE, profiles, world
 
 
-def run(world_: Snapshot, state: State, trigger: Trigger = Trigger()) -> Snapshot:
+def run(world_: Snapshot, state: State, trigger: Intent = Intent()) -> Snapshot:
     d = decide(profiles(), world_, state, trigger)
     assert d.plan is not None
     for op in ops(d.plan, world_):
@@ -25,7 +25,7 @@ def run(world_: Snapshot, state: State, trigger: Trigger = Trigger()) -> Snapsho
 
 def test_switch_sets_level_before_the_daw_lands() -> None:
     w = world(IFACE, replace(AMP, volume=100.0))
-    d = decide(profiles(), w, State(active="speakers"), Trigger())
+    d = decide(profiles(), w, State(active="speakers"), Intent())
     assert d.plan is not None
     plan_ops = ops(d.plan, w)
     kinds = [type(o) for o in plan_ops]
@@ -45,7 +45,7 @@ def test_speakers_are_kept_within_their_cap_while_the_headphones_play() -> None:
     louder = replace(
         w, devices=tuple(d.with_level(100.0) if d.name == "scarlett" else d for d in w.devices)
     )
-    d = decide(profiles(), louder, State(active="usb-amp"), Trigger())
+    d = decide(profiles(), louder, State(active="usb-amp"), Intent())
     assert d.plan is not None and d.profile == "usb-amp"
     assert [o.describe() for o in ops(d.plan, louder)] == [
         "set volume of Scarlett outputs 1-2 to 85 % (cap 85 %)"
@@ -54,7 +54,7 @@ def test_speakers_are_kept_within_their_cap_while_the_headphones_play() -> None:
 
 def test_applying_the_same_plan_twice_issues_nothing_the_second_time() -> None:
     w = run(world(IFACE, AMP), State(active="speakers"))
-    d = decide(profiles(), w, State(active="usb-amp"), Trigger())
+    d = decide(profiles(), w, State(active="usb-amp"), Intent())
     assert d.plan is not None and ops(d.plan, w) == []
 
 
@@ -64,12 +64,12 @@ def test_user_volume_within_the_cap_is_respected_but_above_it_is_lowered() -> No
     quieter = replace(
         w, devices=tuple(replace(d, volume=30.0) if d.name == "fulla" else d for d in w.devices)
     )
-    d = decide(profiles(), quieter, state, Trigger())
+    d = decide(profiles(), quieter, state, Intent())
     assert d.plan is not None and ops(d.plan, quieter) == []
     louder = replace(
         w, devices=tuple(replace(d, volume=90.0) if d.name == "fulla" else d for d in w.devices)
     )
-    d = decide(profiles(), louder, state, Trigger())
+    d = decide(profiles(), louder, state, Intent())
     assert d.plan is not None
     assert [o.describe() for o in ops(d.plan, louder)] == [
         "set volume of Schiit Fulla to 60 % (cap 60 %)"
@@ -96,13 +96,13 @@ _devices = st.fixed_dictionaries({
 })  # fmt: skip
 _trigger = st.sampled_from(
     [
-        Trigger(),
-        Trigger(Cause.STARTUP),
-        Trigger(Cause.AUTO),
-        Trigger(Cause.NEXT),
-        Trigger(Cause.SWITCH, "phones-3-4"),
-        Trigger(Cause.SWITCH, "usb-amp"),
-        Trigger(Cause.SWITCH, "speakers"),
+        Intent(),
+        Intent(Cause.STARTUP),
+        Intent(Cause.AUTO),
+        Intent(Cause.NEXT),
+        Intent(Cause.SWITCH, "phones-3-4"),
+        Intent(Cause.SWITCH, "usb-amp"),
+        Intent(Cause.SWITCH, "speakers"),
     ]
 )
 
@@ -199,6 +199,6 @@ def test_no_op_sequence_leaves_the_daw_on_an_output_above_its_cap(steps, streams
         names = {dev.name for dev in w.devices}
         assert all(s.sink in names for s in w.streams if s.index in d.plan.daw_streams)
         state = State(active=d.profile, manual=d.manual)
-        d2 = decide(profiles(), w, state, Trigger())
+        d2 = decide(profiles(), w, state, Intent())
         if d2.profile == d.profile and d2.plan is not None:
             assert ops(d2.plan, w) == [], "a second pass over the applied world must be empty"

@@ -61,17 +61,17 @@ def _profiles():
 
 
 def test_start_up_never_raises_a_level_unless_the_profile_says_so() -> None:
-    from routing.policy import Cause, Trigger, decide
+    from routing.policy import Cause, Intent, decide
     from routing.reconcile import ops
     from routing.state import State
     from tests.fakeworld import apply_op, daw
 
     iface = sink("scarlett", volume=30.0, usb="1235:8212")
     w = Snapshot(devices=(iface,), streams=(daw(1, "scarlett"),), default_sink="scarlett")
-    d = decide(_profiles(), w, State(active="speakers"), Trigger(Cause.STARTUP))
+    d = decide(_profiles(), w, State(active="speakers"), Intent(Cause.STARTUP))
     assert d.plan is not None and ops(d.plan, w) == []  # 30 % stays 30 %
     d = decide(
-        _profiles(), w, State(active="loud-start", manual="loud-start"), Trigger(Cause.STARTUP)
+        _profiles(), w, State(active="loud-start", manual="loud-start"), Intent(Cause.STARTUP)
     )
     assert d.plan is not None
     for op in ops(d.plan, w):

@@ -16,7 +16,7 @@ from routing.backends.composite import Backends
 from routing.backends.pulse import PulseBackend
 from routing.format.config import check_all
 from routing.format.profiles import load_profiles_or_raise
-from routing.policy import Trigger
+from routing.policy import Intent
 from routing.profile import Profile
 from routing.state import State
 from testbed import sandbox
@@ -57,12 +57,12 @@ def where(stack: sandbox.Stack) -> dict[str, str]:
     return sandbox.with_pulse(stack, read)
 
 
-async def converge(backend: Backends, state: State, trigger: Trigger) -> State:
+async def converge(backend: Backends, state: State, trigger: Intent) -> State:
     for _ in range(60):
         snap = await backend.observe()
         d = policy.decide(studio(), snap, state, trigger)
         assert d.plan is not None
-        state, trigger = State(active=d.profile, manual=d.manual), Trigger()
+        state, trigger = State(active=d.profile, manual=d.manual), Intent()
         todo = reconcile.ops(d.plan, snap)
         if not todo:
             return state
@@ -84,12 +84,12 @@ def test_the_browser_stays_on_the_monitors_while_the_daw_follows_the_headphones(
     async def scenario() -> tuple[str, str]:
         async with PulseBackend(server.pulse_server) as pulse:
             backend = Backends(pulse)
-            state = await converge(backend, State(), Trigger())  # the fallback
+            state = await converge(backend, State(), Intent())  # the fallback
             monitors = where(server)["REAPER"]
             assert monitors.startswith("dawroute.monitors.")
             assert where(server)["Firefox"] == monitors
             await asyncio.to_thread(sandbox.plug, server, AMP)
-            state = await converge(backend, state, Trigger())
+            state = await converge(backend, state, Intent())
             assert state.active == "usb-dac"
             return monitors, state.active or ""
 
@@ -110,7 +110,7 @@ def test_a_kept_app_is_pinned_before_the_default_changes_and_only_once() -> None
         streams=(daw(1, "scarlett"), daw(2, "scarlett", app="Firefox")),
         default_sink="scarlett",
     )
-    d = policy.decide(studio(), w, State(active="monitors"), Trigger())
+    d = policy.decide(studio(), w, State(active="monitors"), Intent())
     assert d.profile == "usb-dac" and d.plan is not None
     todo = reconcile.ops(d.plan, w)
     moves = [o for o in todo if isinstance(o, MoveStream)]
@@ -123,5 +123,5 @@ def test_a_kept_app_is_pinned_before_the_default_changes_and_only_once() -> None
     assert max(i for i, k in enumerate(kinds) if k is MoveStream) < kinds.index(SetDefault)
     for op in todo:
         w = apply_op(w, op)
-    d = policy.decide(studio(), w, State(active="usb-dac"), Trigger())
+    d = policy.decide(studio(), w, State(active="usb-dac"), Intent())
     assert d.plan is not None and reconcile.ops(d.plan, w) == []
