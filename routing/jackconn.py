@@ -51,10 +51,19 @@ class JackConnection:
         try:
             self.backend.connect()
             self._retry.reset()
+            self._look_again(loop)
         except JackUnavailable as exc:
             delay = self._retry.later(loop, self._poke, "jack retry")
             level = logging.WARNING if ports_mapped else logging.DEBUG
             log.log(level, "DAW ports not linked: %s; retrying in %.1f s", exc, delay)
+
+    def _look_again(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Observe JACK's graph again shortly after connecting. A DAW that registered its
+        ports while we connected to a restarted PipeWire 0.3.65 was never seen: no port
+        callback came and the first observe did not list the ports yet (one CI run, the
+        DAW stayed unlinked for 15 s). Two looks, no spin."""
+        for delay in (0.25, 1.0):
+            loop.call_later(delay, self._changed, "jack graph after connecting")
 
     def close(self) -> None:
         if self.backend is not None:

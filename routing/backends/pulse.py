@@ -122,6 +122,7 @@ class PulseBackend:
         still holds its socket and libpulse's shared-memory pool (memfd) — one leaked per
         attempt while the server was down, ~1 per restart before this closed it."""
         self._pulse = _PulseAsync(self._client_name, server=self._server)
+        self._unloading = set()  # a restarted server numbers its modules anew
         try:
             await self._pulse.connect(timeout=timeout)
         except BaseException:
