@@ -14,6 +14,7 @@ from pathlib import Path
 from testbed import sandbox
 
 AMP_NAME = "bench_amp"
+AMP_CAP = 0.45  # the level BENCH_PROFILES gives the amp (a fraction, as libpulse takes it)
 IFACE_NAME = "bench_iface"
 
 BENCH_PROFILES = f"""

@@ -23,8 +23,10 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench.floor import Floor
 from bench.harness import Observer, cpu_seconds, percentiles, rss_mb, wakeups
 from bench.reactors import (
+    AMP_CAP,
     AMP_NAME,
     BENCH_PROFILES,
     IFACE,
@@ -88,7 +90,12 @@ def hotplug(kind: str, rounds: int, work: Path) -> dict[str, Any]:
     stack = _start(kind)
     try:
         sandbox.plug(stack, IFACE)
-        reactors: list[Reactor] = [ServerPolicy(stack.kind), PactlScript(), Dawroute()]
+        reactors: list[Reactor] = [
+            ServerPolicy(stack.kind),
+            PactlScript(),
+            Floor(AMP_NAME, AMP_CAP),
+            Dawroute(),
+        ]
         plug: dict[str, list[float]] = {r.name: [] for r in reactors}
         unplug: dict[str, list[float]] = {r.name: [] for r in reactors}
         missed: dict[str, int] = {r.name: 0 for r in reactors}
