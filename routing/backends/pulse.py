@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, TypeVar
 
 import pulsectl
 import pulsectl_asyncio
@@ -55,6 +55,7 @@ LEVEL_TOLERANCE = 0.6  # the server's integer volume scale rounds (as reconcile.
 _NO_INDEX = 0xFFFFFFFF
 Disconnected = pulsectl.PulseDisconnected
 ServerError = pulsectl.PulseError
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +116,8 @@ class PulseBackend:
         self._dirty: set[tuple[str, int]] = set()
         self._dirty_info = False
         self._unloading: set[int] = set()  # modules we unloaded that may still list
+        # (facility, index) → (the server's object, what it names, our value): see _make
+        self._made: dict[tuple[str, int], tuple[Any, object, Any]] = {}
         self._kind = ServerKind.UNKNOWN
 
     async def connect(self, timeout: float = 2.0) -> None:
@@ -161,22 +164,38 @@ class PulseBackend:
         info = self._info
         sinks = self._live(_SINK)
         sink_names = {s.index: s.name for s in sinks}
-        cards = [card_from(c) for c in self._raw[_CARD].values()]
+        made, self._made = self._made, {}
+        cards = [self._make(made, _CARD, c, None, card_from) for c in self._raw[_CARD].values()]
         card_names = {c.index: c.name for c in cards}
         self._sinks = {s.name: (int(s.index), len(s.volume.values)) for s in sinks}
         self._levels = {s.name: (_positions(s), list(s.volume.values)) for s in sinks}
-        devices = [_with_card(device_from(s, Direction.SINK), s, card_names) for s in sinks]
+        devices = [
+            self._make(made, _SINK, s, card_names.get(s.card), _sink_device(card_names))
+            for s in sinks
+        ]
         recordings: list[Recording] = []
         if sources:
             raw_sources = self._live(_SOURCE)
             self._sources = {s.name: (int(s.index), len(s.volume.values)) for s in raw_sources}
             devices += [
-                _with_card(device_from(s, Direction.SOURCE, sink_names), s, card_names)
+                self._make(
+                    made,
+                    _SOURCE,
+                    s,
+                    (card_names.get(s.card), sink_names.get(s.monitor_of_sink)),
+                    _source_device(sink_names, card_names),
+                )
                 for s in raw_sources
             ]
             source_names = {int(s.index): s.name for s in raw_sources}
-            recordings = [recording_from(o, source_names) for o in self._raw[_OUTPUT].values()]
-        streams = [stream_from(i, sink_names) for i in self._raw[_INPUT].values()]
+            recordings = [
+                self._make(made, _OUTPUT, o, source_names.get(o.source), _recording(source_names))
+                for o in self._raw[_OUTPUT].values()
+            ]
+        streams = [
+            self._make(made, _INPUT, i, sink_names.get(i.sink), _stream(sink_names))
+            for i in self._raw[_INPUT].values()
+        ]
         self._stream_sinks = {st.index: st.sink for st in streams}
         streams = self._with_preferences(streams)
         name = info.server_name or ""
@@ -206,6 +225,27 @@ class PulseBackend:
             recordings=tuple(recordings),
             cards=tuple(cards),
         )
+
+    def _make(
+        self,
+        made: dict[tuple[str, int], tuple[Any, object, Any]],
+        facility: str,
+        obj: Any,
+        context: object,
+        build: Callable[[Any], T],
+    ) -> T:
+        """The value for a server object, converted again only when the object was fetched
+        again or what it names changed (`context`: its card's, sink's or source's name).
+        Converting every sink on every observe cost ~20 µs a sink: 1.3 ms a pass with 64
+        devices present, for objects that had not changed."""
+        key = (facility, int(obj.index))
+        hit = made.get(key)
+        if hit is not None and hit[0] is obj and hit[1] == context:
+            value: T = hit[2]
+        else:
+            value = build(obj)
+        self._made[key] = (obj, context, value)
+        return value
 
     def _live(self, facility: str) -> list[Any]:
         """The sinks or sources as read, without those of a module we already unloaded."""
@@ -723,6 +763,24 @@ def device_from(
         monitor_of=monitor_of,
         feeds=tuple(f for f in feeds.split(",") if f),
     )
+
+
+def _sink_device(card_names: Mapping[int, str]) -> Callable[[Any], Device]:
+    return lambda s: _with_card(device_from(s, Direction.SINK), s, card_names)
+
+
+def _source_device(
+    sink_names: Mapping[int, str], card_names: Mapping[int, str]
+) -> Callable[[Any], Device]:
+    return lambda s: _with_card(device_from(s, Direction.SOURCE, sink_names), s, card_names)
+
+
+def _stream(sink_names: Mapping[int, str]) -> Callable[[Any], Stream]:
+    return lambda i: stream_from(i, sink_names)
+
+
+def _recording(source_names: Mapping[int, str]) -> Callable[[Any], Recording]:
+    return lambda o: recording_from(o, source_names)
 
 
 def _client(obj: Any) -> tuple[str, str | None, int | None]:
