@@ -62,6 +62,9 @@ IFACE = sandbox.FakeDevice(
 class Reactor:
     name = "?"
     device_priority = 1  # low: the server's own policy does not pick it
+    # The DAW is started on the interface by name (`pacat --device`), as a DAW configured
+    # for an output plays; moving it is the reactor's job.
+    daw_on_device = True
 
     def start(self, stack: sandbox.Stack, workdir: Path) -> None:
         pass
@@ -77,6 +80,16 @@ class ServerPolicy(Reactor):
 
     def __init__(self, kind: str) -> None:
         self.name = "WirePlumber" if kind == "pipewire" else "switch-on-connect"
+        # WirePlumber moves a stream to a new default only when the stream has no target
+        # of its own. `pacat --device` makes pipewire-pulse put `target.object` in the
+        # stream's properties; WirePlumber 0.4 (PipeWire 0.3.65) lets the stream follow
+        # the default all the same, but 0.5 (PipeWire 1.4) takes it as the client's
+        # defined target and keeps the stream there while it exists: the DAW never
+        # followed the amp (15 of 15 rounds missed, no baseline). Its stock policy is
+        # measured on a DAW that plays on the default (the interface until the amp
+        # comes), on both generations alike. module-switch-on-connect moves every
+        # stream, explicit device or not.
+        self.daw_on_device = kind != "pipewire"
         self._module: int | None = None
         self._stack: sandbox.Stack | None = None
 

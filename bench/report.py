@@ -28,7 +28,8 @@ def _load(name: str) -> dict[str, Any] | None:
 
 def hotplug_section(name: str, data: dict[str, Any]) -> list[str]:
     r = data["result"]
-    policy = "WirePlumber" if r["server"] == "pipewire" else "switch-on-connect"
+    # "pipewire" (the system's) or a generation's label ("pipewire-1.4.2")
+    policy = "WirePlumber" if r["server"].startswith("pipewire") else "switch-on-connect"
     lines = [
         f"### {r['version']}: {r['rounds']} plugs per reactor, one series each (one daemon, one script, one module across its rounds)",
         "",
@@ -44,10 +45,12 @@ def hotplug_section(name: str, data: dict[str, Any]) -> list[str]:
             "|---|---|---|---|---|---|---|",
         ]
         base = r["summary"][phase].get(policy, {}).get("p50")
+        # per phase since the native reactor; older results count both phases together
+        missed = r["missed"].get(phase, r["missed"])
         for reactor, s in r["summary"][phase].items():
             lines.append(
                 f"| {reactor} | {_ms(s['p50'])} | {_ms(s['p90'])} | {_ms(s['p99'])} | "
-                f"{s['n']} | {r['missed'].get(reactor, 0)} | {_ratio(s['p50'], base)} |"
+                f"{s['n']} | {missed.get(reactor, 0)} | {_ratio(s['p50'], base)} |"
             )
         lines.append("")
         img = _cdf(f"{name}-{phase}", r[phase], f"{r['version']}: {title}")

@@ -64,7 +64,7 @@ def _server_version(stack: sandbox.Stack) -> str:
 async def _one_plug(
     obs: Observer, stack: sandbox.Stack, reactor: Reactor
 ) -> tuple[float | None, float | None]:
-    daw_proc = sandbox.start_daw(stack, sink=IFACE_NAME)
+    daw_proc = sandbox.start_daw(stack, sink=IFACE_NAME if reactor.daw_on_device else None)
     try:
         daw = await obs.daw_stream()
         await obs.wait_routed(daw, IFACE_NAME, time.perf_counter(), 3.0)
@@ -91,14 +91,14 @@ def hotplug(kind: str, rounds: int, work: Path) -> dict[str, Any]:
         reactors: list[Reactor] = [ServerPolicy(stack.kind), PactlScript(), Dawroute()]
         plug: dict[str, list[float]] = {r.name: [] for r in reactors}
         unplug: dict[str, list[float]] = {r.name: [] for r in reactors}
-        missed: dict[str, int] = {r.name: 0 for r in reactors}
+        missed = {phase: {r.name: 0 for r in reactors} for phase in ("plug", "unplug")}
 
         async def measure(reactor: Reactor) -> None:
             async with Observer(stack.pulse_server) as obs:
                 p, u = await _one_plug(obs, stack, reactor)
-            for table, value in ((plug, p), (unplug, u)):
+            for phase, table, value in (("plug", plug, p), ("unplug", unplug, u)):
                 if value is None:
-                    missed[reactor.name] += 1
+                    missed[phase][reactor.name] += 1
                 else:
                     table[reactor.name].append(value)
 
