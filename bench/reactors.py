@@ -5,16 +5,24 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from testbed import sandbox
 
 AMP_NAME = "bench_amp"
+AMP_USB = "30be:1019"
+AMP_CAP = 60  # percent (max_volume in the profile below; the native reactor's cap too)
 IFACE_NAME = "bench_iface"
+ROOT = Path(__file__).resolve().parent.parent
+# The native reactor runs on Debian's python3: its PyGObject (python3-gi) is built for it,
+# and the project's venv may be another Python without gi
+DEBIAN_PYTHON = "/usr/bin/python3"
 
 BENCH_PROFILES = f"""
 profiles:
@@ -23,7 +31,7 @@ profiles:
     output: {{name: "{IFACE_NAME}", volume: 60%, max_volume: 80%}}
   - name: amp
     priority: 90
-    output: {{usb: "30be:1019", volume: 45%, max_volume: 60%}}
+    output: {{usb: "{AMP_USB}", volume: 45%, max_volume: {AMP_CAP}%}}
 """
 
 # What users write instead of a daemon: move every stream to each new sink.
@@ -43,7 +51,7 @@ def amp(priority: int) -> sandbox.FakeDevice:
     return sandbox.FakeDevice(
         name=AMP_NAME,
         description="Bench Amp",
-        usb="30be:1019",
+        usb=AMP_USB,
         serial="bench",
         card_name="Bench Amp",
         priority=priority,
@@ -201,3 +209,98 @@ class Dawroute(Reactor):
             self.proc.terminate()
             self.proc.wait(10)
             self.proc = None
+
+
+class Native(Reactor):
+    """libwireplumber in its own process (bench/native.py): on the amp's appearance, cap
+    its volume, then set each DAW stream's target in the "default" metadata. The device
+    keeps a low priority, as for dawroute: WirePlumber's own policy does not move the DAW."""
+
+    name = "native (libwireplumber)"
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[str] | None = None
+        self.log: Path | None = None
+        self.events: list[dict[str, Any]] = []
+
+    @staticmethod
+    def _env(stack: sandbox.Stack) -> tuple[dict[str, str], str]:
+        gen = stack.generation or sandbox.SYSTEM
+        env = dict(stack.env)
+        if gen.root is not None:  # 0.5's typelib comes with scripts/fetch-pipewire
+            env["GI_TYPELIB_PATH"] = str(gen.libdir / "girepository-1.0")
+        return env, "0.5" if gen.wireplumber_05 else "0.4"
+
+    @classmethod
+    def unavailable(cls, stack: sandbox.Stack) -> str | None:
+        """Why it cannot run on this stack (None: it can)."""
+        if stack.kind != "pipewire":
+            return "PipeWire only"
+        env, wp = cls._env(stack)
+        check = f"import gi; gi.require_version('Wp', '{wp}'); from gi.repository import Wp"
+        try:
+            out = subprocess.run(
+                [DEBIAN_PYTHON, "-c", check], env=env, capture_output=True, text=True, timeout=30
+            )
+        except OSError as exc:
+            return f"{DEBIAN_PYTHON}: {exc}"
+        if out.returncode:
+            return f"no WirePlumber {wp} typelib for {DEBIAN_PYTHON}: {out.stderr.strip()[-300:]}"
+        return None
+
+    def start(self, stack: sandbox.Stack, workdir: Path) -> None:
+        env, wp = self._env(stack)
+        self.log = workdir / "native.jsonl"
+        self.log.unlink(missing_ok=True)
+        err = open(workdir / "native.log", "ab")  # noqa: SIM115 - owned by the child
+        cap = (AMP_CAP / 100.0) ** 3  # pulse's cubic percent → PipeWire's linear volume
+        self._proc = subprocess.Popen(
+            [DEBIAN_PYTHON, "-m", "bench.native", "--wp", wp, "--usb", AMP_USB,
+             "--cap", repr(cap), "--log", str(self.log)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            preexec_fn=sandbox.die_with_parent,  # noqa: PLW1509 - prctl() only
+        )  # fmt: skip
+        err.close()
+        assert self._proc.stdout is not None
+        ready, _, _ = select.select([self._proc.stdout], [], [], 30)
+        line = self._proc.stdout.readline().strip() if ready else ""
+        if line != "ready":
+            self.stop()
+            tail = (workdir / "native.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"native reactor did not come up ({line!r}):\n{tail}")
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(10)
+            self._proc = None
+        if self.log is not None and self.log.exists():
+            self.events = [json.loads(x) for x in self.log.read_text().splitlines() if x]
+
+    def cap_before_link(self) -> list[dict[str, Any]]:
+        """Per plug, from the reactor's own view of the server (one connection, so the
+        server's order): when the capped level showed on the amp and when the first link
+        from a DAW stream to it appeared, in ms after the amp appeared to it."""
+        rounds: list[dict[str, Any]] = []
+        for ev in self.events:
+            if ev["ev"] == "amp":
+                rounds.append({"t0": ev["t"], "cap_sent_ms": None, "cap_seen_ms": None,
+                               "link_ms": None})  # fmt: skip
+            elif rounds:
+                r = rounds[-1]
+                since = round((ev["t"] - r["t0"]) * 1000, 3)
+                if ev["ev"] == "cap-sent" and r["cap_sent_ms"] is None:
+                    r["cap_sent_ms"] = since
+                elif ev["ev"] == "cap-seen" and r["cap_seen_ms"] is None:
+                    r["cap_seen_ms"] = since
+                elif ev["ev"] == "link" and r["link_ms"] is None:
+                    r["link_ms"] = since
+        for r in rounds:
+            del r["t0"]
+            seen, link = r["cap_seen_ms"], r["link_ms"]
+            r["cap_before_link"] = seen is not None and (link is None or seen < link)
+        return rounds

@@ -53,10 +53,34 @@ def hotplug_section(name: str, data: dict[str, Any]) -> list[str]:
                 f"{s['n']} | {missed.get(reactor, 0)} | {_ratio(s['p50'], base)} |"
             )
         lines.append("")
+        if phase == "plug":
+            lines += _native_lines(r.get("native"))
         img = _cdf(f"{name}-{phase}", r[phase], f"{r['version']}: {title}")
         if img:
             lines += [f"![{title}](img/{img})", ""]
     return lines
+
+
+def _native_lines(native: dict[str, Any] | None) -> list[str]:
+    """Whether the native reactor's cap showed on the amp before the DAW's link did."""
+    if not native:
+        return []
+    if "skipped" in native:
+        return [f"The native reactor did not run: {native['skipped']}.", ""]
+    rounds = native["cap_before_link"]
+    before = sum(1 for x in rounds if x["cap_before_link"])
+
+    def med(key: str) -> str:
+        vals = sorted(x[key] for x in rounds if x[key] is not None)
+        return "—" if not vals else f"{vals[len(vals) // 2]:.2f}"
+
+    return [
+        f"Native reactor, seen from its own connection: the capped level showed on the amp "
+        f"before the first link from the DAW in **{before} of {len(rounds)}** plugs "
+        f"(medians after the amp appeared to it: cap sent {med('cap_sent_ms')} ms, cap "
+        f"shown {med('cap_seen_ms')} ms, link {med('link_ms')} ms).",
+        "",
+    ]
 
 
 def _cdf(stem: str, samples: dict[str, list[float]], title: str) -> str | None:

@@ -30,6 +30,7 @@ from bench.reactors import (
     IFACE,
     IFACE_NAME,
     Dawroute,
+    Native,
     PactlScript,
     Reactor,
     ServerPolicy,
@@ -89,6 +90,16 @@ def hotplug(kind: str, rounds: int, work: Path) -> dict[str, Any]:
     try:
         sandbox.plug(stack, IFACE)
         reactors: list[Reactor] = [ServerPolicy(stack.kind), PactlScript(), Dawroute()]
+        # the native PipeWire path (libwireplumber in-process), where its typelib exists
+        native_skipped = Native.unavailable(stack)
+        native = None if native_skipped else Native()
+        if native is not None:
+            # before dawroute: the daemon writes its caps into the cap guard's metadata
+            # (WirePlumber 0.5), and the guard then holds every later link to the amp for
+            # its settle time (20 ms), which is the guard's, not the native path's
+            reactors.insert(1, native)
+        elif stack.kind == "pipewire":
+            print(f"native reactor skipped: {native_skipped}", flush=True)
         plug: dict[str, list[float]] = {r.name: [] for r in reactors}
         unplug: dict[str, list[float]] = {r.name: [] for r in reactors}
         missed = {phase: {r.name: 0 for r in reactors} for phase in ("plug", "unplug")}
@@ -113,7 +124,7 @@ def hotplug(kind: str, rounds: int, work: Path) -> dict[str, Any]:
                     asyncio.run(measure(reactor))
             finally:
                 reactor.stop()
-        return {
+        out: dict[str, Any] = {
             "server": kind,
             "version": _server_version(stack),
             "rounds": rounds,
@@ -125,6 +136,11 @@ def hotplug(kind: str, rounds: int, work: Path) -> dict[str, Any]:
                 "unplug": {k: percentiles(v) for k, v in unplug.items()},
             },
         }
+        if native is not None:
+            out["native"] = {"cap_before_link": native.cap_before_link()}
+        elif stack.kind == "pipewire":
+            out["native"] = {"skipped": native_skipped}
+        return out
     finally:
         stack.stop()
 
