@@ -283,13 +283,14 @@ class Native(Reactor):
 
     def cap_before_link(self) -> list[dict[str, Any]]:
         """Per plug, from the reactor's own view of the server (one connection, so the
-        server's order): when the capped level showed on the amp and when the first link
-        from a DAW stream to it appeared, in ms after the amp appeared to it."""
+        server's order): when the capped level showed on the amp, when its first input
+        port and the first link from a DAW stream to it appeared, in ms after the amp
+        appeared to it."""
         rounds: list[dict[str, Any]] = []
         for ev in self.events:
             if ev["ev"] == "amp":
                 rounds.append({"t0": ev["t"], "cap_sent_ms": None, "cap_seen_ms": None,
-                               "link_ms": None})  # fmt: skip
+                               "port_ms": None, "link_ms": None})  # fmt: skip
             elif rounds:
                 r = rounds[-1]
                 since = round((ev["t"] - r["t0"]) * 1000, 3)
@@ -297,10 +298,13 @@ class Native(Reactor):
                     r["cap_sent_ms"] = since
                 elif ev["ev"] == "cap-seen" and r["cap_seen_ms"] is None:
                     r["cap_seen_ms"] = since
+                elif ev["ev"] == "amp-port" and r["port_ms"] is None:
+                    r["port_ms"] = since  # the amp's first input port: nothing links before
                 elif ev["ev"] == "link" and r["link_ms"] is None:
                     r["link_ms"] = since
         for r in rounds:
             del r["t0"]
             seen, link = r["cap_seen_ms"], r["link_ms"]
-            r["cap_before_link"] = seen is not None and (link is None or seen < link)
+            # None: this reactor saw no link to the amp (the DAW was found there all the same)
+            r["cap_before_link"] = None if link is None else seen is not None and seen < link
         return rounds

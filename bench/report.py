@@ -68,7 +68,11 @@ def _native_lines(native: dict[str, Any] | None) -> list[str]:
     if "skipped" in native:
         return [f"The native reactor did not run: {native['skipped']}.", ""]
     rounds = native["cap_before_link"]
-    before = sum(1 for x in rounds if x["cap_before_link"])
+    linked = [x for x in rounds if x["link_ms"] is not None]
+    before = sum(
+        1 for x in linked if x["cap_seen_ms"] is not None and x["cap_seen_ms"] < x["link_ms"]
+    )
+    unseen = len(rounds) - len(linked)
 
     def med(key: str) -> str:
         vals = sorted(x[key] for x in rounds if x[key] is not None)
@@ -76,9 +80,11 @@ def _native_lines(native: dict[str, Any] | None) -> list[str]:
 
     return [
         f"Native reactor, seen from its own connection: the capped level showed on the amp "
-        f"before the first link from the DAW in **{before} of {len(rounds)}** plugs "
-        f"(medians after the amp appeared to it: cap sent {med('cap_sent_ms')} ms, cap "
-        f"shown {med('cap_seen_ms')} ms, link {med('link_ms')} ms).",
+        f"before the first link from the DAW in **{before} of {len(linked)}** plugs whose "
+        f"link it saw"
+        + (f" (in {unseen} more it saw no link appear)" if unseen else "")
+        + f"; medians after the amp appeared to it: cap sent {med('cap_sent_ms')} ms, cap "
+        f"shown {med('cap_seen_ms')} ms, link {med('link_ms')} ms.",
         "",
     ]
 
