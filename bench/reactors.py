@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from testbed import sandbox
 
 AMP_NAME = "bench_amp"
-AMP_CAP = 0.45  # the level BENCH_PROFILES gives the amp (a fraction, as libpulse takes it)
+AMP_USB = "30be:1019"
+AMP_CAP = 60  # percent (max_volume in the profile below; the native reactor's cap too)
 IFACE_NAME = "bench_iface"
+ROOT = Path(__file__).resolve().parent.parent
+# The native reactor runs on Debian's python3: its PyGObject (python3-gi) is built for it,
+# and the project's venv may be another Python without gi
+DEBIAN_PYTHON = "/usr/bin/python3"
 
 BENCH_PROFILES = f"""
 profiles:
@@ -24,7 +31,7 @@ profiles:
     output: {{name: "{IFACE_NAME}", volume: 60%, max_volume: 80%}}
   - name: amp
     priority: 90
-    output: {{usb: "30be:1019", volume: 45%, max_volume: 60%}}
+    output: {{usb: "{AMP_USB}", volume: 45%, max_volume: {AMP_CAP}%}}
 """
 
 # What users write instead of a daemon: move every stream to each new sink.
@@ -44,7 +51,7 @@ def amp(priority: int) -> sandbox.FakeDevice:
     return sandbox.FakeDevice(
         name=AMP_NAME,
         description="Bench Amp",
-        usb="30be:1019",
+        usb=AMP_USB,
         serial="bench",
         card_name="Bench Amp",
         priority=priority,
@@ -63,6 +70,9 @@ IFACE = sandbox.FakeDevice(
 class Reactor:
     name = "?"
     device_priority = 1  # low: the server's own policy does not pick it
+    # The DAW is started on the interface by name (`pacat --device`), as a DAW configured
+    # for an output plays; moving it is the reactor's job.
+    daw_on_device = True
 
     def start(self, stack: sandbox.Stack, workdir: Path) -> None:
         pass
@@ -78,6 +88,16 @@ class ServerPolicy(Reactor):
 
     def __init__(self, kind: str) -> None:
         self.name = "WirePlumber" if kind == "pipewire" else "switch-on-connect"
+        # WirePlumber moves a stream to a new default only when the stream has no target
+        # of its own. `pacat --device` makes pipewire-pulse put `target.object` in the
+        # stream's properties; WirePlumber 0.4 (PipeWire 0.3.65) lets the stream follow
+        # the default all the same, but 0.5 (PipeWire 1.4) takes it as the client's
+        # defined target and keeps the stream there while it exists: the DAW never
+        # followed the amp (15 of 15 rounds missed, no baseline). Its stock policy is
+        # measured on a DAW that plays on the default (the interface until the amp
+        # comes), on both generations alike. module-switch-on-connect moves every
+        # stream, explicit device or not.
+        self.daw_on_device = kind != "pipewire"
         self._module: int | None = None
         self._stack: sandbox.Stack | None = None
 
@@ -189,3 +209,102 @@ class Dawroute(Reactor):
             self.proc.terminate()
             self.proc.wait(10)
             self.proc = None
+
+
+class Native(Reactor):
+    """libwireplumber in its own process (bench/native.py): on the amp's appearance, cap
+    its volume, then set each DAW stream's target in the "default" metadata. The device
+    keeps a low priority, as for dawroute: WirePlumber's own policy does not move the DAW."""
+
+    name = "native (libwireplumber)"
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[str] | None = None
+        self.log: Path | None = None
+        self.events: list[dict[str, Any]] = []
+
+    @staticmethod
+    def _env(stack: sandbox.Stack) -> tuple[dict[str, str], str]:
+        gen = stack.generation or sandbox.SYSTEM
+        env = dict(stack.env)
+        if gen.root is not None:  # 0.5's typelib comes with scripts/fetch-pipewire
+            env["GI_TYPELIB_PATH"] = str(gen.libdir / "girepository-1.0")
+        return env, "0.5" if gen.wireplumber_05 else "0.4"
+
+    @classmethod
+    def unavailable(cls, stack: sandbox.Stack) -> str | None:
+        """Why it cannot run on this stack (None: it can)."""
+        if stack.kind != "pipewire":
+            return "PipeWire only"
+        env, wp = cls._env(stack)
+        check = f"import gi; gi.require_version('Wp', '{wp}'); from gi.repository import Wp"
+        try:
+            out = subprocess.run(
+                [DEBIAN_PYTHON, "-c", check], env=env, capture_output=True, text=True, timeout=30
+            )
+        except OSError as exc:
+            return f"{DEBIAN_PYTHON}: {exc}"
+        if out.returncode:
+            return f"no WirePlumber {wp} typelib for {DEBIAN_PYTHON}: {out.stderr.strip()[-300:]}"
+        return None
+
+    def start(self, stack: sandbox.Stack, workdir: Path) -> None:
+        env, wp = self._env(stack)
+        self.log = workdir / "native.jsonl"
+        self.log.unlink(missing_ok=True)
+        err = open(workdir / "native.log", "ab")  # noqa: SIM115 - owned by the child
+        cap = (AMP_CAP / 100.0) ** 3  # pulse's cubic percent → PipeWire's linear volume
+        self._proc = subprocess.Popen(
+            [DEBIAN_PYTHON, "-m", "bench.native", "--wp", wp, "--usb", AMP_USB,
+             "--cap", repr(cap), "--log", str(self.log)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            preexec_fn=sandbox.die_with_parent,  # noqa: PLW1509 - prctl() only
+        )  # fmt: skip
+        err.close()
+        assert self._proc.stdout is not None
+        ready, _, _ = select.select([self._proc.stdout], [], [], 30)
+        line = self._proc.stdout.readline().strip() if ready else ""
+        if line != "ready":
+            self.stop()
+            tail = (workdir / "native.log").read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"native reactor did not come up ({line!r}):\n{tail}")
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(10)
+            self._proc = None
+        if self.log is not None and self.log.exists():
+            self.events = [json.loads(x) for x in self.log.read_text().splitlines() if x]
+
+    def cap_before_link(self) -> list[dict[str, Any]]:
+        """Per plug, from the reactor's own view of the server (one connection, so the
+        server's order): when the capped level showed on the amp, when its first input
+        port and the first link from a DAW stream to it appeared, in ms after the amp
+        appeared to it."""
+        rounds: list[dict[str, Any]] = []
+        for ev in self.events:
+            if ev["ev"] == "amp":
+                rounds.append({"t0": ev["t"], "cap_sent_ms": None, "cap_seen_ms": None,
+                               "port_ms": None, "link_ms": None})  # fmt: skip
+            elif rounds:
+                r = rounds[-1]
+                since = round((ev["t"] - r["t0"]) * 1000, 3)
+                if ev["ev"] == "cap-sent" and r["cap_sent_ms"] is None:
+                    r["cap_sent_ms"] = since
+                elif ev["ev"] == "cap-seen" and r["cap_seen_ms"] is None:
+                    r["cap_seen_ms"] = since
+                elif ev["ev"] == "amp-port" and r["port_ms"] is None:
+                    r["port_ms"] = since  # the amp's first input port: nothing links before
+                elif ev["ev"] == "link" and r["link_ms"] is None:
+                    r["link_ms"] = since
+        for r in rounds:
+            del r["t0"]
+            seen, link = r["cap_seen_ms"], r["link_ms"]
+            # None: this reactor saw no link to the amp (the DAW was found there all the same)
+            r["cap_before_link"] = None if link is None else seen is not None and seen < link
+        return rounds

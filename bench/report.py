@@ -28,7 +28,8 @@ def _load(name: str) -> dict[str, Any] | None:
 
 def hotplug_section(name: str, data: dict[str, Any]) -> list[str]:
     r = data["result"]
-    policy = "WirePlumber" if r["server"] == "pipewire" else "switch-on-connect"
+    # "pipewire" (the system's) or a generation's label ("pipewire-1.4.2")
+    policy = "WirePlumber" if r["server"].startswith("pipewire") else "switch-on-connect"
     lines = [
         f"### {r['version']}: {r['rounds']} plugs per reactor, one series each (one daemon, one script, one module across its rounds)",
         "",
@@ -44,16 +45,48 @@ def hotplug_section(name: str, data: dict[str, Any]) -> list[str]:
             "|---|---|---|---|---|---|---|",
         ]
         base = r["summary"][phase].get(policy, {}).get("p50")
+        # per phase since the native reactor; older results count both phases together
+        missed = r["missed"].get(phase, r["missed"])
         for reactor, s in r["summary"][phase].items():
             lines.append(
                 f"| {reactor} | {_ms(s['p50'])} | {_ms(s['p90'])} | {_ms(s['p99'])} | "
-                f"{s['n']} | {r['missed'].get(reactor, 0)} | {_ratio(s['p50'], base)} |"
+                f"{s['n']} | {missed.get(reactor, 0)} | {_ratio(s['p50'], base)} |"
             )
         lines.append("")
+        if phase == "plug":
+            lines += _native_lines(r.get("native"))
         img = _cdf(f"{name}-{phase}", r[phase], f"{r['version']}: {title}")
         if img:
             lines += [f"![{title}](img/{img})", ""]
     return lines
+
+
+def _native_lines(native: dict[str, Any] | None) -> list[str]:
+    """Whether the native reactor's cap showed on the amp before the DAW's link did."""
+    if not native:
+        return []
+    if "skipped" in native:
+        return [f"The native reactor did not run: {native['skipped']}.", ""]
+    rounds = native["cap_before_link"]
+    linked = [x for x in rounds if x["link_ms"] is not None]
+    before = sum(
+        1 for x in linked if x["cap_seen_ms"] is not None and x["cap_seen_ms"] < x["link_ms"]
+    )
+    unseen = len(rounds) - len(linked)
+
+    def med(key: str) -> str:
+        vals = sorted(x[key] for x in rounds if x[key] is not None)
+        return "—" if not vals else f"{vals[len(vals) // 2]:.2f}"
+
+    return [
+        f"Native reactor, seen from its own connection: the capped level showed on the amp "
+        f"before the first link from the DAW in **{before} of {len(linked)}** plugs whose "
+        f"link it saw"
+        + (f" (in {unseen} more it saw no link appear)" if unseen else "")
+        + f"; medians after the amp appeared to it: cap sent {med('cap_sent_ms')} ms, cap "
+        f"shown {med('cap_seen_ms')} ms, link {med('link_ms')} ms.",
+        "",
+    ]
 
 
 def _cdf(stem: str, samples: dict[str, list[float]], title: str) -> str | None:

@@ -32,6 +32,7 @@ from bench.reactors import (
     IFACE,
     IFACE_NAME,
     Dawroute,
+    Native,
     PactlScript,
     Reactor,
     ServerPolicy,
@@ -66,7 +67,7 @@ def _server_version(stack: sandbox.Stack) -> str:
 async def _one_plug(
     obs: Observer, stack: sandbox.Stack, reactor: Reactor
 ) -> tuple[float | None, float | None]:
-    daw_proc = sandbox.start_daw(stack, sink=IFACE_NAME)
+    daw_proc = sandbox.start_daw(stack, sink=IFACE_NAME if reactor.daw_on_device else None)
     try:
         daw = await obs.daw_stream()
         await obs.wait_routed(daw, IFACE_NAME, time.perf_counter(), 3.0)
@@ -93,19 +94,29 @@ def hotplug(kind: str, rounds: int, work: Path) -> dict[str, Any]:
         reactors: list[Reactor] = [
             ServerPolicy(stack.kind),
             PactlScript(),
-            Floor(AMP_NAME, AMP_CAP),
+            Floor(AMP_NAME, AMP_CAP / 100),
             Dawroute(),
         ]
+        # the native PipeWire path (libwireplumber in-process), where its typelib exists
+        native_skipped = Native.unavailable(stack)
+        native = None if native_skipped else Native()
+        if native is not None:
+            # before dawroute: the daemon writes its caps into the cap guard's metadata
+            # (WirePlumber 0.5), and the guard then holds every later link to the amp for
+            # its settle time (20 ms), which is the guard's, not the native path's
+            reactors.insert(1, native)
+        elif stack.kind == "pipewire":
+            print(f"native reactor skipped: {native_skipped}", flush=True)
         plug: dict[str, list[float]] = {r.name: [] for r in reactors}
         unplug: dict[str, list[float]] = {r.name: [] for r in reactors}
-        missed: dict[str, int] = {r.name: 0 for r in reactors}
+        missed = {phase: {r.name: 0 for r in reactors} for phase in ("plug", "unplug")}
 
         async def measure(reactor: Reactor) -> None:
             async with Observer(stack.pulse_server) as obs:
                 p, u = await _one_plug(obs, stack, reactor)
-            for table, value in ((plug, p), (unplug, u)):
+            for phase, table, value in (("plug", plug, p), ("unplug", unplug, u)):
                 if value is None:
-                    missed[reactor.name] += 1
+                    missed[phase][reactor.name] += 1
                 else:
                     table[reactor.name].append(value)
 
@@ -120,7 +131,7 @@ def hotplug(kind: str, rounds: int, work: Path) -> dict[str, Any]:
                     asyncio.run(measure(reactor))
             finally:
                 reactor.stop()
-        return {
+        out: dict[str, Any] = {
             "server": kind,
             "version": _server_version(stack),
             "rounds": rounds,
@@ -132,6 +143,11 @@ def hotplug(kind: str, rounds: int, work: Path) -> dict[str, Any]:
                 "unplug": {k: percentiles(v) for k, v in unplug.items()},
             },
         }
+        if native is not None:
+            out["native"] = {"cap_before_link": native.cap_before_link()}
+        elif stack.kind == "pipewire":
+            out["native"] = {"skipped": native_skipped}
+        return out
     finally:
         stack.stop()
 
