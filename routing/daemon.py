@@ -230,6 +230,7 @@ class Daemon:
             len(self._profiles()),
             self.settings.socket_path,
         )
+        runtime.freeze_startup_objects()
         notify.notify("READY=1\nSTATUS=starting")
         await self._stop.wait()
         notify.notify("STOPPING=1")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import gc
 import logging
 import math
 import os
@@ -19,6 +20,15 @@ from routing.errors import AlreadyRunning, PermissionDenied
 log = logging.getLogger(__name__)
 
 REPEAT_SECONDS = 60.0  # the same loop error is logged at most once a minute
+
+
+def freeze_startup_objects() -> None:
+    """Keep what start-up made (modules, the profile format's validators, ~41,000 objects)
+    out of the cyclic garbage collector's full collections: each took ~5.5 ms (10 ms the
+    first time), a stall in whatever pass it fell on — a hot-plug's p99. The passes'
+    own short-lived objects are still collected."""
+    gc.collect()
+    gc.freeze()
 
 
 def raise_fd_limit() -> int:
