@@ -264,7 +264,8 @@ def run(
     finally:
         _stop(q, qmp)
     summary["wall_s"] = round(time.monotonic() - t0, 1)
-    for phase in ("ADD", "DEL", "ADD2", "DEL2", "ADD3", "MIDI"):
+    phases = ("ADD", "DEL", "ADD2", "DEL2", "ADD3", "MIDI")
+    for phase in (*phases, "ARDOUR_START", "ARDOUR_DEL", "ARDOUR_ADD"):
         f = out / f"phase-{phase}.json"
         if f.exists():
             with contextlib.suppress(ValueError):
@@ -272,6 +273,15 @@ def run(
         s = out / f"status-{phase}.txt"
         if s.exists():
             summary[f"status_{phase}"] = s.read_text()
+    # the real Ardour in the guest (jackd and bare ALSA): its start and its memory
+    ready = [m for m in summary["markers"] if " ARDOUR_READY " in m]
+    if ready:
+        secs = ready[0].split("secs=", 1)[1].split()[0]
+        mem = out / "ardour-mem.txt"
+        summary["ardour"] = {
+            "started_in_s": float(secs),
+            "memory": mem.read_text().split("\n")[:2] if mem.exists() else None,
+        }
     return summary
 
 
