@@ -40,7 +40,8 @@ def _run_vm(server: str) -> dict:
     cache = Path(os.environ.get("DAWROUTE_VM_CACHE", "/tmp/dawroute-vm"))
     out = subprocess.run(
         [sys.executable, str(HARNESS), "--cache", str(cache), "--server", server]
-        + ["--timeout", "250"] * (server == "pipewire-1.4"),  # five plugs, not three
+        # five plugs, not three; a MIDI phase and the real Ardour in the guest
+        + ["--timeout", "250"] * (server in ("pipewire-1.4", "alsa", "jack")),
         capture_output=True,
         text=True,
         timeout=900,  # a backstop: the harness scales its own timeout by the measured boot
@@ -135,6 +136,32 @@ def test_bare_alsa_points_the_alsa_default_at_the_usb_amp_and_back() -> None:
     midi = _midi_phase(summary)
     assert "state: RUNNING" in midi["interface_status"] and "state: RUNNING" in midi["amp_status"]
     print(f"MIDI: →both cards running {midi['times']['running'] - midi['times']['switched']:.2f} s")
+    if _with_ardour(summary):
+        _ardour_follows_on_alsa(summary)
+
+
+def _ardour_follows_on_alsa(summary: dict) -> None:
+    """The real Ardour on its ALSA backend with dawroute's editor hook (its GUI timer stood
+    in for by the guest's driver): started on the interface's card while the amp's profile
+    is active, then the amp pulled and plugged again — each time Ardour's own engine
+    reports running on the profile's card, and the kernel shows that card's PCM RUNNING."""
+    for phase, card, said in (
+        ("ARDOUR_START", "QEMU USB Audio", "output now on 'QEMU USB Audio'"),
+        ("ARDOUR_DEL", "Dummy", "output now on 'Dummy'"),
+        ("ARDOUR_ADD", "QEMU USB Audio", "output now on 'QEMU USB Audio'"),
+    ):
+        p = summary[phase]
+        assert p["ok"], p
+        assert p["card"] == card and p["engine"] == [True, card], p
+        assert p["pcm_status"] == "RUNNING", p
+        assert p["hook_said"][-1] == f"dawroute: {said}", p
+        if card != "Dummy":  # Ardour let the interface go: no playback open on it
+            assert p["interface_playing"] == [], p
+        t = p["times"]
+        print(
+            f"{phase}: card→Ardour's engine on it {t['device'] - t['card']:.2f} s, "
+            f"→PCM running {t['running'] - t['device']:.2f} s"
+        )
 
 
 def _with_ardour(summary: dict) -> bool:
@@ -147,8 +174,9 @@ def _with_ardour(summary: dict) -> bool:
         print(f"SKIPPED LOUDLY: the guest's Ardour phases: {why}")
         return False
     assert "ardour" in summary, summary["markers"]  # ARDOUR_READY: it started in the guest
-    print(f"Ardour in the guest: up in {summary['ardour']['started_in_s']:.1f} s, "
-          f"{', '.join(summary['ardour']['memory'] or [])}")  # fmt: skip
+    ardour_run = summary["ardour"]
+    memory = ", ".join(ardour_run["memory"] or [])
+    print(f"Ardour in the guest: up in {ardour_run['started_in_s']:.1f} s, {memory}")
     return True
 
 

@@ -118,13 +118,16 @@ mark SERVER_READY server=${SERVER:-pipewire}
 # on bare ALSA; its session in the guest's tmpfs, created by this, its one start
 ARDOUR_EXE=$(command -v ardour8-lua ardour7-lua ardour6-lua | head -1)
 ARDOUR_DIR=/tmp/ardour-session
-start_ardour() {  # start_ardour BACKEND [DEVICE HOOK]: in the background, up or FAIL_ARDOUR
-    local t0; t0=$(up)
+start_ardour() {  # start_ardour BACKEND [DEVICE HOOK]: in the background (then ardour_up)
+    ARDOUR_T0=$(up)
     "$ARDOUR_EXE" "$CHECKOUT/tests/vm/guest_ardour.lua" "$1" "$ARDOUR_DIR" dawroute-vm \
         "${@:2}" >"$OUT/ardour.log" 2>&1 &
     ARDOUR_PID=$!
+}
+ardour_up() {  # Ardour's session is up (its driver says when: the guest's uptime), or FAIL
     if wait_for 240 grep -q '^DAWROUTE-READY' "$OUT/ardour.log"; then
-        mark "ARDOUR_READY secs=$(awk "BEGIN {print $(up) - $t0}")"
+        local ready; ready=$(sed -n 's/^DAWROUTE-READY .* up=//p' "$OUT/ardour.log")
+        mark "ARDOUR_READY secs=$(awk "BEGIN {print $ready - $ARDOUR_T0}")"
         grep -E '^(VmHWM|VmRSS)' /proc/$ARDOUR_PID/status | tr -s ' \t' ' ' | tee "$OUT/ardour-mem.txt"
     else
         fail ARDOUR
@@ -138,7 +141,8 @@ if [ "$SERVER" = jack ]; then
     # the DAW: a JACK client with two outputs (the test bed's FakeDAW)
     PYTHONPATH="$CHECKOUT" "$PY" -m testbed.sandbox jack-daw FakeDAW 2 &
     wait_for 60 bash -c 'jack_lsp | grep -q FakeDAW:out_2' || fail JACK_DAW
-    # and Ardour on jackd: `preset: ardour` in the profiles moves its master outputs
+    # and Ardour on jackd: `preset: ardour` in the profiles moves its master outputs. Its
+    # start overlaps the daemon's; the phases wait for it
     [ -n "$ARDOUR_EXE" ] && start_ardour JACK
 else
     cp "$CHECKOUT/tests/vm/profiles.yaml" $XDG_CONFIG_HOME/dawroute/profiles/
@@ -207,12 +211,11 @@ if [ "${SERVER:-pipewire}" = alsa ]; then
             if wait "$watcher"; then mark "PHASE_OK_$name"; else fail "PHASE_$name"; fi
             cat "$OUT/phase-$name.json"
         }
-        "$PY" -m routing auto
-        wait_for 60 bash -c "'$PY' -m routing status --json | grep -q '\"active\": \"usb-amp\"'" \
-            || fail AUTO
+        "$PY" -m routing auto || fail AUTO  # answered once the switch is done
         # the hook runs `dawroute status --json`: the command on Ardour's PATH
         PATH=$WORK/venv/bin:$PATH start_ardour ALSA Dummy \
             "$CHECKOUT/routing/daw/ardour/dawroute_follow_alsa.lua"
+        ardour_up
         ardour_phase ARDOUR_START "" start
         ardour_phase ARDOUR_DEL DEL2 unplug
         ardour_phase ARDOUR_ADD ADD3 plug
@@ -226,6 +229,7 @@ if [ "${SERVER:-pipewire}" = alsa ]; then
 fi
 
 if [ "$SERVER" = jack ]; then
+    [ -n "$ARDOUR_EXE" ] && ardour_up
     jack_lsp -c
     jack_phase() {  # jack_phase NAME WATCH-ARGS…: as phase, with JACK's and ALSA's tools
         local name=$1; shift

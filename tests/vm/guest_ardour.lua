@@ -8,7 +8,7 @@
 -- for a card: the card's name), with dawroute's editor hook HOOK (dawroute_follow_alsa.lua)
 -- called as Ardour's GUI calls it: on every 100 ms timer tick.
 -- The session DIR/NAME is created the first time and loaded after. Prints
--- "DAWROUTE-READY" once the session is up, then "ENGINE <running> <output device>" at the
+-- "DAWROUTE-READY <backend> up=<the guest's uptime>" once the session is up, then "ENGINE <running> <output device>" at the
 -- start and whenever either changes (what Ardour's engine reports: the watcher's truth).
 -- Runs until the file DIR/stop exists.
 local backend_name, dir, name, device, hook_file = arg[1], arg[2], arg[3], arg[4], arg[5]
@@ -50,7 +50,9 @@ local function engine ()
 	return "ENGINE " .. tostring (AudioEngine:running ()) .. " " .. out
 end
 
-say ("DAWROUTE-READY " .. backend_name)
+local uptime = io.open ("/proc/uptime", "r") -- the guest's clock, as guest.sh marks it
+say ("DAWROUTE-READY " .. backend_name .. " up=" .. uptime:read ("n"))
+uptime:close ()
 local last = nil
 while true do
 	if hook then
