@@ -125,7 +125,9 @@ start_ardour() {  # start_ardour BACKEND [DEVICE HOOK]: in the background (then 
     ARDOUR_PID=$!
 }
 ardour_up() {  # Ardour's session is up (its driver says when: the guest's uptime), or FAIL
-    if wait_for 240 grep -q '^DAWROUTE-READY' "$OUT/ardour.log"; then
+    # (or Ardour ended: its log says why)
+    wait_for 240 bash -c "grep -q '^DAWROUTE-READY' '$OUT/ardour.log' || ! kill -0 $ARDOUR_PID"
+    if grep -q '^DAWROUTE-READY' "$OUT/ardour.log"; then
         local ready; ready=$(sed -n 's/^DAWROUTE-READY .* up=//p' "$OUT/ardour.log")
         mark "ARDOUR_READY secs=$(awk "BEGIN {print $ready - $ARDOUR_T0}")"
         grep -E '^(VmHWM|VmRSS)' /proc/$ARDOUR_PID/status | tr -s ' \t' ' ' | tee "$OUT/ardour-mem.txt"
@@ -208,7 +210,18 @@ if [ "${SERVER:-pipewire}" = alsa ]; then
             local watcher=$!
             wait_for 60 test -e "$OUT/watching" || fail "WATCHER_$name"
             [ -n "$marker" ] && mark "READY_FOR_$marker"
-            if wait "$watcher"; then mark "PHASE_OK_$name"; else fail "PHASE_$name"; fi
+            if wait "$watcher"; then
+                mark "PHASE_OK_$name"
+            else
+                fail "PHASE_$name"
+                # where Ardour is: its log, its threads' states, what it runs
+                tail -15 "$OUT/ardour.log"
+                for t in /proc/$ARDOUR_PID/task/*; do
+                    echo "$(cat $t/comm) $(cut -d' ' -f3 $t/stat) $(cat $t/wchan)"
+                done
+                ps -o pid,ppid,stat,etime,args --ppid $ARDOUR_PID
+                cat $XDG_STATE_HOME/dawroute/state.json; echo
+            fi
             cat "$OUT/phase-$name.json"
         }
         "$PY" -m routing auto || fail AUTO  # answered once the switch is done

@@ -38,6 +38,31 @@ else
 end
 assert (session, "no session at " .. dir)
 
+local function uptime ()
+	local f = io.open ("/proc/uptime", "r") -- the guest's clock, as guest.sh marks it
+	local t = f:read ("n")
+	f:close ()
+	return t
+end
+
+-- what the hook asks dawroute (its `status --json`), said in the log: the card it got
+local popen = io.popen
+io.popen = function (cmd, mode)
+	local p = popen (cmd, mode)
+	if not p then
+		say ("ASKED " .. cmd .. ": no answer")
+		return p
+	end
+	return {
+		read = function (_, fmt)
+			local text = p:read (fmt) or ""
+			say (string.format ("ASKED at %.2f: %s", uptime (), text:match ('"card"%s*:%s*[^,}]*') or ("no card in " .. #text .. " bytes")))
+			return text
+		end,
+		close = function () return p:close () end,
+	}
+end
+
 local hook = nil
 if hook_file then
 	function ardour (_) end -- the script's header (its metadata)
@@ -50,9 +75,7 @@ local function engine ()
 	return "ENGINE " .. tostring (AudioEngine:running ()) .. " " .. out
 end
 
-local uptime = io.open ("/proc/uptime", "r") -- the guest's clock, as guest.sh marks it
-say ("DAWROUTE-READY " .. backend_name .. " up=" .. uptime:read ("n"))
-uptime:close ()
+say ("DAWROUTE-READY " .. backend_name .. " up=" .. uptime ())
 local last = nil
 while true do
 	if hook then
@@ -60,7 +83,7 @@ while true do
 	end
 	local now = engine ()
 	if now ~= last then
-		say (now)
+		say (string.format ("%s (at %.2f)", now, uptime ()))
 		last = now
 	end
 	local stop = io.open (dir .. "/stop", "r")

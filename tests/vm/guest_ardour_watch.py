@@ -37,7 +37,7 @@ def engine(log: Path) -> tuple[bool, str] | None:
     lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.startswith("ENGINE ")]
     if not lines:
         return None
-    running, device = lines[-1].removeprefix("ENGINE ").split(" ", 1)
+    running, device = lines[-1].removeprefix("ENGINE ").split(" (at ", 1)[0].split(" ", 1)
     return running == "true", device
 
 
