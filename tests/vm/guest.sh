@@ -214,13 +214,15 @@ if [ "${SERVER:-pipewire}" = alsa ]; then
                 mark "PHASE_OK_$name"
             else
                 fail "PHASE_$name"
-                # where Ardour is: its log, its threads' states, what it runs
-                tail -15 "$OUT/ardour.log"
-                for t in /proc/$ARDOUR_PID/task/*; do
-                    echo "$(cat $t/comm) $(cut -d' ' -f3 $t/stat) $(cat $t/wchan)"
-                done
-                ps -o pid,ppid,stat,etime,args --ppid $ARDOUR_PID
-                cat $XDG_STATE_HOME/dawroute/state.json; echo
+                {   # where Ardour is: its log, its threads' states, what it runs
+                    echo "--- $name at $(up)"
+                    tail -15 "$OUT/ardour.log"
+                    for t in /proc/$ARDOUR_PID/task/*; do
+                        echo "$(cat $t/comm) $(cut -d' ' -f3 $t/stat) $(cat $t/wchan)"
+                    done
+                    ps -o pid,ppid,stat,etime,args --ppid $ARDOUR_PID
+                    cat $XDG_STATE_HOME/dawroute/state.json; echo
+                } 2>&1 | tee -a "$OUT/ardour-failure.txt"
             fi
             cat "$OUT/phase-$name.json"
         }

@@ -277,11 +277,13 @@ def run(
     ready = [m for m in summary["markers"] if " ARDOUR_READY " in m]
     if ready:
         secs = ready[0].split("secs=", 1)[1].split()[0]
-        mem = out / "ardour-mem.txt"
+        mem, failure = out / "ardour-mem.txt", out / "ardour-failure.txt"
         summary["ardour"] = {
             "started_in_s": float(secs),
             "memory": mem.read_text().split("\n")[:2] if mem.exists() else None,
         }
+        if failure.exists():  # an Ardour phase failed: where Ardour was then
+            summary["ardour"]["failure"] = failure.read_text()[-6000:]
     return summary
 
 
