@@ -253,7 +253,9 @@ def run(
         qmp = QMP(qmp_path)
         seen = 0
         while time.monotonic() - t0 < timeout * summary.get("scale", 1.0) and q.poll() is None:
-            lines = (out / "markers.log").read_text(errors="replace").splitlines()
+            # whole lines only: the guest may be half-way through writing the last one
+            text = (out / "markers.log").read_text(errors="replace")
+            lines = text[: text.rfind("\n") + 1].splitlines()
             for line in lines[seen:]:
                 seen += 1
                 if line.startswith("@@ "):
