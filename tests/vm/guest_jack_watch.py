@@ -7,7 +7,7 @@ outputs are linked to the bridge's playback ports and to nothing else (jack_lsp 
 unplug: the card goes → FakeDAW's outputs are linked to system:playback_1/2 only, the
 interface's mixer at the fallback's level, and the bridge is gone.
 With --ardour the real Ardour's master outputs (`preset: ardour`) must be linked the same
-way, to the same ports, in the same pass.
+way, to the same ports (both sets in place at once).
 Prints JSON; exit status 0 only when the final state is right.
 """
 
