@@ -5,7 +5,8 @@ This machine has no sound card, so Ardour's ALSA engine cannot run here: the hoo
 with Lua 5.4 against a stand-in for Ardour's engine (the calls it makes are recorded), a
 real state file and a `dawroute` that answers `status --json`; and inside the real
 headless Ardour on its ALSA backend, where it finds no device and says so (the Lua API
-names it uses are Ardour's)."""
+names it uses are Ardour's). With real cards the real-kernel tier runs it (tests/test_vm.py,
+bare ALSA: Ardour re-opened on the amp's card on plug and on the interface's on unplug)."""
 
 from __future__ import annotations
 

@@ -114,12 +114,38 @@ if [ "${SERVER:-pipewire}" != alsa ] && [ "$SERVER" != jack ]; then
 fi
 mark SERVER_READY server=${SERVER:-pipewire}
 
+# the real Ardour, headless (the host's ardourN-lua through the shared /usr), on jackd or
+# on bare ALSA; its session in the guest's tmpfs, created by this, its one start
+ARDOUR_EXE=$(command -v ardour8-lua ardour7-lua ardour6-lua | head -1)
+ARDOUR_DIR=/tmp/ardour-session
+start_ardour() {  # start_ardour BACKEND [DEVICE HOOK]: in the background (then ardour_up)
+    ARDOUR_T0=$(up)
+    "$ARDOUR_EXE" "$CHECKOUT/tests/vm/guest_ardour.lua" "$1" "$ARDOUR_DIR" dawroute-vm \
+        "${@:2}" >"$OUT/ardour.log" 2>&1 &
+    ARDOUR_PID=$!
+}
+ardour_up() {  # Ardour's session is up (its driver says when: the guest's uptime), or FAIL
+    # (or Ardour ended: its log says why)
+    wait_for 240 bash -c "grep -q '^DAWROUTE-READY' '$OUT/ardour.log' || ! kill -0 $ARDOUR_PID"
+    if grep -q '^DAWROUTE-READY' "$OUT/ardour.log"; then
+        local ready; ready=$(sed -n 's/^DAWROUTE-READY .* up=//p' "$OUT/ardour.log")
+        mark "ARDOUR_READY secs=$(awk "BEGIN {print $ready - $ARDOUR_T0}")"
+        grep -E '^(VmHWM|VmRSS)' /proc/$ARDOUR_PID/status | tr -s ' \t' ' ' | tee "$OUT/ardour-mem.txt"
+    else
+        fail ARDOUR
+        tail -30 "$OUT/ardour.log"
+    fi
+}
+
 mkdir -p $XDG_CONFIG_HOME/dawroute/profiles
 if [ "$SERVER" = jack ]; then
     cp "$CHECKOUT/tests/vm/profiles-jack.yaml" $XDG_CONFIG_HOME/dawroute/profiles/
     # the DAW: a JACK client with two outputs (the test bed's FakeDAW)
     PYTHONPATH="$CHECKOUT" "$PY" -m testbed.sandbox jack-daw FakeDAW 2 &
     wait_for 60 bash -c 'jack_lsp | grep -q FakeDAW:out_2' || fail JACK_DAW
+    # and Ardour on jackd: `preset: ardour` in the profiles moves its master outputs. Its
+    # start overlaps the daemon's; the phases wait for it
+    [ -n "$ARDOUR_EXE" ] && start_ardour JACK
 else
     cp "$CHECKOUT/tests/vm/profiles.yaml" $XDG_CONFIG_HOME/dawroute/profiles/
     [ "$SERVER" = alsa ] && cp "$CHECKOUT/tests/vm/profiles-both.yaml" $XDG_CONFIG_HOME/dawroute/profiles/
@@ -171,6 +197,46 @@ if [ "${SERVER:-pipewire}" = alsa ]; then
     alsa_phase DEL unplug --fallback-volume 70
     alsa_phase ADD2 plug --cap 50
     midi_phase --server alsa --interface-volume 60 --amp-cap 50
+    if [ -n "$ARDOUR_EXE" ]; then
+        # Ardour on its ALSA backend with dawroute's editor hook: back to automatic (the
+        # amp's profile), Ardour started on the interface's card — the hook's first look
+        # moves it to the amp — then the amp pulled (back to the interface) and plugged
+        # again (to the amp): each time Ardour's engine re-opened on the profile's card
+        ardour_phase() {  # ardour_phase NAME MARKER WATCH-ARGS…
+            local name=$1 marker=$2; shift 2
+            rm -f "$OUT/watching"
+            "$PY" "$CHECKOUT/tests/vm/guest_ardour_watch.py" "$@" --log "$OUT/ardour.log" \
+                --ready "$OUT/watching" >"$OUT/phase-$name.json" &
+            local watcher=$!
+            wait_for 60 test -e "$OUT/watching" || fail "WATCHER_$name"
+            [ -n "$marker" ] && mark "READY_FOR_$marker"
+            if wait "$watcher"; then
+                mark "PHASE_OK_$name"
+            else
+                fail "PHASE_$name"
+                {   # where Ardour is: its log, its threads' states, what it runs
+                    echo "--- $name at $(up)"
+                    tail -15 "$OUT/ardour.log"
+                    for t in /proc/$ARDOUR_PID/task/*; do
+                        echo "$(cat $t/comm) $(cut -d' ' -f3 $t/stat) $(cat $t/wchan)"
+                    done
+                    ps -o pid,ppid,stat,etime,args --ppid $ARDOUR_PID
+                    cat $XDG_STATE_HOME/dawroute/state.json; echo
+                } 2>&1 | tee -a "$OUT/ardour-failure.txt"
+            fi
+            cat "$OUT/phase-$name.json"
+        }
+        "$PY" -m routing auto || fail AUTO  # answered once the switch is done
+        # the hook runs `dawroute status --json`: the command on Ardour's PATH
+        PATH=$WORK/venv/bin:$PATH start_ardour ALSA Dummy \
+            "$CHECKOUT/routing/daw/ardour/dawroute_follow_alsa.lua"
+        ardour_up
+        ardour_phase ARDOUR_START "" start
+        ardour_phase ARDOUR_DEL DEL2 unplug
+        ardour_phase ARDOUR_ADD ADD3 plug
+        "$PY" -m routing status | tee "$OUT/status-ARDOUR.txt"
+        grep -E '^(dawroute|ENGINE)|rror|arning' "$OUT/ardour.log" | tail -30
+    fi
     cat "$ALSA_CONF"
     cat /proc/asound/cards
     dmesg | grep -iE 'usb|snd' | tail -20
@@ -178,6 +244,7 @@ if [ "${SERVER:-pipewire}" = alsa ]; then
 fi
 
 if [ "$SERVER" = jack ]; then
+    [ -n "$ARDOUR_EXE" ] && ardour_up
     jack_lsp -c
     jack_phase() {  # jack_phase NAME WATCH-ARGS…: as phase, with JACK's and ALSA's tools
         local name=$1; shift
@@ -191,9 +258,11 @@ if [ "$SERVER" = jack ]; then
         cat "$OUT/phase-$name.json"
         "$PY" -m routing status | tee "$OUT/status-$name.txt"
     }
-    jack_phase ADD plug --cap 50
-    jack_phase DEL unplug --fallback-volume 70
-    jack_phase ADD2 plug --cap 50
+    # with Ardour running, each phase wants its master outputs where FakeDAW's go
+    WITH_ARDOUR=${ARDOUR_EXE:+--ardour}
+    jack_phase ADD plug --cap 50 $WITH_ARDOUR
+    jack_phase DEL unplug --fallback-volume 70 $WITH_ARDOUR
+    jack_phase ADD2 plug --cap 50 $WITH_ARDOUR
     midi_phase --server jack --interface-volume 60 --amp-cap 50
     jack_lsp -c
     cat /proc/asound/cards

@@ -6,6 +6,8 @@ ports, the card's mixer already at or below the cap at that moment (amixer) → 
 outputs are linked to the bridge's playback ports and to nothing else (jack_lsp -c).
 unplug: the card goes → FakeDAW's outputs are linked to system:playback_1/2 only, the
 interface's mixer at the fallback's level, and the bridge is gone.
+With --ardour the real Ardour's master outputs (`preset: ardour`) must be linked the same
+way, to the same ports (both sets in place at once).
 Prints JSON; exit status 0 only when the final state is right.
 """
 
@@ -25,11 +27,15 @@ card_id, control_and_level = _alsa.card_id, _alsa.control_and_level
 dummy_card, usb_card = _alsa.dummy_card, _alsa.usb_card
 
 TIMEOUT = 60.0
-DAW = ("FakeDAW:out_1", "FakeDAW:out_2")
+FAKE = ("FakeDAW:out_1", "FakeDAW:out_2")
+ARDOUR = ("ardour:Master/audio_out 1", "ardour:Master/audio_out 2")  # `preset: ardour`
+DAWS = [FAKE]  # each DAW's left and right outputs (--ardour adds Ardour's master bus)
+DAW = FAKE
 
 
 def graph() -> tuple[set[str], set[tuple[str, str]]]:
-    """(ports, links from the DAW's ports) as jackd lists them."""
+    """(ports, links from the DAWs' ports) as jackd lists them."""
+    daw_ports = {port for daw in DAWS for port in daw}
     out = subprocess.run(["jack_lsp", "-c"], capture_output=True, text=True, timeout=10).stdout
     ports: set[str] = set()
     links: set[tuple[str, str]] = set()
@@ -38,7 +44,7 @@ def graph() -> tuple[set[str], set[tuple[str, str]]]:
         if not line.startswith((" ", "\t")):
             current = line.strip()
             ports.add(current)
-        elif current in DAW:
+        elif current in daw_ports:
             links.add((current, line.strip()))
     return ports, links
 
@@ -49,7 +55,10 @@ def main() -> int:
     ap.add_argument("--cap", type=float, default=100.0)
     ap.add_argument("--fallback-volume", type=float, default=None)
     ap.add_argument("--ready", help="file to create once watching")
+    ap.add_argument("--ardour", action="store_true", help="Ardour's master outputs too")
     a = ap.parse_args()
+    if a.ardour:
+        DAWS.append(ARDOUR)
     start = time.monotonic()
     t: dict[str, float] = {"watch_start": start}
     if a.ready:
@@ -74,13 +83,13 @@ def main() -> int:
                 # the safety order: the card is at the cap before anything can reach it
                 result["level_when_bridged"] = control_and_level(want)[1]
             targets = {f"{b}:playback_{i}" for b in bridges for i in (1, 2)}
-            wanted = {(DAW[0], f"{b}:playback_1") for b in bridges} | {
-                (DAW[1], f"{b}:playback_2") for b in bridges
+            wanted = {
+                (daw[i - 1], f"{b}:playback_{i}") for b in bridges for daw in DAWS for i in (1, 2)
             }
             if bridges and links == wanted and targets <= ports:
                 t["linked"] = now
         else:
-            wanted = {(DAW[0], "system:playback_1"), (DAW[1], "system:playback_2")}
+            wanted = {(daw[i - 1], f"system:playback_{i}") for daw in DAWS for i in (1, 2)}
             if links == wanted and "linked" not in t:
                 t["linked"] = now
             if "linked" in t and not bridges:

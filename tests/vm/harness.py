@@ -253,7 +253,9 @@ def run(
         qmp = QMP(qmp_path)
         seen = 0
         while time.monotonic() - t0 < timeout * summary.get("scale", 1.0) and q.poll() is None:
-            lines = (out / "markers.log").read_text(errors="replace").splitlines()
+            # whole lines only: the guest may be half-way through writing the last one
+            text = (out / "markers.log").read_text(errors="replace")
+            lines = text[: text.rfind("\n") + 1].splitlines()
             for line in lines[seen:]:
                 seen += 1
                 if line.startswith("@@ "):
@@ -264,7 +266,8 @@ def run(
     finally:
         _stop(q, qmp)
     summary["wall_s"] = round(time.monotonic() - t0, 1)
-    for phase in ("ADD", "DEL", "ADD2", "DEL2", "ADD3", "MIDI"):
+    phases = ("ADD", "DEL", "ADD2", "DEL2", "ADD3", "MIDI")
+    for phase in (*phases, "ARDOUR_START", "ARDOUR_DEL", "ARDOUR_ADD"):
         f = out / f"phase-{phase}.json"
         if f.exists():
             with contextlib.suppress(ValueError):
@@ -272,6 +275,17 @@ def run(
         s = out / f"status-{phase}.txt"
         if s.exists():
             summary[f"status_{phase}"] = s.read_text()
+    # the real Ardour in the guest (jackd and bare ALSA): its start and its memory
+    ready = [m for m in summary["markers"] if " ARDOUR_READY " in m]
+    if ready:
+        secs = ready[0].split("secs=", 1)[1].split()[0]
+        mem, failure = out / "ardour-mem.txt", out / "ardour-failure.txt"
+        summary["ardour"] = {
+            "started_in_s": float(secs),
+            "memory": mem.read_text().split("\n")[:2] if mem.exists() else None,
+        }
+        if failure.exists():  # an Ardour phase failed: where Ardour was then
+            summary["ardour"]["failure"] = failure.read_text()[-6000:]
     return summary
 
 
