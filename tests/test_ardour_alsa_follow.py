@@ -121,8 +121,26 @@ def test_the_hook_reopens_ardours_alsa_output_on_the_profiles_card(tmp_path: Pat
         ]
         _set(state, status, "phones", "A card Ardour does not list")
         assert step("unknown card") == [
-            "dawroute: no ALSA device for card 'A card Ardour does not list'; "
+            "dawroute: no ALSA device for card 'A card Ardour does not list' yet; "
             "staying on Scarlett 4i4 USB"
+        ]
+        # the same profile, its card listed a moment later (right after a plug): the
+        # change was not taken as done, so the hook opens it now
+        _set(state, status, "phones", "HDA Intel PCH")
+        assert step("the card is there now") == [
+            "STOP",
+            "SET HDA Intel PCH",
+            "START HDA Intel PCH",
+            "dawroute: output now on 'HDA Intel PCH'",
+        ]
+        _set(state, status, "amp", None)  # status does not show the amp's card yet
+        assert step("the new profile before its card") == []
+        _set(state, status, "amp", "Scarlett 4i4 USB")
+        assert step("its card shows") == [
+            "STOP",
+            "SET Scarlett 4i4 USB",
+            "START Scarlett 4i4 USB",
+            "dawroute: output now on 'Scarlett 4i4 USB'",
         ]
         _set(state, status, "none", None)  # a profile whose output has no card
         assert step("no card") == []

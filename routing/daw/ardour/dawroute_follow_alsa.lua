@@ -46,36 +46,54 @@ function factory (params)
 		return nil
 	end
 
+	-- false while the card cannot be opened yet (ALSA does not list it); true once
+	-- Ardour plays on it, or tried and went back (a card that fails to open is not
+	-- tried again: each try stops Ardour's engine), or Ardour is not on ALSA
 	local function reopen (card)
-		if AudioEngine:current_backend_name () ~= "ALSA" then return end
+		if AudioEngine:current_backend_name () ~= "ALSA" then return true end
 		local backend = AudioEngine:set_backend ("ALSA", "", "") -- the running one
-		if not backend or backend:isnil () then return end
+		if not backend or backend:isnil () then return false end
 		local device = device_for (backend, card)
 		if not device then
-			print ("dawroute: no ALSA device for card '" .. card .. "'; staying on " .. backend:output_device_name ())
-			return
+			print ("dawroute: no ALSA device for card '" .. card .. "' yet; staying on " .. backend:output_device_name ())
+			return false
 		end
 		local previous = backend:output_device_name ()
-		if device == previous then return end
+		if device == previous then return true end
 		AudioEngine:stop (false)
 		backend:set_output_device_name (device)
 		if AudioEngine:start (false) ~= 0 then
 			print ("dawroute: '" .. device .. "' did not open; back to '" .. previous .. "'")
 			backend:set_output_device_name (previous)
 			AudioEngine:start (false)
-		else
-			print ("dawroute: output now on '" .. device .. "'")
+			return true
 		end
+		print ("dawroute: output now on '" .. device .. "'")
+		return true
 	end
+
+	-- A change is done with only once Ardour plays on the profile's card: right after a
+	-- plug the state can name the new profile before `status` shows its card, or before
+	-- ALSA lists the card (one run in 13 in the real-kernel tier stayed on the old card
+	-- for good when the hook took the change as seen at once). Tried again every 0.5 s,
+	-- at most TRIES times, then left until the next change.
+	local TRIES = 20
+	local tries = 0
 
 	return function (signal, ref, ...)
 		ticks = ticks + 1
 		if ticks % 5 ~= 0 then return end -- LuaTimerDS: every 100 ms; look every 0.5 s
 		local active = read_active ()
 		if active == last_active then return end
-		last_active = active
-		if not active then return end
-		local card = profile_card ()
-		if card then reopen (card) end
+		local card = active and profile_card ()
+		if not active or (card and reopen (card)) then
+			last_active, tries = active, 0
+			return
+		end
+		tries = tries + 1
+		if tries >= TRIES then
+			print ("dawroute: gave up following '" .. active .. "' (no card to open); waiting for the next change")
+			last_active, tries = active, 0
+		end
 	end
 end
