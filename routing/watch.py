@@ -1,4 +1,5 @@
-"""Config-file changes via inotify (ctypes; no polling, no extra dependency).
+"""Changes in directories via inotify (ctypes; no polling, no extra dependency): the
+configuration files, and on bare ALSA the playback devices programs open and close.
 
 Editors save in many ways (write in place, write temp + rename, delete + create), so we
 watch the directories and report any change to a .yaml file; the daemon's scheduler
@@ -20,6 +21,8 @@ log = logging.getLogger(__name__)
 
 IN_MODIFY = 0x002
 IN_CLOSE_WRITE = 0x008
+IN_CLOSE_NOWRITE = 0x010
+IN_OPEN = 0x020
 IN_MOVED_FROM = 0x040
 IN_MOVED_TO = 0x080
 IN_CREATE = 0x100
@@ -30,12 +33,26 @@ _MASK = IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO | IN_CREATE | IN_DELETE
 _EVENT = struct.Struct("iIII")
 
 
-class DirectoryWatch:
-    """Calls `on_change(path)` on the loop for changes to *.yaml in the given directories."""
+def config_file(directory: Path, name: str) -> bool:
+    """A profile or config file, or a directory that may come to hold them."""
+    return name.endswith((".yaml", ".yml")) or bool(name and (directory / name).is_dir())
 
-    def __init__(self, directories: list[Path], on_change: Callable[[str], None]) -> None:
+
+class DirectoryWatch:
+    """Calls `on_change(path)` on the loop for the events in `mask` on the entries of the
+    given directories that `wanted` picks (by default: changes to profile files)."""
+
+    def __init__(
+        self,
+        directories: list[Path],
+        on_change: Callable[[str], None],
+        mask: int = _MASK,
+        wanted: Callable[[Path, str], bool] = config_file,
+    ) -> None:
         self._dirs = directories
         self._on_change = on_change
+        self._mask = mask
+        self._wanted = wanted
         self._fd = -1
         self._libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         self._wd: dict[int, Path] = {}
@@ -55,7 +72,7 @@ class DirectoryWatch:
         """(Re)add watches; a directory created later (e.g. profiles/) is picked up."""
         for d in self._dirs:
             if d.is_dir() and d not in self._wd.values():
-                wd = self._libc.inotify_add_watch(self._fd, os.fsencode(d), _MASK)
+                wd = self._libc.inotify_add_watch(self._fd, os.fsencode(d), self._mask)
                 if wd >= 0:
                     self._wd[wd] = d
 
@@ -73,7 +90,7 @@ class DirectoryWatch:
             directory = self._wd.get(wd)  # None for IN_IGNORED after a watched dir vanished
             if directory is None:
                 continue
-            if name.endswith((".yaml", ".yml")) or (name and (directory / name).is_dir()):
+            if self._wanted(directory, name):
                 self._on_change(str(directory / name))
         self.rewatch()
 

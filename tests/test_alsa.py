@@ -580,3 +580,36 @@ def test_backends_without_a_pulse_server_use_bare_alsa(tmp_path: Path) -> None:
     ops = plan_ops(chosen, p, alsa_world(AMP))
     assert ops and isinstance(ops[-1], WriteAlsaConfig)
     assert f"<{tmp_path / 'asoundrc'}>" in ops[-1].text
+
+
+def test_a_program_reopening_its_output_is_noticed_without_polling(tmp_path: Path) -> None:
+    """Who plays where on bare ALSA is read from /proc, and opening a device makes no
+    kernel or mixer event: a DAW that re-opened on the new card stayed listed as playing
+    on the old one. Opening or closing a playback device now pokes a pass; capture
+    devices and control devices (the daemon's own mixers) do not."""
+    dev = tmp_path / "snd"
+    dev.mkdir()
+    for name in ("pcmC1D0p", "pcmC1D0c", "controlC1"):
+        (dev / name).write_bytes(b"")
+    pokes: list[str] = []
+
+    async def scenario() -> None:
+        backend = alsa_backend.AlsaBackend(tmp_path / "asound.conf", proc=tmp_path, dev=dev)
+        backend.watch(asyncio.get_running_loop(), pokes.append)
+        try:
+            for name in ("controlC1", "pcmC1D0c"):
+                (dev / name).open("rb").close()
+            await asyncio.sleep(0.1)
+            assert not [p for p in pokes if "playback device" in p]
+            with (dev / "pcmC1D0p").open("rb"):
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)
+        finally:
+            backend.close()
+
+    asyncio.run(scenario())
+    playback = [p for p in pokes if "playback device" in p]
+    assert playback == [
+        "playback device pcmC1D0p opened or closed",
+        "playback device pcmC1D0p opened or closed",
+    ]

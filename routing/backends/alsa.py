@@ -39,10 +39,12 @@ from routing.model import (
     Stream,
     WriteAlsaConfig,
 )
+from routing.watch import IN_CLOSE_NOWRITE, IN_CLOSE_WRITE, IN_OPEN, DirectoryWatch
 
 log = logging.getLogger(__name__)
 
 PROC = Path("/proc/asound")
+DEV_SND = Path("/dev/snd")
 LEVEL_TOLERANCE = 0.6  # as reconcile.TOLERANCE
 
 
@@ -56,8 +58,10 @@ class AlsaBackend:
         config_path: Path,
         home: Path | None = None,
         proc: Path = PROC,
+        dev: Path = DEV_SND,
     ) -> None:
         self.config_path = config_path
+        self.dev = dev
         self._home = home if home is not None else Path.home()
         self._proc = proc
         self._cards: dict[str, int] = {}  # device name → card index, last observe
@@ -66,6 +70,7 @@ class AlsaBackend:
         # nearest step below it is not "changed" on every observe
         self._landed: dict[tuple[str, str], tuple[float, int]] = {}
         self._monitor: Any = None
+        self._pcm_watch: DirectoryWatch | None = None
         self._watches: dict[int, tuple[Any, list[int]]] = {}  # card index → (mixer, fds)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._poke: Callable[[str], None] = lambda _why: None
@@ -79,6 +84,7 @@ class AlsaBackend:
     def watch(self, loop: asyncio.AbstractEventLoop, poke: Callable[[str], None]) -> None:
         """Kernel sound device events (udev) and mixer changes poke `poke`."""
         self._loop, self._poke = loop, poke
+        self._watch_playback(loop)
         if not self.config_path.exists():
             # ~/.asoundrc's include line makes every ALSA program fail while the file
             # it names is missing: there is always one, pointing nowhere at first
@@ -100,6 +106,21 @@ class AlsaBackend:
             return
         self._monitor = monitor
         loop.add_reader(monitor.fileno(), self._udev_ready)
+
+    def _watch_playback(self, loop: asyncio.AbstractEventLoop) -> None:
+        """A program opening or closing a playback device pokes too: who plays where is
+        read from /proc, and no kernel or mixer event comes of an open, so `status` kept
+        saying a DAW "still plays on" the old card after it had re-opened on the new one
+        (seen with Ardour in the real-kernel tier)."""
+        pcm = re.compile(r"pcmC\d+D\d+p")
+        watch = DirectoryWatch(
+            [self.dev],
+            lambda path: self._poke(f"playback device {Path(path).name} opened or closed"),
+            mask=IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE,
+            wanted=lambda _dir, name: pcm.fullmatch(name) is not None,
+        )
+        if watch.start(loop):
+            self._pcm_watch = watch
 
     def _udev_ready(self) -> None:
         while self._monitor is not None:
@@ -157,6 +178,9 @@ class AlsaBackend:
             with contextlib.suppress(ValueError, OSError):
                 self._loop.remove_reader(self._monitor.fileno())
         self._monitor = None
+        if self._pcm_watch is not None and self._loop is not None:
+            self._pcm_watch.close(self._loop)
+        self._pcm_watch = None
 
     # ------------------------------------------------------------ observe
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 
 FEEDS_PROPERTY = "dawroute.feeds"
 HOLD_SINK = "dawroute.hold"  # silent, ours, exists for a few ms while a stream passes
+STUCK_AFTER = 0.3  # seconds after a move before a stream not there counts as stuck
 LEVEL_TOLERANCE = 0.6  # the server's integer volume scale rounds (as reconcile.TOLERANCE)
 _NO_INDEX = 0xFFFFFFFF
 Disconnected = pulsectl.PulseDisconnected
@@ -103,6 +105,7 @@ class PulseBackend:
         self._defaults: dict[Direction, str | None] = {}  # as last observed
         self._sent_defaults: dict[Direction, str] = {}  # what we last asked for
         self._moved: dict[int, str] = {}  # stream index → the sink we last moved it to
+        self._moved_at: dict[int, float] = {}  # stream index → when (monotonic seconds)
         self._stream_sinks: dict[int, str | None] = {}  # stream index → its sink, observed
         # the server's objects as last read, by facility and index; kept current from
         # events while `changes()` runs (see observe)
@@ -396,14 +399,21 @@ class PulseBackend:
         server sends those events after its replies (PulseAudio defers them), so the
         re-observe right after an apply read the state from before it: in CI the pass
         after a switch sent the default and the removal of the old sink again, and both
-        failed. Commands on one connection run in order, so fetching them now is exact."""
+        failed. Commands on one connection run in order, so fetching them now is exact.
+
+        Not on PipeWire: it carries moves and defaults out asynchronously, so reading them
+        back at once showed them half done (with 64 devices present, 2 of 15 hot-plugs
+        then took 0.5 s). There its own events say when they are done."""
+        if isinstance(op, UnloadVirtual):
+            # PulseAudio answers an unload before it unloads (it defers the work), so for
+            # a moment the sink still lists: hide it until it is gone
+            self._unloading.add(op.module)
+        if self._kind is not ServerKind.PULSEAUDIO:
+            return
         match op:
             case LoadVirtual(sink=v) if v.name in self._sinks:
                 self._dirty.add((_SINK, self._sinks[v.name][0]))
             case UnloadVirtual(module=m):
-                # PulseAudio answers an unload before it unloads (it defers the work), so
-                # for a moment the sink still lists: hide it until it is gone
-                self._unloading.add(m)
                 self._dirty |= self._owned_by(m)
             case SetVolume(device=name) | SetPort(device=name, direction=Direction.SINK):
                 if name in self._sinks:
@@ -488,7 +498,7 @@ class PulseBackend:
             case MoveStream(stream=idx, sink=name):
                 index, _ = await self._sink(name)
                 await p.sink_input_move(idx, index)
-                self._moved[idx] = name
+                self._moved[idx], self._moved_at[idx] = name, time.monotonic()
             case ReassertStream(stream=idx, sink=name):
                 await self._reassert(idx, name)
             case MoveRecording(recording=idx, source=name):
@@ -552,11 +562,14 @@ class PulseBackend:
         node re-created meanwhile: "some node was destroyed before the link was created")
         or the target is a reused node id (0.3.65), the value does not change and
         WirePlumber never looks again (seen after 1,000 fast flaps: the move re-sent for
-        seconds, the DAW never arrived)."""
+        seconds, the DAW never arrived). Only once WirePlumber has had time to link it:
+        with 64 devices present it takes 20–60 ms, and a pass in between took a move under
+        way as stuck and sent it through the silent sink (0.5 s detours in 2 of 15 plugs)."""
         return (
             self._kind is ServerKind.PIPEWIRE
             and self._moved.get(stream) == sink
             and self._stream_sinks.get(stream) != sink
+            and time.monotonic() - self._moved_at.get(stream, 0.0) > STUCK_AFTER
         )
 
     async def _reassert(self, stream: int, sink: str) -> None:
@@ -585,7 +598,7 @@ class PulseBackend:
             await p.sink_input_move(stream, hold.index)
             await self._arrived(stream, int(hold.index))
             await p.sink_input_move(stream, index)
-            self._moved[stream] = sink
+            self._moved[stream], self._moved_at[stream] = sink, time.monotonic()
         finally:
             await p.module_unload(module)
 
