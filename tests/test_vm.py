@@ -49,10 +49,13 @@ def _run_vm(server: str) -> dict:
     assert out.stdout, out.stderr
     summary = json.loads(out.stdout)
     print(json.dumps(summary, indent=1))  # the timings, in the test output
-    guest_log = cache / "out" / "guest.log"
+    guest_log, console = cache / "out" / "guest.log", cache / "out" / "console.log"
     assert summary["result"] == "OK", (
         summary,
-        guest_log.read_text()[-4000:] if guest_log.exists() else "no guest log",
+        guest_log.read_text()[-4000:]
+        if guest_log.exists()
+        else "no guest log; the console: "
+        + (console.read_text(errors="replace")[-3000:] if console.exists() else "none"),
     )
     return summary
 
