@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -52,7 +51,6 @@ log = logging.getLogger(__name__)
 
 FEEDS_PROPERTY = "dawroute.feeds"
 HOLD_SINK = "dawroute.hold"  # silent, ours, exists for a few ms while a stream passes
-STUCK_AFTER = 0.3  # seconds after a move before a stream not there counts as stuck
 LEVEL_TOLERANCE = 0.6  # the server's integer volume scale rounds (as reconcile.TOLERANCE)
 _NO_INDEX = 0xFFFFFFFF
 Disconnected = pulsectl.PulseDisconnected
@@ -105,7 +103,6 @@ class PulseBackend:
         self._defaults: dict[Direction, str | None] = {}  # as last observed
         self._sent_defaults: dict[Direction, str] = {}  # what we last asked for
         self._moved: dict[int, str] = {}  # stream index → the sink we last moved it to
-        self._moved_at: dict[int, float] = {}  # stream index → when (monotonic seconds)
         self._stream_sinks: dict[int, str | None] = {}  # stream index → its sink, observed
         # the server's objects as last read, by facility and index; kept current from
         # events while `changes()` runs (see observe)
@@ -498,7 +495,7 @@ class PulseBackend:
             case MoveStream(stream=idx, sink=name):
                 index, _ = await self._sink(name)
                 await p.sink_input_move(idx, index)
-                self._moved[idx], self._moved_at[idx] = name, time.monotonic()
+                self._moved[idx] = name
             case ReassertStream(stream=idx, sink=name):
                 await self._reassert(idx, name)
             case MoveRecording(recording=idx, source=name):
@@ -562,14 +559,15 @@ class PulseBackend:
         node re-created meanwhile: "some node was destroyed before the link was created")
         or the target is a reused node id (0.3.65), the value does not change and
         WirePlumber never looks again (seen after 1,000 fast flaps: the move re-sent for
-        seconds, the DAW never arrived). Only once WirePlumber has had time to link it:
-        with 64 devices present it takes 20–60 ms, and a pass in between took a move under
-        way as stuck and sent it through the silent sink (0.5 s detours in 2 of 15 plugs)."""
+        seconds, the DAW never arrived). A pass while WirePlumber is still linking a move
+        takes it as stuck too (with 64 devices present 2 of 15 plugs took a 0.5 s detour
+        through the silent sink); waiting 0.3 s before the detour made WirePlumber 0.4.13's
+        give-up after fast flaps (test_safety) far more frequent, 7 runs in 9 against 1 in
+        4: kept as it is until a pass can be scheduled for when the wait ends."""
         return (
             self._kind is ServerKind.PIPEWIRE
             and self._moved.get(stream) == sink
             and self._stream_sinks.get(stream) != sink
-            and time.monotonic() - self._moved_at.get(stream, 0.0) > STUCK_AFTER
         )
 
     async def _reassert(self, stream: int, sink: str) -> None:
@@ -598,7 +596,7 @@ class PulseBackend:
             await p.sink_input_move(stream, hold.index)
             await self._arrived(stream, int(hold.index))
             await p.sink_input_move(stream, index)
-            self._moved[stream], self._moved_at[stream] = sink, time.monotonic()
+            self._moved[stream] = sink
         finally:
             await p.module_unload(module)
 
