@@ -48,11 +48,13 @@ class DirectoryWatch:
         on_change: Callable[[str], None],
         mask: int = _MASK,
         wanted: Callable[[Path, str], bool] = config_file,
+        without: str = "reload with SIGHUP",  # what the user does when inotify is missing
     ) -> None:
         self._dirs = directories
         self._on_change = on_change
         self._mask = mask
         self._wanted = wanted
+        self._without = without
         self._fd = -1
         self._libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         self._wd: dict[int, Path] = {}
@@ -61,7 +63,7 @@ class DirectoryWatch:
         self._fd = self._libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
         if self._fd < 0:
             log.warning(
-                "inotify unavailable (%s); reload with SIGHUP", os.strerror(ctypes.get_errno())
+                "inotify unavailable (%s); %s", os.strerror(ctypes.get_errno()), self._without
             )
             return False
         self.rewatch()

@@ -118,6 +118,7 @@ class AlsaBackend:
             lambda path: self._poke(f"playback device {Path(path).name} opened or closed"),
             mask=IN_OPEN | IN_CLOSE_WRITE | IN_CLOSE_NOWRITE,
             wanted=lambda _dir, name: pcm.fullmatch(name) is not None,
+            without="a program re-opening its output shows at the next card or mixer event",
         )
         if watch.start(loop):
             self._pcm_watch = watch
