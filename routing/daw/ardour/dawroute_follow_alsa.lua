@@ -60,7 +60,9 @@ function factory (params)
 		end
 		local previous = backend:output_device_name ()
 		if device == previous then return true end
-		AudioEngine:stop (false)
+		-- an engine that halted by itself (its card was pulled) is not stopped again:
+		-- in the real-kernel tier Ardour's process was gone after the hook did that
+		if AudioEngine:running () then AudioEngine:stop (false) end
 		backend:set_output_device_name (device)
 		if AudioEngine:start (false) ~= 0 then
 			print ("dawroute: '" .. device .. "' did not open; back to '" .. previous .. "'")
