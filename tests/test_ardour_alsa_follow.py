@@ -29,6 +29,7 @@ local function list(names)
   return { iter = function () local i = 0
     return function () i = i + 1; if names[i] then return { name = names[i] } end end end }
 end
+local running = true
 local backend = {
   isnil = function () return false end,
   enumerate_output_devices = function () return list(devices) end,
@@ -36,12 +37,23 @@ local backend = {
   output_device_name = function () return current end,
   set_output_device_name = function (_, d) print("SET " .. d); current = d; return 0 end,
 }
+-- as Ardour's: set_backend re-creates the backend, stopping a running engine
 AudioEngine = {
   current_backend_name = function () return "ALSA" end,
-  set_backend = function (_, name) assert(name == "ALSA"); return backend end,
-  running = function () return true end,
-  stop = function () print("STOP") return 0 end,
-  start = function () print("START " .. current); return current == broken and 1 or 0 end,
+  set_backend = function (_, name)
+    assert(name == "ALSA")
+    if running then print("DROP (the engine stops)") end
+    running = false
+    return backend
+  end,
+  running = function () return running end,
+  stop = function () print("STOP"); running = false; return 0 end,
+  start = function ()
+    print("START " .. current)
+    running = current ~= broken
+    return running and 0 or 1
+  end,
+  get_last_backend_error = function () return "cannot open" end,
 }
 LuaSignal = { LuaTimerDS = 1, Set = function () return { add = function (s) return s end } end }
 function ardour (d) assert(d["type"] == "EditorHook") end
@@ -103,6 +115,16 @@ def test_the_hook_reopens_ardours_alsa_output_on_the_profiles_card(tmp_path: Pat
         return lines
 
     try:
+        # Ardour already plays on the profile's card: the hook's first look fetches the
+        # backend (which stops the engine in Ardour's Lua) and starts it again there
+        _set(state, status, "speakers", "HDA Intel PCH")
+        assert step("first look") == [
+            "DROP (the engine stops)",
+            "STOP",
+            "SET HDA Intel PCH",
+            "START HDA Intel PCH",
+            "dawroute: output now on 'HDA Intel PCH'",
+        ]
         _set(state, status, "interface", "Scarlett 4i4 USB")
         assert step("plugged") == [
             "STOP",
@@ -112,14 +134,22 @@ def test_the_hook_reopens_ardours_alsa_output_on_the_profiles_card(tmp_path: Pat
         ]
         assert step("nothing changed") == []
         _set(state, status, "amp", "Schiit Fulla")
-        assert step("the amp, which fails") == [
+        fails = [
             "STOP",
             "SET Schiit Fulla",
             "START Schiit Fulla",
-            "dawroute: 'Schiit Fulla' did not open; back to 'Scarlett 4i4 USB'",
+            "dawroute: 'Schiit Fulla' did not open: cannot open",
+            "STOP",
             "SET Scarlett 4i4 USB",
             "START Scarlett 4i4 USB",
         ]
+        assert step("the amp, which fails") == fails
+        assert step("tried again at the next look") == fails
+        assert step("and a last time") == [
+            *fails,
+            "dawroute: gave up opening 'Schiit Fulla'; on 'Scarlett 4i4 USB' until the next change",
+        ]
+        assert step("given up") == []
         _set(state, status, "phones", "A card Ardour does not list")
         assert step("unknown card") == [
             "dawroute: no ALSA device for card 'A card Ardour does not list' yet; "
@@ -143,6 +173,8 @@ def test_the_hook_reopens_ardours_alsa_output_on_the_profiles_card(tmp_path: Pat
             "START Scarlett 4i4 USB",
             "dawroute: output now on 'Scarlett 4i4 USB'",
         ]
+        _set(state, status, "phones", "Scarlett 4i4 USB")  # another profile, the same card
+        assert step("already there") == []
         _set(state, status, "none", None)  # a profile whose output has no card
         assert step("no card") == []
     finally:

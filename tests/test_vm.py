@@ -50,14 +50,31 @@ def _run_vm(server: str) -> dict:
     summary = json.loads(out.stdout)
     print(json.dumps(summary, indent=1))  # the timings, in the test output
     guest_log, console = cache / "out" / "guest.log", cache / "out" / "console.log"
-    assert summary["result"] == "OK", (
-        summary,
-        guest_log.read_text()[-4000:]
+    assert summary["result"] == "OK", _failure(summary, guest_log, console)
+    return summary
+
+
+def _failure(summary: dict, guest_log: Path, console: Path) -> str:
+    """What a failed scenario showed, the diagnosis last: a CI report keeps a failure
+    message's head and tail, and the middle of a long one is cut (a failed Ardour phase's
+    threads and hook lines were lost that way)."""
+    tail = (
+        guest_log.read_text(errors="replace")[-3000:]
         if guest_log.exists()
         else "no guest log; the console: "
-        + (console.read_text(errors="replace")[-3000:] if console.exists() else "none"),
+        + (console.read_text(errors="replace")[-3000:] if console.exists() else "none")
     )
-    return summary
+    failed = {k: v for k, v in summary.items() if isinstance(v, dict) and v.get("ok") is False}
+    ardour_failure = (summary.get("ardour") or {}).get("failure")
+    return "\n".join(
+        [
+            f"result {summary['result']}; markers: " + " | ".join(summary["markers"]),
+            "guest log tail:\n" + tail,
+            "failed phases: " + json.dumps(failed, indent=1),
+            "Ardour when its phase failed:\n" + (ardour_failure or "(no Ardour phase failed)"),
+            "markers again: " + " | ".join(m for m in summary["markers"] if "FAIL" in m),
+        ]
+    )
 
 
 @pytest.mark.parametrize("server", ["pipewire", "pipewire-1.4", "pulseaudio"])

@@ -214,9 +214,17 @@ if [ "${SERVER:-pipewire}" = alsa ]; then
                 mark "PHASE_OK_$name"
             else
                 fail "PHASE_$name"
+                # (wait works here, in the shell that started Ardour, not in the pipe below)
+                local alive="Ardour runs"
+                kill -0 $ARDOUR_PID 2>/dev/null \
+                    || { wait $ARDOUR_PID; alive="Ardour exited with status $?"; }
                 {   # where Ardour is: its log, its threads' states, what it runs
                     echo "--- $name at $(up)"
-                    tail -15 "$OUT/ardour.log"
+                    echo "$alive"
+                    dmesg | grep -iE 'segfault|ardour|killed process' | tail -5
+                    # its own lines, without the per-start MIDI and device-reservation noise
+                    grep -vE 'new MIDI buffer|ardour-request-device|Reservation|AlsaSeqMidiIO|AlsaMidiIn|^ *$' \
+                        "$OUT/ardour.log" | tail -25
                     for t in /proc/$ARDOUR_PID/task/*; do
                         echo "$(cat $t/comm) $(cut -d' ' -f3 $t/stat) $(cat $t/wchan)"
                     done

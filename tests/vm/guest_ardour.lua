@@ -79,7 +79,11 @@ say ("DAWROUTE-READY " .. backend_name .. " up=" .. uptime ())
 local last = nil
 while true do
 	if hook then
-		hook (nil, nil) -- LuaSignal.LuaTimerDS: the GUI's timer, not there headless
+		-- LuaSignal.LuaTimerDS: the GUI's timer, not there headless. An error in the hook
+		-- is reported and the hook called again, as Ardour's GUI does with a failing
+		-- action hook; unprotected, it would end this script and Ardour with it
+		local ok, err = pcall (hook, nil, nil)
+		if not ok then say (string.format ("HOOK-ERROR at %.2f: %s", uptime (), tostring (err))) end
 	end
 	local now = engine ()
 	if now ~= last then

@@ -46,31 +46,65 @@ function factory (params)
 		return nil
 	end
 
-	-- false while the card cannot be opened yet (ALSA does not list it); true once
-	-- Ardour plays on it, or tried and went back (a card that fails to open is not
-	-- tried again: each try stops Ardour's engine), or Ardour is not on ALSA
+	-- The ALSA backend, fetched once. In Ardour's Lua, AudioEngine:set_backend is the
+	-- only way to reach it, and every call re-creates the engine's backend: a running
+	-- engine is stopped and its session told it halted (Ardour 7.3, audioengine.cc:
+	-- set_backend → drop_backend). Called on every change, it stopped Ardour even when
+	-- its card was already the profile's, and left it stopped. ALSA's backend is one
+	-- object for the whole process, so the one fetched stays valid.
+	local backend = nil
+	local function alsa_backend ()
+		if backend == nil then
+			local b = AudioEngine:set_backend ("ALSA", "", "")
+			if b and not b:isnil () then backend = b end
+		end
+		return backend
+	end
+
+	-- true once the engine runs on `device`; a failed start says why and leaves it stopped
+	local function start_on (device)
+		if backend:set_output_device_name (device) ~= 0 then return false end
+		if AudioEngine:start (false) == 0 then return true end
+		print ("dawroute: '" .. device .. "' did not open: " .. AudioEngine:get_last_backend_error ())
+		AudioEngine:stop (false)
+		return false
+	end
+
+	-- Each failed start is a gap in Ardour's output: a card that does not open is tried
+	-- at most START_TRIES times for one change (the first failure can be passing: the
+	-- card just plugged, or the old one's release under way), then left alone.
+	local START_TRIES = 3
+	local failed = 0
+
+	-- false while the card cannot be opened yet (ALSA does not list it, or it failed to
+	-- start and has tries left); true once Ardour plays on it, or the card was given up,
+	-- or Ardour is not on ALSA
 	local function reopen (card)
 		if AudioEngine:current_backend_name () ~= "ALSA" then return true end
-		local backend = AudioEngine:set_backend ("ALSA", "", "") -- the running one
-		if not backend or backend:isnil () then return false end
-		local device = device_for (backend, card)
+		local was_running = AudioEngine:running ()
+		local b = alsa_backend () -- the first time, this stops the engine
+		if not b then return false end
+		local previous = b:output_device_name ()
+		local device = device_for (b, card)
+		if device == previous and AudioEngine:running () then return true end
 		if not device then
-			print ("dawroute: no ALSA device for card '" .. card .. "' yet; staying on " .. backend:output_device_name ())
+			print ("dawroute: no ALSA device for card '" .. card .. "' yet; staying on " .. previous)
+			if was_running and not AudioEngine:running () then start_on (previous) end
 			return false
 		end
-		local previous = backend:output_device_name ()
-		if device == previous then return true end
-		-- an engine that halted by itself (its card was pulled) is not stopped again:
-		-- in the real-kernel tier Ardour's process was gone after the hook did that
-		if AudioEngine:running () then AudioEngine:stop (false) end
-		backend:set_output_device_name (device)
-		if AudioEngine:start (false) ~= 0 then
-			print ("dawroute: '" .. device .. "' did not open; back to '" .. previous .. "'")
-			backend:set_output_device_name (previous)
-			AudioEngine:start (false)
+		-- stopped first, always: after a halt (its card pulled) this is what reaps the
+		-- engine's dead process thread and closes the card (AlsaAudioBackend::stop)
+		AudioEngine:stop (false)
+		if start_on (device) then
+			print ("dawroute: output now on '" .. device .. "'")
 			return true
 		end
-		print ("dawroute: output now on '" .. device .. "'")
+		if previous ~= device and device_for (b, previous) == previous then
+			start_on (previous) -- back where it played, while it is still there
+		end
+		failed = failed + 1
+		if failed < START_TRIES then return false end
+		print ("dawroute: gave up opening '" .. device .. "'; on '" .. b:output_device_name () .. "' until the next change")
 		return true
 	end
 
@@ -89,13 +123,13 @@ function factory (params)
 		if active == last_active then return end
 		local card = active and profile_card ()
 		if not active or (card and reopen (card)) then
-			last_active, tries = active, 0
+			last_active, tries, failed = active, 0, 0
 			return
 		end
 		tries = tries + 1
 		if tries >= TRIES then
 			print ("dawroute: gave up following '" .. active .. "' (no card to open); waiting for the next change")
-			last_active, tries = active, 0
+			last_active, tries, failed = active, 0, 0
 		end
 	end
 end
