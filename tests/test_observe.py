@@ -333,3 +333,56 @@ def test_a_switch_is_seen_at_once_by_the_observe_after_it(pulseaudio: sandbox.St
             listening.cancel()
 
     asyncio.run(scenario())
+
+
+def test_a_move_wireplumber_dropped_is_looked_at_again_and_reaches_the_amp(
+    pipewire: sandbox.Stack,
+) -> None:
+    """A move sent while WirePlumber cannot link it (stopped here; after fast flaps it
+    gives up on a node) may never happen, and no server event says so. When the move's
+    wait ends the backend asks for a look by itself, and the DAW reaches the amp."""
+    import os
+    import signal
+
+    from routing.backends.pulse import STUCK_AFTER
+    from routing.model import MoveStream
+
+    iface, amp = sandbox.INTERFACE.name, sandbox.USB_AMP.name
+    sandbox.plug(pipewire, sandbox.INTERFACE)
+    sandbox.plug(pipewire, sandbox.USB_AMP)
+    sandbox.start_daw(pipewire, sink=iface)
+    wireplumber = next(p for name, p in pipewire.procs if name == "wireplumber")
+
+    def daw_on(snap: Snapshot, sink: str) -> bool:
+        return any(s.app_name == "REAPER" and s.sink == sink for s in snap.streams)
+
+    async def scenario() -> None:
+        due: list[Change] = []
+        looked = asyncio.Event()
+
+        def on_due(change: Change) -> None:
+            due.append(change)
+            looked.set()
+
+        async with PulseBackend(pipewire.pulse_server, on_due=on_due) as backend:
+            snap = await _observe_until(backend, lambda s: daw_on(s, iface) and s.device(amp))
+            daw = next(s for s in snap.streams if s.app_name == "REAPER")
+            move = MoveStream(daw.index, "REAPER", amp, "the amp")
+            loop = asyncio.get_running_loop()
+            os.kill(wireplumber.pid, signal.SIGSTOP)
+            try:
+                sent = loop.time()
+                assert (await backend.apply([move])).ok
+                await asyncio.wait_for(looked.wait(), 5)
+                assert loop.time() - sent >= STUCK_AFTER * 0.9  # not before its wait ends
+                assert due == [Change("sink_input", "due", daw.index)]
+            finally:
+                os.kill(wireplumber.pid, signal.SIGCONT)
+            # the pass the look asked for: WirePlumber may have dropped the move or taken
+            # it up when it woke (either was seen); sent again past its wait, the move
+            # goes through our silent sink
+            if not daw_on(await backend.observe(), amp):
+                assert (await backend.apply([move])).ok
+            await _observe_until(backend, lambda s: daw_on(s, amp))
+
+    asyncio.run(scenario())
