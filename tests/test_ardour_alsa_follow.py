@@ -88,6 +88,11 @@ def _set(state: Path, status: Path, active: str, card: str | None) -> str:
     return active
 
 
+def opened(card: str) -> list[str]:
+    """What the hook does to move Ardour's output to `card`, and says."""
+    return ["STOP", f"SET {card}", f"START {card}", f"dawroute: output now on '{card}'"]
+
+
 def test_the_hook_reopens_ardours_alsa_output_on_the_profiles_card(tmp_path: Path) -> None:
     if shutil.which("lua5.4") is None:
         pytest.skip("SKIPPED LOUDLY: lua5.4 not installed (Debian package lua5.4)")
@@ -118,20 +123,9 @@ def test_the_hook_reopens_ardours_alsa_output_on_the_profiles_card(tmp_path: Pat
         # Ardour already plays on the profile's card: the hook's first look fetches the
         # backend (which stops the engine in Ardour's Lua) and starts it again there
         _set(state, status, "speakers", "HDA Intel PCH")
-        assert step("first look") == [
-            "DROP (the engine stops)",
-            "STOP",
-            "SET HDA Intel PCH",
-            "START HDA Intel PCH",
-            "dawroute: output now on 'HDA Intel PCH'",
-        ]
+        assert step("first look") == ["DROP (the engine stops)", *opened("HDA Intel PCH")]
         _set(state, status, "interface", "Scarlett 4i4 USB")
-        assert step("plugged") == [
-            "STOP",
-            "SET Scarlett 4i4 USB",
-            "START Scarlett 4i4 USB",
-            "dawroute: output now on 'Scarlett 4i4 USB'",
-        ]
+        assert step("plugged") == opened("Scarlett 4i4 USB")
         assert step("nothing changed") == []
         _set(state, status, "amp", "Schiit Fulla")
         fails = [
@@ -158,21 +152,11 @@ def test_the_hook_reopens_ardours_alsa_output_on_the_profiles_card(tmp_path: Pat
         # the same profile, its card listed a moment later (right after a plug): the
         # change was not taken as done, so the hook opens it now
         _set(state, status, "phones", "HDA Intel PCH")
-        assert step("the card is there now") == [
-            "STOP",
-            "SET HDA Intel PCH",
-            "START HDA Intel PCH",
-            "dawroute: output now on 'HDA Intel PCH'",
-        ]
+        assert step("the card is there now") == opened("HDA Intel PCH")
         _set(state, status, "amp", None)  # status does not show the amp's card yet
         assert step("the new profile before its card") == []
         _set(state, status, "amp", "Scarlett 4i4 USB")
-        assert step("its card shows") == [
-            "STOP",
-            "SET Scarlett 4i4 USB",
-            "START Scarlett 4i4 USB",
-            "dawroute: output now on 'Scarlett 4i4 USB'",
-        ]
+        assert step("its card shows") == opened("Scarlett 4i4 USB")
         _set(state, status, "phones", "Scarlett 4i4 USB")  # another profile, the same card
         assert step("already there") == []
         _set(state, status, "none", None)  # a profile whose output has no card
