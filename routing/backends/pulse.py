@@ -343,6 +343,9 @@ class PulseBackend:
         self._moved = {i: sink for i, sink in self._moved.items() if i in live}
         self._moved_at = {i: t for i, t in self._moved_at.items() if i in live}
         self._moved_node = {i: n for i, n in self._moved_node.items() if i in live}
+        # removals matter only for a sink index a move names or a sink listed now
+        wanted = {n[0] for n in self._moved_node.values()} | set(self._raw[_SINK])
+        self._removed = {i: n for i, n in self._removed.items() if i in wanted}
         streams = [replace(s, pinned=self._moved.get(s.index)) for s in streams]
         if self._kind is not ServerKind.PULSEAUDIO:
             return streams
@@ -588,7 +591,10 @@ class PulseBackend:
         seconds after the move was sent: with 64 devices present WirePlumber takes 20–60
         ms to link one, and a pass in between took it as stuck and sent it through the
         silent sink (0.5 s detours in 2 of 15 plugs). _sent_move asks for a pass when
-        that wait ends, as no server event may come."""
+        that wait ends, as no server event may come — and the daemon's verify passes
+        (routing.passes) do not run then: pipewire-pulse reports a move's target at once,
+        before WirePlumber links (or drops) it, so the apply looked done. Without that
+        look, 4 flap runs in 8 gave up again."""
         if not (
             self._kind is ServerKind.PIPEWIRE
             and self._moved.get(stream) == sink
