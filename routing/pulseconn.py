@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from routing.backends.composite import uses_pulse
-from routing.backends.pulse import Change, Disconnected, PulseBackend, ServerError
+from routing.backends.pulse import Disconnected, PulseBackend, ServerError
 from routing.reconnect import Reconnect
 from routing.settings import Config
 
@@ -78,7 +78,7 @@ class PulseConnection:
             await asyncio.Event().wait()  # until the supervisor restarts us
         retry = Reconnect(0.05, 5.0)
         while True:
-            backend = PulseBackend(self.address, on_due=self._due)
+            backend = PulseBackend(self.address)
             try:
                 await backend.connect(timeout=2.0)
             except (ServerError, TimeoutError, OSError) as exc:
@@ -113,10 +113,6 @@ class PulseConnection:
             self.backend = None
             self._dead.append(backend)
             self._poke("server connection lost")
-
-    def _due(self, change: Change) -> None:
-        """A move the backend sent has not shown in time: look again (see PulseBackend)."""
-        self._changed(f"{change.facility} {change.kind} #{change.index}")
 
     async def _level_memory(self, backend: PulseBackend) -> None:
         try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -52,8 +51,6 @@ log = logging.getLogger(__name__)
 
 FEEDS_PROPERTY = "dawroute.feeds"
 HOLD_SINK = "dawroute.hold"  # silent, ours, exists for a few ms while a stream passes
-# seconds after a move on PipeWire before a stream not there counts as stuck (see _stuck)
-STUCK_AFTER = 0.3
 LEVEL_TOLERANCE = 0.6  # the server's integer volume scale rounds (as reconcile.TOLERANCE)
 _NO_INDEX = 0xFFFFFFFF
 Disconnected = pulsectl.PulseDisconnected
@@ -66,7 +63,7 @@ class Change:
     """One change notification from the server (only a poke: the daemon re-observes)."""
 
     facility: str
-    kind: str  # new / change / remove; "due": a move of ours not shown in time (no event)
+    kind: str  # new / change / remove
     index: int
 
 
@@ -94,16 +91,8 @@ def _fail_if_waiting(future: asyncio.Future[Any]) -> None:
 
 
 class PulseBackend:
-    def __init__(
-        self,
-        server: str | None = None,
-        client_name: str = "dawroute",
-        on_due: Callable[[Change], None] | None = None,
-    ) -> None:
-        """`on_due` hears of a change no server event announces: a move on PipeWire that
-        has not shown STUCK_AFTER seconds after it was sent (the next pass must look)."""
+    def __init__(self, server: str | None = None, client_name: str = "dawroute") -> None:
         self._server = server
-        self._on_due = on_due
         self._client_name = client_name
         self._pulse: Any = None
         self._sinks: dict[str, tuple[int, int]] = {}  # name → (index, channels), last observe
@@ -114,11 +103,6 @@ class PulseBackend:
         self._defaults: dict[Direction, str | None] = {}  # as last observed
         self._sent_defaults: dict[Direction, str] = {}  # what we last asked for
         self._moved: dict[int, str] = {}  # stream index → the sink we last moved it to
-        self._moved_at: dict[int, float] = {}  # stream index → when (monotonic seconds)
-        # stream index → the sink's node then: its index and how often a node of that
-        # index was removed before (PipeWire 0.3.65 gives a re-created node the same id)
-        self._moved_node: dict[int, tuple[int, int]] = {}
-        self._removed: dict[int, int] = {}  # sink index → removals seen (events)
         self._stream_sinks: dict[int, str | None] = {}  # stream index → its sink, observed
         # the server's objects as last read, by facility and index; kept current from
         # events while `changes()` runs (see observe)
@@ -278,8 +262,6 @@ class PulseBackend:
             self._dirty_info = True
         elif change.facility in self._raw:
             self._dirty.add((change.facility, change.index))
-            if change.facility == _SINK and change.kind == "remove":
-                self._removed[change.index] = self._removed.get(change.index, 0) + 1
 
     async def _refresh(self, sources: bool) -> None:
         p = self.pulse
@@ -341,11 +323,6 @@ class PulseBackend:
         configured default, see `configured_default_sink`.)"""
         live = {s.index for s in streams}
         self._moved = {i: sink for i, sink in self._moved.items() if i in live}
-        self._moved_at = {i: t for i, t in self._moved_at.items() if i in live}
-        self._moved_node = {i: n for i, n in self._moved_node.items() if i in live}
-        # removals matter only for a sink index a move names or a sink listed now
-        wanted = {n[0] for n in self._moved_node.values()} | set(self._raw[_SINK])
-        self._removed = {i: n for i, n in self._removed.items() if i in wanted}
         streams = [replace(s, pinned=self._moved.get(s.index)) for s in streams]
         if self._kind is not ServerKind.PULSEAUDIO:
             return streams
@@ -518,7 +495,7 @@ class PulseBackend:
             case MoveStream(stream=idx, sink=name):
                 index, _ = await self._sink(name)
                 await p.sink_input_move(idx, index)
-                self._sent_move(idx, name, index)
+                self._moved[idx] = name
             case ReassertStream(stream=idx, sink=name):
                 await self._reassert(idx, name)
             case MoveRecording(recording=idx, source=name):
@@ -577,63 +554,21 @@ class PulseBackend:
         return True
 
     def _stuck(self, stream: int, sink: str) -> bool:
-        """The same move again, not shown, on PipeWire. pipewire-pulse passes a move on as
-        the stream's target metadata; when WirePlumber could not link it (the node
-        re-created meanwhile: "some node was destroyed before the link was created") or
-        the target is a reused node id (0.3.65), the value does not change and WirePlumber
-        never looks again (seen after 1,000 fast flaps: the move re-sent for seconds, the
-        DAW never arrived).
-
-        At once when the sink is another node than the one the move went to (a flap): a
-        detour then links the DAW elsewhere before WirePlumber 0.4.13 gives up on the node
-        after its fifth failed link — waiting there made that give-up 6 flap runs in 8
-        (0 in 8 without a wait, same machine and run). To the same node, only STUCK_AFTER
-        seconds after the move was sent: with 64 devices present WirePlumber takes 20–60
-        ms to link one, and a pass in between took it as stuck and sent it through the
-        silent sink (0.5 s detours in 2 of 15 plugs). _sent_move asks for a pass when
-        that wait ends, as no server event may come — and the daemon's verify passes
-        (routing.passes) do not run then: pipewire-pulse reports a move's target at once,
-        before WirePlumber links (or drops) it, so the apply looked done. Without that
-        look, 4 flap runs in 8 gave up again."""
-        if not (
+        """The same move again, after it did not show on PipeWire. pipewire-pulse passes a
+        move on as the stream's target metadata; when WirePlumber could not link it (the
+        node re-created meanwhile: "some node was destroyed before the link was created")
+        or the target is a reused node id (0.3.65), the value does not change and
+        WirePlumber never looks again (seen after 1,000 fast flaps: the move re-sent for
+        seconds, the DAW never arrived). A pass while WirePlumber is still linking a move
+        takes it as stuck too (with 64 devices present 2 of 15 plugs took a 0.5 s detour
+        through the silent sink); waiting 0.3 s before the detour made WirePlumber 0.4.13's
+        give-up after fast flaps (test_safety) far more frequent, 7 runs in 9 against 1 in
+        4: kept as it is until a pass can be scheduled for when the wait ends."""
+        return (
             self._kind is ServerKind.PIPEWIRE
             and self._moved.get(stream) == sink
             and self._stream_sinks.get(stream) != sink
-        ):
-            return False
-        waited = time.monotonic() - self._moved_at.get(stream, 0.0)
-        return self._node(sink) != self._moved_node.get(stream) or waited >= STUCK_AFTER
-
-    def _node(self, sink: str) -> tuple[int, int] | None:
-        """The sink's node as last observed: its index and the removals of that index."""
-        known = self._sinks.get(sink)
-        return None if known is None else (known[0], self._removed.get(known[0], 0))
-
-    def _sent_move(self, stream: int, sink: str, index: int) -> None:
-        """Remember a move; on PipeWire, its wait starts with the first send to this node
-        (a pass re-sending it meanwhile does not restart the wait) and ends with a look."""
-        node = (index, self._removed.get(index, 0))
-        if self._moved.get(stream) != sink or self._moved_node.get(stream) != node:
-            self._moved_at.pop(stream, None)
-        self._moved[stream], self._moved_node[stream] = sink, node
-        if self._kind is not ServerKind.PIPEWIRE or stream in self._moved_at:
-            return
-        self._moved_at[stream] = time.monotonic()
-        loop = asyncio.get_running_loop()
-        loop.call_later(STUCK_AFTER, self._move_due, stream, sink)
-
-    def _move_due(self, stream: int, sink: str) -> None:
-        """A move's wait is over: when the stream is not where it was sent as last seen,
-        mark it for the next observe and ask for a pass (its event, if any, did not come)."""
-        if self._moved.get(stream) != sink:
-            return  # moved elsewhere since, or gone: that move has its own wait
-        if self._stream_sinks.get(stream) == sink:
-            self._moved_at.pop(stream, None)  # arrived
-            return
-        change = Change(_INPUT, "due", stream)
-        self.note(change)
-        if self._on_due is not None:
-            self._on_due(change)
+        )
 
     async def _reassert(self, stream: int, sink: str) -> None:
         """Make `sink` the stream's own choice although it already plays there.
@@ -661,8 +596,7 @@ class PulseBackend:
             await p.sink_input_move(stream, hold.index)
             await self._arrived(stream, int(hold.index))
             await p.sink_input_move(stream, index)
-            self._moved_at.pop(stream, None)  # sent anew: a wait of its own
-            self._sent_move(stream, sink, index)
+            self._moved[stream] = sink
         finally:
             await p.module_unload(module)
 
