@@ -73,6 +73,12 @@ class Reactor:
     # The DAW is started on the interface by name (`pacat --device`), as a DAW configured
     # for an output plays; moving it is the reactor's job.
     daw_on_device = True
+    # Each round starts with the interface as the server's configured default. A default
+    # a reactor set to the amp outlives the amp: PulseAudio 16 and WirePlumber make the
+    # re-plugged amp the default again and move the DAW themselves, in the server, so the
+    # next round measured the server, not the reactor (the bare-client floor and the pactl
+    # script after switch-on-connect did; nobody at all then "routed" in 1.2-1.6 ms).
+    resets_default = True
 
     def start(self, stack: sandbox.Stack, workdir: Path) -> None:
         pass
@@ -98,6 +104,9 @@ class ServerPolicy(Reactor):
         # comes), on both generations alike. module-switch-on-connect moves every
         # stream, explicit device or not.
         self.daw_on_device = kind != "pipewire"
+        # WirePlumber ranks a configured default above any priority: setting the
+        # interface would keep the amp from ever becoming the default by its priority
+        self.resets_default = kind != "pipewire"
         self._module: int | None = None
         self._stack: sandbox.Stack | None = None
 

@@ -67,6 +67,8 @@ def _server_version(stack: sandbox.Stack) -> str:
 async def _one_plug(
     obs: Observer, stack: sandbox.Stack, reactor: Reactor
 ) -> tuple[float | None, float | None]:
+    if reactor.resets_default:
+        await obs.pulse.sink_default_set(IFACE_NAME)
     daw_proc = sandbox.start_daw(stack, sink=IFACE_NAME if reactor.daw_on_device else None)
     try:
         daw = await obs.daw_stream()
