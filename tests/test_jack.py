@@ -165,3 +165,44 @@ def test_jackd_links_the_daw_to_system_playback_3_4(
     wait_until(lambda: graph_links(jack) == want, what="DAW ports on system:playback_3/4")
     problems = jackd_daemon.status()["problems"]
     assert any("need a server restart" in p for p in problems), problems
+
+
+def test_a_pass_reads_the_graph_while_another_client_adds_and_drops_ports(
+    jack: sandbox.Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A DAW loading a session registers and drops ports while the daemon reads the graph.
+    JACK lists port names, then each is looked up: a port gone in between made the read
+    raise, the pass died and a switch waiting for it timed out (seen in CI). The read is
+    taken again instead."""
+    import threading
+
+    import jack as jackclient
+
+    from routing.backends.jack import JackBackend
+
+    for key, value in sandbox.jack_env(jack).items():
+        monkeypatch.setenv(key, value)
+    churn = jackclient.Client("Churn", no_start_server=True)
+    churn.activate()
+    stop = threading.Event()
+
+    def come_and_go() -> None:
+        while not stop.is_set():
+            ports = [churn.outports.register(f"out_{i}") for i in range(8)]
+            for p in ports:
+                p.unregister()
+
+    backend = JackBackend(lambda _reason: None, lambda *_a: None)
+    backend.connect()
+    worker = threading.Thread(target=come_and_go)
+    worker.start()
+    try:
+        reads = [backend.observe() for _ in range(400)]
+    finally:
+        stop.set()
+        worker.join(10)
+        backend.close()
+        churn.deactivate()
+        churn.close()
+    seen = {p.name for ports, _links, _devs in reads for p in ports}
+    assert any(name.startswith("Churn:") for name in seen)  # it did read while they came

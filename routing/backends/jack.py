@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 CLIENT_NAME = "dawroute"
 
 
+READ_TRIES = 3  # reads of the port graph while ports come and go under it
+
+
 class JackUnavailable(RuntimeError):
     pass
 
@@ -80,6 +83,22 @@ class JackBackend:
         c = self._client
         if c is None or not self.alive:
             raise JackUnavailable("not connected")
+        import jack  # loaded already: connect() imported it
+
+        for _ in range(READ_TRIES - 1):
+            try:
+                return self._read(c)
+            except jack.JackError as exc:
+                # a port went away between listing the names and looking each one up
+                # (seen in CI: a pass died on it and a switch timed out); its own
+                # unregistration event follows, and a second read is consistent
+                log.debug("JACK ports changed while read (%s): reading again", exc)
+        try:
+            return self._read(c)
+        except jack.JackError as exc:
+            raise JackUnavailable(f"JACK ports kept changing while read: {exc}") from exc
+
+    def _read(self, c: Any) -> tuple[tuple[Port, ...], frozenset[Link], tuple[Device, ...]]:
         raw = [p for p in c.get_ports(is_audio=True) if not p.name.startswith(f"{CLIENT_NAME}:")]
         playback: dict[str, list[Any]] = {}
         for p in raw:
