@@ -53,6 +53,10 @@ FEEDS_PROPERTY = "dawroute.feeds"
 HOLD_SINK = "dawroute.hold"  # silent, ours, exists for a few ms while a stream passes
 LEVEL_TOLERANCE = 0.6  # the server's integer volume scale rounds (as reconcile.TOLERANCE)
 _NO_INDEX = 0xFFFFFFFF
+# seconds a move on PipeWire 1.x may take before it counts as stuck: the cap guard's 20 ms
+# settle and WirePlumber's linking, with room for a loaded machine; the pass's verify
+# look (routing.passes.VERIFY_SECONDS, 0.1 s) comes after it
+IN_FLIGHT = 0.1
 Disconnected = pulsectl.PulseDisconnected
 ServerError = pulsectl.PulseError
 T = TypeVar("T")
@@ -104,6 +108,9 @@ class PulseBackend:
         self._sent_defaults: dict[Direction, str] = {}  # what we last asked for
         self._moved: dict[int, str] = {}  # stream index → the sink we last moved it to
         self._stream_sinks: dict[int, str | None] = {}  # stream index → its sink, observed
+        # stream index → (sink, when our move to it first went out), until it shows there
+        self._sent_at: dict[int, tuple[str, float]] = {}
+        self._generation = 0  # PipeWire's major version (1: WirePlumber 0.5's generation)
         # the server's objects as last read, by facility and index; kept current from
         # events while `changes()` runs (see observe)
         self._raw: dict[str, dict[int, Any]] = {
@@ -197,6 +204,11 @@ class PulseBackend:
             for i in self._raw[_INPUT].values()
         ]
         self._stream_sinks = {st.index: st.sink for st in streams}
+        self._sent_at = {
+            i: sent
+            for i, sent in self._sent_at.items()
+            if i in self._stream_sinks and self._stream_sinks[i] != sent[0]
+        }
         streams = self._with_preferences(streams)
         name = info.server_name or ""
         kind = (
@@ -212,6 +224,7 @@ class PulseBackend:
             Direction.SOURCE: _default(info.default_source_name),
         }
         self._kind = kind
+        self._generation = _major(version) if kind is ServerKind.PIPEWIRE else 0
         if kind is ServerKind.PIPEWIRE:
             await self._confirm_defaults({d.name for d in devices})
         return Snapshot(
@@ -496,6 +509,8 @@ class PulseBackend:
                 index, _ = await self._sink(name)
                 await p.sink_input_move(idx, index)
                 self._moved[idx] = name
+                if self._sent_at.get(idx, ("", 0.0))[0] != name:
+                    self._sent_at[idx] = (name, asyncio.get_running_loop().time())
             case ReassertStream(stream=idx, sink=name):
                 await self._reassert(idx, name)
             case MoveRecording(recording=idx, source=name):
@@ -563,12 +578,31 @@ class PulseBackend:
         takes it as stuck too (with 64 devices present 2 of 15 plugs took a 0.5 s detour
         through the silent sink); waiting 0.3 s before the detour made WirePlumber 0.4.13's
         give-up after fast flaps (test_safety) far more frequent, 7 runs in 9 against 1 in
-        4: kept as it is until a pass can be scheduled for when the wait ends."""
+        4: on 0.3.65 kept as it is. On 1.x a move is first given time (`_in_flight`)."""
         return (
             self._kind is ServerKind.PIPEWIRE
             and self._moved.get(stream) == sink
             and self._stream_sinks.get(stream) != sink
+            and not self._in_flight(stream, sink)
         )
+
+    def _in_flight(self, stream: int, sink: str) -> bool:
+        """Is our move still on its way (PipeWire 1.x)? There pipewire-pulse shows a stream
+        on a sink only once it is linked there, and WirePlumber 0.5's cap guard holds a link
+        to a capped device until its level has shown for 20 ms: a pass in between took
+        every such move as stuck and detoured it through the silent sink (~30 ms, and a
+        0.5 s wait when the silent sink did not start; 9 detours in 15 hot-plugs on 1.4.2,
+        the DAW's own start included). The move counts as in flight for IN_FLIGHT after it
+        first went out; a look follows (the pass's verify) and detours it if it still has
+        not arrived. A re-sent move does not restart the clock. Not on 0.3.65: its
+        WirePlumber gives up relinking after a wait there (see above), and node ids are
+        reused, so a move to a re-created node does not reach it at all."""
+        if self._generation < 1:
+            return False
+        sent = self._sent_at.get(stream)
+        if sent is None or sent[0] != sink:
+            return True  # no move of ours to it is on its way: this one is a first send
+        return asyncio.get_running_loop().time() - sent[1] < IN_FLIGHT
 
     async def _reassert(self, stream: int, sink: str) -> None:
         """Make `sink` the stream's own choice although it already plays there.
@@ -694,6 +728,12 @@ def _phases(ops: list[Op]) -> list[list[Op]]:
 def _ms(usec: Any) -> float | None:
     """The server's latency in µs as ms; 0 (a suspended PipeWire node) is unknown."""
     return round(usec / 1000.0, 2) if isinstance(usec, int | float) and usec > 0 else None
+
+
+def _major(version: str) -> int:
+    """1 for "1.4.2", 0 for "0.3.65" or anything unreadable."""
+    head = version.split(".", 1)[0]
+    return int(head) if head.isdigit() else 0
 
 
 def _positions(obj: Any) -> tuple[str, ...]:
