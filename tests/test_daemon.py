@@ -44,6 +44,20 @@ def test_plugging_amp_switches_and_unplugging_falls_back_at_the_fallbacks_level(
     assert daemon.status()["active"] == "speakers"
 
 
+def test_the_daemon_keeps_openssl_out_of_its_memory(daemon: Running, server: sandbox.Stack) -> None:
+    """It speaks no TLS and needs no OpenSSL digest: OpenSSL's libssl and libcrypto were
+    4.5 MB of its 43 MB resident memory (the aim is 40), mapped by asyncio's ssl and by
+    the hmac pydantic imports."""
+    handle = sandbox.plug(server, AMP)
+    wait_until(lambda: routed_to(server, AMP.name), what="DAW on the amp")
+    sandbox.unplug(server, handle)
+    wait_until(lambda: routed_to_ours(server, "speakers"), what="fallback to the speakers")
+    assert daemon.proc is not None
+    maps = Path(f"/proc/{daemon.proc.pid}/maps").read_text()
+    assert "libpulse" in maps  # the daemon's own process, not a launcher
+    assert "libcrypto" not in maps and "libssl" not in maps
+
+
 def test_manual_switch_holds_until_auto_and_ends_when_its_device_leaves(
     daemon: Running, server: sandbox.Stack
 ) -> None:
