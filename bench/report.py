@@ -154,11 +154,16 @@ def midi_section(data: dict[str, Any]) -> list[str]:
 def scale_section(data: dict[str, Any]) -> list[str]:
     r = data["result"]
     lines = [
-        "| server, DAW streams | `switch` replied (ms) | all moved, seen on the server (ms) |",
-        "|---|---|---|",
+        "| server, DAW streams | `switch` replied (ms) | all moved, seen on the server (ms) "
+        "| a bare client's moves, all seen (ms) | dawroute ÷ bare client |",
+        "|---|---|---|---|---|",
     ]
     for n, v in r["streams"].items():
-        lines.append(f"| {n} | {_ms(v['replied_ms'])} | {_ms(v['all_moved_ms'])} |")
+        bare = v.get("bare_client_ms")  # results from before the baseline have none
+        lines.append(
+            f"| {n} | {_ms(v['replied_ms'])} | {_ms(v['all_moved_ms'])} | {_ms(bare)} "
+            f"| {_ratio(v['all_moved_ms'], bare)} |"
+        )
     lines += [
         "",
         "| devices present | who moves the DAW | hot-plug → routed p50 (ms) | p90 | n |",
