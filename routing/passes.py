@@ -282,7 +282,7 @@ class Passes:
                     len(ops),
                 )
                 snapshot = await self._observe_again(backend)
-                unfinished = bool(plan_ops(backend, d.plan, snapshot))
+                unfinished = bool(plan_ops(backend, d.plan, snapshot)) or backend.unconfirmed
                 self._verify_later(unfinished and not result.failed)
         self.snapshot, self.decision = snapshot, d
         done, failed, skipped = _described(result)

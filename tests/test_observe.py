@@ -206,6 +206,42 @@ def test_an_unplugged_default_is_not_asked_about_for_the_rest_of_the_run(
     asyncio.run(scenario())
 
 
+def test_a_default_just_sent_is_not_asked_about_while_the_server_carries_it_out(
+    pipewire: sandbox.Stack, monkeypatch
+) -> None:
+    """Right after a switch the server's report of the default lags ours by design:
+    asking WirePlumber's metadata then started a process on every switch (7 of the
+    daemon's 13 ms before its reply). The snapshot shows ours as sent, marked for a look."""
+    from routing.backends import pipewire as native
+    from routing.model import SetDefault
+
+    asked: list[int] = []
+    real = native.read_defaults
+
+    async def counting(env=None):
+        asked.append(1)
+        return await real(env)
+
+    monkeypatch.setattr(native, "read_defaults", counting)
+
+    async def scenario() -> None:
+        async with PulseBackend(pipewire.pulse_server) as backend:
+            sandbox.plug(pipewire, sandbox.INTERFACE)
+            sandbox.plug(pipewire, sandbox.USB_AMP)
+            await _observe_until(backend, lambda s: s.device(sandbox.USB_AMP.name))
+            for name in [sandbox.USB_AMP.name, sandbox.INTERFACE.name] * 3:
+                await backend.apply([SetDefault(Direction.SINK, name, name)])
+                snap = await backend.observe()
+                assert snap.default_sink == name
+                assert asked == []
+                # the look that follows: once the report agrees, nothing is unconfirmed
+                # (under load it may ask after DEFAULT_TRUST, as it should)
+                await _observe_until(backend, lambda s: not backend.unconfirmed)
+                asked.clear()
+
+    asyncio.run(scenario())
+
+
 def test_events_keep_the_snapshot_current_without_rereading_everything(
     server: sandbox.Stack,
 ) -> None:

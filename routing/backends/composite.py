@@ -60,6 +60,12 @@ class Backends:
             return "pulse"
         return "jack" if self.jackd else "alsa"
 
+    @property
+    def unconfirmed(self) -> bool:
+        """The last observe showed something we just sent as done before the server said
+        so (PulseBackend.unconfirmed): look again shortly."""
+        return self.pulse is not None and self.pulse.unconfirmed
+
     async def observe(self) -> Snapshot:
         if self.jackd:
             return await self._observe_jackd()

@@ -57,6 +57,9 @@ _NO_INDEX = 0xFFFFFFFF
 # settle and WirePlumber's linking, with room for a loaded machine; the pass's verify
 # look (routing.passes.VERIFY_SECONDS, 0.1 s) comes after it
 IN_FLIGHT = 0.1
+# seconds a default we sent is shown as taken before the server reports it; shorter than
+# routing.passes.VERIFY_SECONDS, so the look that follows asks WirePlumber's metadata
+DEFAULT_TRUST = 0.05
 Disconnected = pulsectl.PulseDisconnected
 ServerError = pulsectl.PulseError
 T = TypeVar("T")
@@ -106,6 +109,10 @@ class PulseBackend:
         self._levels: dict[str, tuple[tuple[str, ...], list[float]]] = {}
         self._defaults: dict[Direction, str | None] = {}  # as last observed
         self._sent_defaults: dict[Direction, str] = {}  # what we last asked for
+        self._sent_default_at: dict[Direction, float] = {}  # when (the loop's clock)
+        # the last observe showed a default we sent just now as taken, before the server
+        # reported it: the caller looks again (see _confirm_defaults)
+        self.unconfirmed = False
         self._moved: dict[int, str] = {}  # stream index → the sink we last moved it to
         self._stream_sinks: dict[int, str | None] = {}  # stream index → its sink, observed
         # stream index → (sink, when our move to it first went out), until it shows there
@@ -167,6 +174,7 @@ class PulseBackend:
         are fetched again (a full read only after connecting and after a missed event).
         A full read costs ~0.34 ms per sink, 82 % of it pulsectl building property lists,
         so a hot-plug with 64 devices present took twice as long as with 16."""
+        self.unconfirmed = False
         await self._refresh(sources)
         info = self._info
         sinks = self._live(_SINK)
@@ -355,6 +363,17 @@ class PulseBackend:
             for d, sent in self._sent_defaults.items()
             if self._defaults.get(d) != sent and sent in present
         ]
+        # Right after we sent it the report lags by design (WirePlumber carries it out,
+        # then pipewire-pulse tells): asking then started pw-metadata on every switch, 7 of
+        # the daemon's 13 ms before its reply (measured on 0.3.65). A default sent less
+        # than DEFAULT_TRUST ago is shown as taken and marked unconfirmed; the look that
+        # follows (routing.passes' verify, VERIFY_SECONDS later) asks as before if the
+        # report still disagrees then.
+        now = asyncio.get_running_loop().time()
+        for d in [d for d in stale if now - self._sent_default_at.get(d, -1e9) < DEFAULT_TRUST]:
+            self._defaults[d] = self._sent_defaults[d]
+            self.unconfirmed = True
+            stale.remove(d)
         if not stale:
             return
         native = await pipewire.read_defaults()
@@ -704,6 +723,7 @@ class PulseBackend:
                 await setter(current)
         await setter(name)
         self._sent_defaults[direction] = name
+        self._sent_default_at[direction] = asyncio.get_running_loop().time()
 
 
 # pulsectl's facility names
