@@ -125,6 +125,7 @@ def cli_section(data: dict[str, Any]) -> list[str]:
         "pactl script |",
         f"| pactl script: `pactl move-sink-input` + `pactl set-default-sink` | "
         f"{_ms(s['pactl']['p50'])} | {_ms(s['pactl']['p90'])} | baseline |",
+        *_bare_client_row(s),
         f"| `dawroute status` | {_ms(s['status']['p50'])} | {_ms(s['status']['p90'])} | "
         f"{_ratio(s['status']['p50'], s['python']['p50'])} of `python -c pass` |",
         f"| `dawroute check profiles/` | {_ms(s['check']['p50'])} | {_ms(s['check']['p90'])} | "
@@ -132,6 +133,17 @@ def cli_section(data: dict[str, Any]) -> list[str]:
         f"| `python -c pass` | {_ms(s['python']['p50'])} | {_ms(s['python']['p90'])} | "
         "interpreter start |",
         "",
+    ]
+
+
+def _bare_client_row(s: dict[str, Any]) -> list[str]:
+    """The floor for a Python client (results from before it was measured have none)."""
+    if "bare" not in s:
+        return []
+    return [
+        f"| the same switch from a bare Python client (socket + json only) | "
+        f"{_ms(s['bare']['p50'])} | {_ms(s['bare']['p90'])} | "
+        f"{_ratio(s['bare']['p50'], s['pactl']['p50'])} of the pactl script |"
     ]
 
 

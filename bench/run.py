@@ -166,6 +166,19 @@ def _time(argv: list[str], env: dict[str, str], n: int) -> list[float]:
     return out
 
 
+# A switch through the control socket with nothing but the interpreter, socket and json:
+# the least a Python client pays (dawroute's own CLI adds its imports and its output).
+BARE_CLIENT = """
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+request = {"id": 1, "method": "switch", "params": {"profile": sys.argv[2]}}
+s.sendall(json.dumps(request).encode() + b"\\n")
+reply = s.makefile("rb").readline()
+assert b'"result"' in reply, reply
+"""
+
+
 def cli(rounds: int, work: Path) -> dict[str, Any]:
     stack = sandbox.start_pipewire()
     daemon = Dawroute(BENCH_PROFILES.replace("priority: 90", "priority: 90\n    auto: false"))
@@ -179,6 +192,8 @@ def cli(rounds: int, work: Path) -> dict[str, Any]:
         dawroute = [sys.executable, "-m", "routing"]
         switch: list[float] = []
         pactl: list[float] = []
+        bare: list[float] = []
+        sock = str(Path(env["XDG_RUNTIME_DIR"]) / "dawroute" / "control.sock")
         daw = sandbox.with_pulse(
             stack,
             lambda p: next(
@@ -190,6 +205,9 @@ def cli(rounds: int, work: Path) -> dict[str, Any]:
         for i in range(rounds):
             target = "amp" if i % 2 == 0 else "iface"
             switch += _time([*dawroute, "switch", target], env, 1)
+            # the floor for any Python client: the same request, socket and json only
+            back = "iface" if target == "amp" else "amp"
+            bare += _time([sys.executable, "-c", BARE_CLIENT, sock, back], env, 1)
             sink = AMP_NAME if i % 2 else IFACE_NAME  # the baseline moves it back and forth too
             script = f"pactl move-sink-input {daw} {sink} && pactl set-default-sink {sink}"
             pactl += _time(["bash", "-c", script], env, 1)
@@ -199,6 +217,7 @@ def cli(rounds: int, work: Path) -> dict[str, Any]:
         return {
             "switch": switch,
             "pactl": pactl,
+            "bare": bare,
             "status": status,
             "check": check,
             "python": python,
@@ -207,6 +226,7 @@ def cli(rounds: int, work: Path) -> dict[str, Any]:
                 for k, v in (
                     ("switch", switch),
                     ("pactl", pactl),
+                    ("bare", bare),
                     ("status", status),
                     ("check", check),
                     ("python", python),
