@@ -186,11 +186,13 @@ def test_a_pass_reads_the_graph_while_another_client_adds_and_drops_ports(
     churn.activate()
     stop = threading.Event()
 
-    def come_and_go() -> None:
+    def come_and_go() -> None:  # bursts, as a session loading: 8 ports, 2 ms, gone, 2 ms
         while not stop.is_set():
             ports = [churn.outports.register(f"out_{i}") for i in range(8)]
+            time.sleep(0.002)
             for p in ports:
                 p.unregister()
+            time.sleep(0.002)
 
     backend = JackBackend(lambda _reason: None, lambda *_a: None)
     backend.connect()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -31,7 +32,11 @@ log = logging.getLogger(__name__)
 CLIENT_NAME = "dawroute"
 
 
-READ_TRIES = 3  # reads of the port graph while ports come and go under it
+# reads of the port graph while ports come and go under it, READ_PAUSE seconds apart: a
+# client registering ports in a loop failed three reads in a row in one CI run; a DAW
+# loading a session registers them in bursts of milliseconds
+READ_TRIES = 10
+READ_PAUSE = 0.001
 
 
 class JackUnavailable(RuntimeError):
@@ -93,6 +98,7 @@ class JackBackend:
                 # (seen in CI: a pass died on it and a switch timed out); its own
                 # unregistration event follows, and a second read is consistent
                 log.debug("JACK ports changed while read (%s): reading again", exc)
+                time.sleep(READ_PAUSE)  # off the common path: only while ports churn
         try:
             return self._read(c)
         except jack.JackError as exc:
