@@ -43,6 +43,7 @@ class Surfaces:
         self._record = record
         self._tasks = tasks
         self._trigger_state = TriggerState()
+        self._pending: list[str] = []  # profiles a surface switched to, not answered yet
         self.midi: MidiControl | None = None
         self.osc: OscControl | None = None
 
@@ -101,7 +102,7 @@ class Surfaces:
             return
         cfg = self._config().midi
         actions, self._trigger_state = triggers.evaluate(
-            cfg.triggers, msg, self._trigger_state, self._active(), cfg.debounce_ms
+            cfg.triggers, msg, self._trigger_state, self._toward(), cfg.debounce_ms
         )
         for action in actions:
             log.info(
@@ -112,7 +113,7 @@ class Surfaces:
                 port,
                 action.describe(),
             )
-            self._tasks.spawn(self._act(action))
+            self._spawn(action, "MIDI")
 
     # ------------------------------------------------------------ OSC
 
@@ -124,7 +125,7 @@ class Surfaces:
         cfg = self._config().osc
         if cfg is None:
             return
-        osc = self.osc = OscControl(cfg, self._on_osc, self._active)
+        osc = self.osc = OscControl(cfg, self._on_osc, self._toward)
 
         async def start() -> None:
             await osc.start()
@@ -136,11 +137,25 @@ class Surfaces:
 
     def _on_osc(self, action: triggers.Action, peer: str) -> None:
         log.info("OSC from %s → %s", peer, action.describe())
-        self._tasks.spawn(self._act(action, "OSC"))
+        self._spawn(action, "OSC")
 
     # ------------------------------------------------------------ both
 
-    async def _act(self, action: triggers.Action, source: str = "MIDI") -> None:
+    def _toward(self) -> str | None:
+        """The profile the surfaces' requests are heading for. A toggle (or a momentary
+        switch) pressed while an earlier press's pass still runs starts from there, not
+        from the profile still committed: two toggles sent back to back both chose the
+        same profile, and one press was lost."""
+        return self._pending[-1] if self._pending else self._active()
+
+    def _spawn(self, action: triggers.Action, source: str) -> None:
+        """Queue the action's request; a switch counts as pending from now (the next
+        message may be read before the request's task has even started)."""
+        if action.do is triggers.Do.SWITCH and action.profile:
+            self._pending.append(action.profile)
+        self._tasks.spawn(self._act(action, source))
+
+    async def _act(self, action: triggers.Action, source: str) -> None:
         step = self._config().safety.volume_step
         do = triggers.Do
         try:
@@ -153,3 +168,6 @@ class Surfaces:
         except DawrouteError as exc:
             log.warning("%s %s: %s", source, action.describe(), exc.message)
             self._record(source.lower(), f"{action.describe()}: {exc.message}")
+        finally:
+            if action.do is do.SWITCH and action.profile:
+                self._pending.remove(action.profile)  # answered: committed or refused

@@ -245,3 +245,30 @@ def test_switch_toggle_and_auto_by_osc_with_feedback_and_garbage_ignored(
         lambda: dump.read_text().count('/dawroute/active s "speakers"') > before,
         what="feedback on refresh",
     )
+
+
+def test_two_toggles_sent_back_to_back_land_back_where_they_started(
+    daemon: Running, server: sandbox.Stack
+) -> None:
+    """The second toggle arrives while the first one's pass still runs: it must toggle from
+    where the first is going. Both chose the profile still committed, so one press was
+    lost (a foot switch tapped twice, a touch surface's double tap)."""
+    port = _free_udp_port()
+    config = Path(daemon.env["XDG_CONFIG_HOME"]) / "dawroute" / "config.yaml"
+    config.write_text(f'osc:\n  listen: "127.0.0.1:{port}"\n')
+    daemon.cli("reload")
+    wait_until(lambda: routed_to_ours(server, "speakers"), what="the fallback")
+    wait_until(lambda: daemon.status()["osc"] is not None, what="OSC listening")
+    toggle = encode("/dawroute/toggle", ["speakers", "phones-3-4"])
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.sendto(toggle, ("127.0.0.1", port))
+        s.sendto(toggle, ("127.0.0.1", port))
+
+    def actions() -> list[str]:
+        lines = daemon.log_text().splitlines()
+        return [line.rsplit("→ ", 1)[1] for line in lines if "OSC from" in line]
+
+    wait_until(lambda: len(actions()) == 2, what="both toggles read")
+    assert actions() == ["switch phones-3-4", "switch speakers"]
+    wait_until(lambda: daemon.status()["manual"] == "speakers", what="both toggles done")
+    assert routed_to_ours(server, "speakers")
