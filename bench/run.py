@@ -241,9 +241,12 @@ def cli(rounds: int, work: Path) -> dict[str, Any]:
 # ---------------------------------------------------------------- 4: MIDI
 
 
+# The default debounce: rtmidi's JACK input can turn a tap's note-off into a second
+# note-on in the same JACK period, which the debounce drops (routing.triggers); presses
+# here are 50 ms or more apart, so it drops nothing else.
 MIDI_CONFIG = """
 midi:
-  debounce_ms: 0
+  debounce_ms: 40
   triggers:
     - port: "~BenchController"
       note: 36

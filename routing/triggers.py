@@ -108,8 +108,15 @@ def evaluate(
         if pressed is None:
             continue
         was = state.pressed.get(i, False)
-        if trig.program is not None:
-            was = False  # program change has no release: every one is a press
+        if trig.program is not None or (trig.note is not None and pressed):
+            # A program change has no release, and a note-on is a press by itself: a note
+            # held down cannot be pressed again. Only a CC pedal repeats its value while
+            # held (127, 127, 127: one press). rtmidi's JACK input loses or doubles one of
+            # two events that arrive in one JACK period (measured: of 100 note-on/off
+            # pairs, 79-91 note-offs and 103-115 note-ons reached the daemon; jack_midi_dump
+            # got every pair): a lost note-off swallowed the next press, 9-15 in 100. The
+            # debounce drops the doubled one.
+            was = False
         if pressed == was:
             continue
         state = replace(state, pressed={**state.pressed, i: pressed})

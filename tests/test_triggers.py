@@ -126,3 +126,24 @@ def test_learned_snippet_is_a_trigger() -> None:
     text = as_trigger_yaml(msg(Kind.CC, 64, port="FS-1:out", channel=3), "toggle: [a, b]")
     assert text == '- port: "FS-1:out"\n  channel: 3\n  cc: 64\n  toggle: [a, b]'
     assert Action(Do.AUTO).describe() == "auto"
+
+
+def test_a_pad_whose_release_was_lost_still_switches_on_the_next_press() -> None:
+    """rtmidi's JACK input can lose one of two events that arrive in one JACK period (a
+    quick tap's note-on and note-off): a note-on is a press by itself, so the next tap
+    still counts. A CC pedal, which repeats its value while held, still needs an edge."""
+    toggle_pad = Trigger(port="~nano", channel=1, note=36, toggle=("speakers", "phones"))
+    taps = [msg(Kind.NOTE_ON, 36, t=0.0), msg(Kind.NOTE_ON, 36, t=0.5)]  # the off was lost
+    assert run([toggle_pad], taps) == ["switch phones", "switch speakers"]
+    held = [
+        msg(Kind.CC, 64, 127, t=0.0, port="FS:out"),
+        msg(Kind.CC, 64, 127, t=0.5, port="FS:out"),
+    ]
+    assert run([PEDAL], held) == ["switch usb-amp"]
+
+
+def test_a_note_on_doubled_within_the_debounce_counts_once() -> None:
+    """The same loss can turn the note-off into a second note-on in the same period."""
+    toggle_pad = Trigger(port="~nano", channel=1, note=36, toggle=("speakers", "phones"))
+    doubled = [msg(Kind.NOTE_ON, 36, t=0.0), msg(Kind.NOTE_ON, 36, t=0.001)]
+    assert run([toggle_pad], doubled) == ["switch phones"]
