@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from testbed import sandbox
@@ -35,6 +36,14 @@ output: {{usb: "1235:8212", volume: 60%, max_volume: {IFACE_CAP:g}%}}
 }
 
 Wait = Callable[[Callable[[], bool], str], None]
+
+
+def write_profiles(config_home: Path) -> None:
+    """The soak's profiles into a dawroute config dir (XDG_CONFIG_HOME)."""
+    profiles = config_home / "dawroute" / "profiles"
+    profiles.mkdir(parents=True)
+    for name, text in PROFILES.items():
+        (profiles / name).write_text(text)
 
 
 def daw_on(stack: sandbox.Stack, device: str, app: str = "REAPER") -> bool:

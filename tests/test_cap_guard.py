@@ -230,10 +230,7 @@ def test_the_daw_reaches_a_held_amp_directly_not_through_the_silent_sink(
     stuck one and sent the DAW through its silent sink (~30 ms of silence; 9 detours in
     15 hot-plugs of the benchmark, the DAW's own start among them)."""
     env = hermetic_env(wp05.env, tmp_path)
-    profiles_dir = Path(env["XDG_CONFIG_HOME"]) / "dawroute" / "profiles"
-    profiles_dir.mkdir(parents=True)
-    for name, text in soak.PROFILES.items():
-        (profiles_dir / name).write_text(text)
+    soak.write_profiles(Path(env["XDG_CONFIG_HOME"]))
     sandbox.plug(wp05, soak.IFACE)
     running = Running(wp05, env)
     running.start()

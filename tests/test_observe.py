@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from routing.backends.pulse import Change, PulseBackend
 from routing.model import Direction, ServerKind, Snapshot
 from testbed import sandbox
@@ -172,22 +174,28 @@ def test_sources_are_listed_as_inputs(server: sandbox.Stack) -> None:
     asyncio.run(scenario())
 
 
-def test_an_unplugged_default_is_not_asked_about_for_the_rest_of_the_run(
-    pipewire: sandbox.Stack, monkeypatch
-) -> None:
-    """Once the amp we made the default is gone, observing must not ask WirePlumber's
-    metadata (a process start each time) whether our old request took."""
+@pytest.fixture
+def asked(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per read of WirePlumber's metadata (a pw-metadata process each)."""
     from routing.backends import pipewire as native
-    from routing.model import SetDefault
 
-    asked: list[int] = []
+    reads: list[int] = []
     real = native.read_defaults
 
-    async def counting(env=None):
-        asked.append(1)
+    async def counting(env: dict[str, str] | None = None) -> dict[str, str]:
+        reads.append(1)
         return await real(env)
 
     monkeypatch.setattr(native, "read_defaults", counting)
+    return reads
+
+
+def test_an_unplugged_default_is_not_asked_about_for_the_rest_of_the_run(
+    pipewire: sandbox.Stack, asked: list[int]
+) -> None:
+    """Once the amp we made the default is gone, observing must not ask WirePlumber's
+    metadata (a process start each time) whether our old request took."""
+    from routing.model import SetDefault
 
     async def scenario() -> None:
         async with PulseBackend(pipewire.pulse_server) as backend:
@@ -207,22 +215,12 @@ def test_an_unplugged_default_is_not_asked_about_for_the_rest_of_the_run(
 
 
 def test_a_default_just_sent_is_not_asked_about_while_the_server_carries_it_out(
-    pipewire: sandbox.Stack, monkeypatch
+    pipewire: sandbox.Stack, asked: list[int]
 ) -> None:
     """Right after a switch the server's report of the default lags ours by design:
     asking WirePlumber's metadata then started a process on every switch (7 of the
     daemon's 13 ms before its reply). The snapshot shows ours as sent, marked for a look."""
-    from routing.backends import pipewire as native
     from routing.model import SetDefault
-
-    asked: list[int] = []
-    real = native.read_defaults
-
-    async def counting(env=None):
-        asked.append(1)
-        return await real(env)
-
-    monkeypatch.setattr(native, "read_defaults", counting)
 
     async def scenario() -> None:
         async with PulseBackend(pipewire.pulse_server) as backend:

@@ -42,10 +42,7 @@ def stack(request: pytest.FixtureRequest) -> Iterator[sandbox.Stack]:
 @pytest.fixture
 def studio(stack: sandbox.Stack, tmp_path: Path) -> Iterator[Running]:
     env = hermetic_env(stack.env, tmp_path)
-    profiles = Path(env["XDG_CONFIG_HOME"]) / "dawroute" / "profiles"
-    profiles.mkdir(parents=True)
-    for name, text in soak.PROFILES.items():
-        (profiles / name).write_text(text)
+    soak.write_profiles(Path(env["XDG_CONFIG_HOME"]))
     sandbox.plug(stack, soak.IFACE)
     sandbox.start_daw(stack, sink=soak.IFACE.name)
     wait_until(lambda: server_state(stack)[0] == [soak.IFACE.name], what="the DAW")

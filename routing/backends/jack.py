@@ -90,7 +90,8 @@ class JackBackend:
             raise JackUnavailable("not connected")
         import jack  # loaded already: connect() imported it
 
-        for _ in range(READ_TRIES - 1):
+        last: Exception | None = None
+        for _ in range(READ_TRIES):
             try:
                 return self._read(c)
             except jack.JackError as exc:
@@ -98,11 +99,9 @@ class JackBackend:
                 # (seen in CI: a pass died on it and a switch timed out); its own
                 # unregistration event follows, and a second read is consistent
                 log.debug("JACK ports changed while read (%s): reading again", exc)
+                last = exc
                 time.sleep(READ_PAUSE)  # off the common path: only while ports churn
-        try:
-            return self._read(c)
-        except jack.JackError as exc:
-            raise JackUnavailable(f"JACK ports kept changing while read: {exc}") from exc
+        raise JackUnavailable(f"JACK ports kept changing while read: {last}") from last
 
     def _read(self, c: Any) -> tuple[tuple[Port, ...], frozenset[Link], tuple[Device, ...]]:
         raw = [p for p in c.get_ports(is_audio=True) if not p.name.startswith(f"{CLIENT_NAME}:")]
