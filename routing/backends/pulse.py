@@ -53,9 +53,9 @@ FEEDS_PROPERTY = "dawroute.feeds"
 HOLD_SINK = "dawroute.hold"  # silent, ours, exists for a few ms while a stream passes
 LEVEL_TOLERANCE = 0.6  # the server's integer volume scale rounds (as reconcile.TOLERANCE)
 _NO_INDEX = 0xFFFFFFFF
-# seconds a move on PipeWire 1.x may take before it counts as stuck: the cap guard's 20 ms
-# settle and WirePlumber's linking, with room for a loaded machine; the pass's verify
-# look (routing.passes.VERIFY_SECONDS, 0.1 s) comes after it
+# seconds a move on PipeWire may take before it counts as stuck: the cap guard's 20 ms
+# settle (1.x) and WirePlumber's linking, with room for a loaded machine; the pass's
+# verify look (routing.passes.VERIFY_SECONDS, 0.1 s) comes after it
 IN_FLIGHT = 0.1
 # seconds a default we sent is shown as taken before the server reports it; shorter than
 # routing.passes.VERIFY_SECONDS, so the look that follows asks WirePlumber's metadata
@@ -118,6 +118,11 @@ class PulseBackend:
         # stream index → (sink, when our move to it first went out), until it shows there
         self._sent_at: dict[int, tuple[str, float]] = {}
         self._generation = 0  # PipeWire's major version (1: WirePlumber 0.5's generation)
+        # streams with a move of ours on its way that no read has shown since it went out,
+        # and those whose target sink was removed after it went out (see _dropped)
+        self._unseen: set[int] = set()
+        self._target_gone: set[int] = set()
+        self._removed: set[int] = set()  # sinks removed since the last observe read
         # the server's objects as last read, by facility and index; kept current from
         # events while `changes()` runs (see observe)
         self._raw: dict[str, dict[int, Any]] = {
@@ -283,9 +288,15 @@ class PulseBackend:
             self._dirty_info = True
         elif change.facility in self._raw:
             self._dirty.add((change.facility, change.index))
+        if change.facility == _SINK and change.kind == "remove":
+            self._removed.add(change.index)
+            self._target_gone |= {
+                idx for idx, (sink, _) in self._sent_at.items() if self._index(sink) == change.index
+            }
 
     async def _refresh(self, sources: bool) -> None:
         p = self.pulse
+        self._removed.clear()
         if not self._tracking or self._full or (sources and not self._have_sources):
             self._full, self._dirty_info, self._dirty = False, False, set()
             info, sinks, sources_, inputs, outputs, cards = await asyncio.gather(
@@ -297,6 +308,7 @@ class PulseBackend:
                 p.card_list(),
             )
             self._info, self._have_sources = info, sources
+            self._unseen.clear()
             self._raw = {
                 _SINK: {int(o.index): o for o in sinks},
                 _SOURCE: {int(o.index): o for o in sources_ or ()},
@@ -315,6 +327,7 @@ class PulseBackend:
         )
         if info_dirty:
             self._info = fetched[0]
+        self._unseen -= {i for f, i in dirty if f == _INPUT}
         for (facility, index), obj in zip(dirty, fetched[1:], strict=True):
             if obj is None:
                 self._raw[facility].pop(index, None)
@@ -527,9 +540,7 @@ class PulseBackend:
             case MoveStream(stream=idx, sink=name):
                 index, _ = await self._sink(name)
                 await p.sink_input_move(idx, index)
-                self._moved[idx] = name
-                if self._sent_at.get(idx, ("", 0.0))[0] != name:
-                    self._sent_at[idx] = (name, asyncio.get_running_loop().time())
+                self._sent(idx, name, again=self._moved.get(idx) == name)
             case ReassertStream(stream=idx, sink=name):
                 await self._reassert(idx, name)
             case MoveRecording(recording=idx, source=name):
@@ -587,6 +598,19 @@ class PulseBackend:
         log.info("loaded module-device-restore: re-plugged devices keep their capped level")
         return True
 
+    def _sent(self, stream: int, sink: str, again: bool) -> None:
+        """Remember a move of ours; `again`: the same move re-sent, which keeps the clock
+        and what was seen of the first."""
+        self._moved[stream] = sink
+        if again and self._sent_at.get(stream, ("", 0.0))[0] == sink:
+            return
+        self._sent_at[stream] = (sink, asyncio.get_running_loop().time())
+        self._unseen.add(stream)
+        self._target_gone.discard(stream)
+
+    def _index(self, sink: str) -> int:
+        return self._sinks.get(sink, (_NO_INDEX, 0))[0]
+
     def _stuck(self, stream: int, sink: str) -> bool:
         """The same move again, after it did not show on PipeWire. pipewire-pulse passes a
         move on as the stream's target metadata; when WirePlumber could not link it (the
@@ -595,29 +619,54 @@ class PulseBackend:
         WirePlumber never looks again (seen after 1,000 fast flaps: the move re-sent for
         seconds, the DAW never arrived). A pass while WirePlumber is still linking a move
         takes it as stuck too (with 64 devices present 2 of 15 plugs took a 0.5 s detour
-        through the silent sink); waiting 0.3 s before the detour made WirePlumber 0.4.13's
+        through the silent sink); waiting 0.3 s before any detour made WirePlumber 0.4.13's
         give-up after fast flaps (test_safety) far more frequent, 7 runs in 9 against 1 in
-        4: on 0.3.65 kept as it is. On 1.x a move is first given time (`_in_flight`)."""
-        return (
+        4 — when it waited on a re-created node. On 1.x a move is first given time
+        (`_in_flight`); on 0.3.65 it is detoured once WirePlumber has dropped it
+        (`_dropped`)."""
+        if not (
             self._kind is ServerKind.PIPEWIRE
             and self._moved.get(stream) == sink
             and self._stream_sinks.get(stream) != sink
-            and not self._in_flight(stream, sink)
-        )
+        ):
+            return False
+        if self._generation >= 1:
+            return not self._in_flight(stream, sink)
+        return self._dropped(stream, sink)
+
+    def _dropped(self, stream: int, sink: str) -> bool:
+        """Has WirePlumber 0.4 dropped our move (0.3.65)? Detouring every move that had not
+        shown yet sent the DAW through the silent sink in 27 of 60 hot-plugs, 3 of them
+        waiting 0.5 s for it (p99 443 ms): the pass that re-planned the move had read the
+        stream before the move went out, or while WirePlumber still linked it (no sink
+        shown yet).
+
+        So: the target removed since the move — dropped (a re-created node keeps its id
+        on 0.3.65: the same target again would never reach it, and waiting there lets
+        WirePlumber give up after its fifth failed link). Read since the move and shown on
+        another sink — dropped (pipewire-pulse 0.3.65 shows a move's target as soon as it
+        has it). Otherwise it is in flight for IN_FLIGHT (re-sent meanwhile, as before);
+        the pass's verify look comes after that."""
+        if stream in self._target_gone:
+            # gone since this pass read it: the move fails at once, and the pass the
+            # removal starts decides (a detour there left the DAW on our silent sink for
+            # ~10 ms on an unplug, 9 times in 60)
+            return self._index(sink) not in self._removed
+        if stream not in self._unseen and self._stream_sinks.get(stream) is not None:
+            return True
+        return not self._in_flight(stream, sink)
 
     def _in_flight(self, stream: int, sink: str) -> bool:
-        """Is our move still on its way (PipeWire 1.x)? There pipewire-pulse shows a stream
+        """Is our move still on its way? On PipeWire 1.x pipewire-pulse shows a stream
         on a sink only once it is linked there, and WirePlumber 0.5's cap guard holds a link
         to a capped device until its level has shown for 20 ms: a pass in between took
         every such move as stuck and detoured it through the silent sink (~30 ms, and a
         0.5 s wait when the silent sink did not start; 9 detours in 15 hot-plugs on 1.4.2,
         the DAW's own start included). The move counts as in flight for IN_FLIGHT after it
         first went out; a look follows (the pass's verify) and detours it if it still has
-        not arrived. A re-sent move does not restart the clock. Not on 0.3.65: its
-        WirePlumber gives up relinking after a wait there (see above), and node ids are
-        reused, so a move to a re-created node does not reach it at all."""
-        if self._generation < 1:
-            return False
+        not arrived. A re-sent move does not restart the clock. On 0.3.65 only a move
+        nothing has shown dropped yet (`_dropped`): its WirePlumber gives up relinking
+        after a wait on a re-created node, whose id is reused."""
         sent = self._sent_at.get(stream)
         if sent is None or sent[0] != sink:
             return True  # no move of ours to it is on its way: this one is a first send
@@ -636,8 +685,12 @@ class PulseBackend:
     async def _via_hold(self, stream: int, sink: str) -> None:
         """Move the stream to `sink` through a silent sink of ours: the server sees two
         real moves, whatever it remembered of the stream before."""
-        log.debug("stream %d to %s through our silent sink", stream, sink)
         p = self.pulse
+        # the target asked for by name first: a sink being removed (WirePlumber rescued the
+        # stream from it before its removal reached us) fails here, before the stream
+        # moves (9 unplugs in 60 put the DAW on our silent sink for ~10 ms)
+        index = int((await p.get_sink_by_name(sink)).index)
+        log.debug("stream %d to %s through our silent sink", stream, sink)
         module = await p.module_load(
             "module-null-sink",
             f'sink_name={HOLD_SINK} sink_properties=\'device.description="dawroute hold" '
@@ -645,11 +698,10 @@ class PulseBackend:
         )
         try:
             hold = await p.get_sink_by_name(HOLD_SINK)
-            index, _ = await self._sink(sink)
             await p.sink_input_move(stream, hold.index)
             await self._arrived(stream, int(hold.index))
             await p.sink_input_move(stream, index)
-            self._moved[stream] = sink
+            self._sent(stream, sink, again=False)
         finally:
             await p.module_unload(module)
 

@@ -1,0 +1,59 @@
+"""A move on PipeWire is carried out by WirePlumber after pipewire-pulse has answered it.
+The daemon must tell a move still on its way from one WirePlumber dropped: only the
+dropped one is sent again through our silent sink (a few ms of silence, and up to 0.5 s
+when that sink does not start). Both generations, WirePlumber's stock policy and state."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from routing.backends.pulse import HOLD_SINK
+from testbed import sandbox, soak
+from testbed.sampler import Sampler
+from tests.conftest import hermetic_env, wait_until
+from tests.daemonrun import Running
+
+ROUNDS = 12
+
+
+def test_a_plugged_amp_takes_the_daw_directly_not_through_the_silent_sink(
+    pipewire: sandbox.Stack, tmp_path: Path
+) -> None:
+    """As the hot-plug benchmark does it: the DAW starts, the amp is plugged the moment the
+    DAW plays, then pulled. Before, a pass that had read the DAW before its move went out
+    (or while WirePlumber still linked it) took the move as stuck: 27 of 60 such rounds
+    on 0.3.65 went through the silent sink, 3 of them waiting 0.5 s. And a pass that read
+    the amp just before its removal sent the DAW towards it through the silent sink."""
+    env = hermetic_env(pipewire.env, tmp_path)
+    soak.write_profiles(Path(env["XDG_CONFIG_HOME"]))
+    sandbox.plug(pipewire, soak.IFACE)
+    running = Running(pipewire, env)
+    running.start()
+    try:
+        watched = {**soak.CAPS, HOLD_SINK: 100.0}  # on our silent sink: seen, never too loud
+        with Sampler(pipewire.pulse_server, watched) as sampler:
+            for _ in range(ROUNDS):
+                _one_round(pipewire)
+        print(sampler.report.summary())
+        assert sampler.report.on_watched[soak.AMP.name] > 0  # it did look while it was there
+        assert sampler.report.violations == [], sampler.report.summary()
+        assert sampler.report.on_watched[HOLD_SINK] == 0, running.log_text()[-3000:]
+    finally:
+        running.stop()
+
+
+def _one_round(stack: sandbox.Stack) -> None:
+    daw = sandbox.start_daw(stack, sink=soak.IFACE.name)
+    try:
+        wait_until(lambda: soak.daw_on(stack, soak.IFACE.name), what="the DAW")
+        amp = sandbox.plug(stack, soak.AMP)
+        wait_until(lambda: soak.daw_on(stack, soak.AMP.name), what="the DAW on the amp")
+        time.sleep(0.05)  # a detour after arrival is sampled too
+        sandbox.unplug(stack, amp)
+        wait_until(lambda: soak.daw_on(stack, soak.IFACE.name), what="the DAW back")
+        time.sleep(0.05)
+    finally:
+        daw.terminate()
+        daw.wait()
+        stack.procs = [(n, p) for n, p in stack.procs if p is not daw]
