@@ -101,6 +101,11 @@ def stage(op: Op) -> Stage:
     # a card profile or port that cannot be set stops the run like a level: the DAW must
     # not land on a device that is not what the profile says
     levels = SetVolume | SetStreamVolume | SetSourceVolume | SetMixer
+    if isinstance(op, SetVolume) and not op.guards:
+        # the device already shows a level within its cap: the DAW is safe there at that
+        # level, so the profile's own level goes out with the moves, pipelined (waiting
+        # for pipewire-pulse's deferred answer cost 2-5 ms a hot-plug)
+        return Stage.OTHER
     if isinstance(op, levels | SetCardProfile | SetPort):
         return Stage.LEVELS
     return Stage.CREATE if isinstance(op, LoadVirtual | StartBridge) else Stage.OTHER

@@ -29,6 +29,9 @@ OWNER_PROPERTY = "dawroute.owner"
 OWNER_VALUE = "dawroute"
 PROFILE_PROPERTY = "dawroute.profile"
 VIRTUAL_PREFIX = "dawroute."
+# Volumes round-trip through the server's integer scale; differences below this are the
+# rounding (a re-observed 44.99 % is 45 %)
+LEVEL_TOLERANCE = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -364,6 +367,15 @@ class SetVolume:
     def describe(self) -> str:
         where = f"{self.label} {channel_label(self.channels)}".rstrip()
         return f"set volume of {where} to {self.volume:.0f} % (cap {self.cap:.0f} %)"
+
+    @property
+    def guards(self) -> bool:
+        """Does this level make the device safe (it was above its cap)? Only then must it
+        show on the server before anything moves there; a device already within its cap
+        is safe to move to at the level it shows (on WirePlumber 0.5 the cap guard leaves
+        a re-plugged null sink at its cap, and waiting for the profile's lower level to
+        show cost ~7 ms a hot-plug)."""
+        return self.before > self.cap + LEVEL_TOLERANCE
 
 
 @dataclass(frozen=True, slots=True)

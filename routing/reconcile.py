@@ -9,6 +9,7 @@ the DAW never lands on an output above its cap.
 from __future__ import annotations
 
 from routing.model import (
+    LEVEL_TOLERANCE,
     Connect,
     Device,
     Direction,
@@ -31,9 +32,8 @@ from routing.model import (
     UnloadVirtual,
 )
 
-# Volumes round-trip through the server's integer scale; ignore differences below this
-# so a re-observed 44.99 % is not "changed" from 45 % (idempotence).
-TOLERANCE = 0.6
+# a re-observed 44.99 % is not "changed" from 45 % (idempotence)
+TOLERANCE = LEVEL_TOLERANCE
 
 
 def ops(plan: Plan, snapshot: Snapshot) -> list[Op]:

@@ -251,3 +251,55 @@ def test_the_daw_reaches_a_held_amp_directly_not_through_the_silent_sink(
         assert sampler.report.on_watched[HOLD_SINK] == 0, running.log_text()[-3000:]
     finally:
         running.stop()
+
+
+def _with_a_settle_of_ten_minutes(stack: sandbox.Stack) -> None:
+    """The installed guard with its settle made endless, WirePlumber restarted: whatever
+    the guard holds for the settle stays held for the whole test."""
+    path = capguard.script_path(stack.env)
+    text = path.read_text(encoding="utf-8")
+    assert "local SETTLE_MS = 20\n" in text
+    path.write_text(text.replace("local SETTLE_MS = 20\n", "local SETTLE_MS = 600000\n"))
+    stack.stop_process("wireplumber")
+    stack.spawn("wireplumber", ["wireplumber"])
+    wait_until(lambda: _has_metadata(stack, "dawroute"), what="WirePlumber back with the guard")
+
+
+def _amp_volume(stack: sandbox.Stack) -> float:
+    def read(p: Any) -> float:
+        return float(max(p.get_sink_by_name(AMP_DEV.name).volume.values)) * 100.0
+
+    volume: float = sandbox.with_pulse(stack, read)
+    return volume
+
+
+def test_a_client_that_moves_the_daw_to_a_capped_amp_is_linked_at_once(
+    wp05: sandbox.Stack,
+) -> None:
+    """The settle protects clients' view of a level WirePlumber has just seen; a client
+    that moves the DAW to the amp once it sees the amp within its cap (as dawroute does)
+    has that view. Its move is linked at once (holding it cost 20 ms a hot-plug), while
+    WirePlumber's own choice of the re-plugged amp still waits for the settle."""
+    _with_a_settle_of_ten_minutes(wp05)
+    asyncio.run(capguard.publish({AMP_DEV.name: {ALL: CAP}}, wp05.env))
+    sandbox.plug(wp05, IFACE_DEV)
+    pactl(wp05, "set-default-sink", IFACE_DEV.name)
+    sandbox.start_daw(wp05)  # no target of its own: it follows the default
+    wait_until(lambda: daw_sink(wp05) == IFACE_DEV.name, what="the DAW on the interface")
+    amp = sandbox.plug(wp05, AMP_DEV)  # a null sink at 100 %: the guard lowers it
+    wait_until(lambda: _amp_volume(wp05) <= CAP + 0.6, what="the amp shown within its cap")
+    daw = pactl(wp05, "list", "short", "sink-inputs").split()[0]
+    pactl(wp05, "move-sink-input", daw, AMP_DEV.name)  # the client's move
+    wait_until(lambda: daw_sink(wp05) == AMP_DEV.name, what="the DAW on the amp")
+
+    # WirePlumber's own choice: the amp made the default, pulled and plugged again
+    pactl(wp05, "set-default-sink", AMP_DEV.name)
+    sandbox.unplug(wp05, amp)
+    wait_until(lambda: daw_sink(wp05) == IFACE_DEV.name, what="the DAW back on the interface")
+    with Sampler(wp05.pulse_server, {AMP_DEV.name: CAP}) as sampler:
+        sandbox.plug(wp05, AMP_DEV)
+        wait_until(lambda: _amp_volume(wp05) <= CAP + 0.6, what="the re-plugged amp capped")
+        time.sleep(0.5)
+    print(sampler.report.summary())
+    assert sampler.report.on_watched[AMP_DEV.name] == 0, "the settle did not hold the re-plug"
+    assert daw_sink(wp05) == IFACE_DEV.name

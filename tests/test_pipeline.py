@@ -142,6 +142,17 @@ def test_an_op_whose_backend_is_absent_is_skipped_not_dropped() -> None:
     assert pulse.calls == [[LEVEL], [MOVE], [UNLOAD]]
 
 
+def test_a_profile_level_on_a_device_within_its_cap_goes_out_with_the_moves() -> None:
+    """Only a level that brings a device within its cap must be taken before the DAW
+    moves there; the profile's own lower level on a device already within its cap is
+    pipelined with the moves (its deferred answer cost 2-5 ms a hot-plug on PipeWire)."""
+    quieter = SetVolume("amp", "Amp", 45.0, 60.0, 55.0)
+    pulse = FakePulse()
+    result = run(Backends(pulse), [LEVEL, quieter, MOVE, DEFAULT])
+    assert result.done == (LEVEL, quieter, MOVE, DEFAULT)
+    assert pulse.calls == [[LEVEL], [quieter, MOVE, DEFAULT]]
+
+
 def test_a_jack_server_that_went_away_is_an_absent_backend() -> None:
     jack = FakeJack()
     jack.alive = False  # its shutdown callback ran after the observe

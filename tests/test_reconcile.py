@@ -7,7 +7,7 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from routing.model import MoveStream, SetDefault, SetVolume, Snapshot
+from routing.model import MoveStream, Plan, SetDefault, SetVolume, Snapshot
 from routing.policy import Cause, Intent, decide
 from routing.reconcile import TOLERANCE, ops
 from routing.state import State
@@ -38,6 +38,27 @@ def test_switch_sets_level_before_the_daw_lands() -> None:
         "move 'REAPER' stream 1 → Schiit Fulla",
         "set default sink to Schiit Fulla",
     ]
+
+
+def test_only_a_level_that_brings_a_device_within_its_cap_holds_the_daw_back() -> None:
+    """A level that makes a device safe must show before the DAW moves there; one on a
+    device already within its cap (the profile's own lower level) need not: the DAW is
+    safe there at the level the device shows."""
+    loud = ops(_amp_plan(100.0), world(IFACE, replace(AMP, volume=100.0)))
+    within = ops(_amp_plan(55.0), world(IFACE, replace(AMP, volume=55.0)))
+    amp_level = [o for o in loud + within if isinstance(o, SetVolume) and o.label == AMP.label]
+    assert [(o.before, o.volume, o.guards) for o in amp_level] == [
+        (100.0, 45.0, True),
+        (55.0, 45.0, False),
+    ]
+
+
+def _amp_plan(level: float) -> Plan:
+    d = decide(
+        profiles(), world(IFACE, replace(AMP, volume=level)), State(active="speakers"), Intent()
+    )
+    assert d.plan is not None
+    return d.plan
 
 
 def test_speakers_are_kept_within_their_cap_while_the_headphones_play() -> None:

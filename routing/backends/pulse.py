@@ -19,6 +19,7 @@ import pulsectl_asyncio
 
 from routing.backends import pipewire
 from routing.model import (
+    LEVEL_TOLERANCE,
     OWNER_PROPERTY,
     OWNER_VALUE,
     PROFILE_PROPERTY,
@@ -51,7 +52,6 @@ log = logging.getLogger(__name__)
 
 FEEDS_PROPERTY = "dawroute.feeds"
 HOLD_SINK = "dawroute.hold"  # silent, ours, exists for a few ms while a stream passes
-LEVEL_TOLERANCE = 0.6  # the server's integer volume scale rounds (as reconcile.TOLERANCE)
 _NO_INDEX = 0xFFFFFFFF
 # seconds a move on PipeWire may take before it counts as stuck: the cap guard's 20 ms
 # settle (1.x) and WirePlumber's linking, with room for a loaded machine; the pass's
@@ -731,8 +731,9 @@ class PulseBackend:
         pipewire-pulse acknowledges a volume before the node has it: the stream then
         shows on the new sink 5-40 ms before the sink shows its new level (measured on
         1.4.2), and WirePlumber may restore an older level over ours meanwhile. PulseAudio
-        has applied it when it answers: nothing to wait for there."""
-        levels = [op for op in ops if isinstance(op, SetVolume)]
+        has applied it when it answers: nothing to wait for there. Only the levels that
+        make a device safe are waited for (`SetVolume.guards`)."""
+        levels = [op for op in ops if isinstance(op, SetVolume) and op.guards]
         if self._kind is not ServerKind.PIPEWIRE or not levels:
             return []
         loop = asyncio.get_running_loop()

@@ -26,10 +26,18 @@ local caps = {}
 -- ~6 ms after WirePlumber saw the new one (measured on 1.4.2; with the link made at
 -- once, 1 sample in ~11,000 showed the DAW on the amp at its old 100 %).
 local SETTLE_MS = 20
+-- A lowering is on its way for this long: the node announces its Props a few times as it
+-- starts, each still showing the old level, and lowering again on each (4 sets a plug on
+-- 1.4.2) landed after a client's own lower level and replaced it with the cap.
+local PENDING_MS = 50
 
 -- by node name: a node that is gone has no id to look up, and its successor takes over
 local calm_since = {}  -- usec since the device's level shows within its cap
+local lowered_at = {}  -- usec of our last lowering, until the level shows within the cap
 local waiting = {}     -- true: a link to it is held until it has been calm long enough
+-- by stream node id: the target a client last gave the stream in the "default" metadata
+-- (pipewire-pulse writes a pulse client's move there, the target's serial), and when
+local moved = {}       -- id -> "68"
 
 local function set_caps (json)
   local parsed = json and json:parse () or nil
@@ -87,6 +95,7 @@ local function lower (node, volumes)
   for _, v in ipairs (volumes) do
     table.insert (arr, v)
   end
+  lowered_at [node.properties ["node.name"] or ""] = GLib.get_monotonic_time ()
   log:info (node, "dawroute: " .. tostring (node.properties ["node.name"]) ..
       " above its cap, lowering it")
   node:set_param ("Props", Pod.Object {
@@ -105,6 +114,32 @@ local function routed (node)
   return (routes ~= nil and routes ~= "0") or node.properties ["card.profile.device"] ~= nil
 end
 
+-- Lower the device unless our last lowering is still on its way; then look again once
+-- it should have shown.
+local function lower_once (node, dev, volumes)
+  local name = node.properties ["node.name"] or ""
+  local since = lowered_at [name]
+  local age = since and (GLib.get_monotonic_time () - since) / 1000 or PENDING_MS
+  if age >= PENDING_MS then
+    lower (node, volumes)
+    return
+  end
+  Core.timeout_add (math.ceil (PENDING_MS - age) + 1, function ()
+    if (lowered_at [name] or 0) ~= since then
+      return false  -- shown within the cap meanwhile, or lowered again
+    end
+    -- the node may be gone by now: then there is nothing to lower
+    pcall (function ()
+      local lv = levels (node)
+      local now_volumes, over = clamp (dev, lv)
+      if over then
+        lower (node, now_volumes)
+      end
+    end)
+    return false
+  end)
+end
+
 -- How many ms until this device is safe to link to (0: now), nil while its level is
 -- unknown or above its cap (then it is lowered).
 local function calm (node, dev)
@@ -115,16 +150,29 @@ local function calm (node, dev)
     local volumes
     volumes, over = clamp (dev, lv)
     if over then
-      lower (node, volumes)
+      lower_once (node, dev, volumes)
     end
   end
   if over then
     calm_since [name] = nil
     return nil
   end
+  lowered_at [name] = nil
   local now = GLib.get_monotonic_time ()
   calm_since [name] = calm_since [name] or now
   return math.max (0, SETTLE_MS - (now - calm_since [name]) / 1000)
+end
+
+-- Did a client move this stream to this very device (its serial: a re-plugged device
+-- has a new one), now shown within its cap? The settle is for clients' view of the
+-- level; a client that moves the DAW once it sees the capped level (dawroute confirms it
+-- through pipewire-pulse before every move) has that view already, and holding its move
+-- cost 20 ms a hot-plug (1.4.2: the move sent at +9 ms, linked at +32 ms). WirePlumber's
+-- own choices (the default re-elected, a target the stream was created with) keep it.
+local function moved_here_when_calm (si, node)
+  local serial = moved [tostring (si.properties ["node.id"])]
+  return serial ~= nil and calm_since [node.properties ["node.name"] or ""] ~= nil
+      and serial == tostring (node.properties ["object.serial"])
 end
 
 local function rescan_in (ms, source)
@@ -165,6 +213,11 @@ SimpleEventHook {
     local wait = calm (node, dev)
     local name = node.properties ["node.name"]
     if wait == 0 then
+      return
+    end
+    if wait and moved_here_when_calm (event:get_subject (), node) then
+      log:info (node, "dawroute: linking to " .. tostring (name)
+          .. " at once: a client moved the stream there")
       return
     end
     -- hold: prepare-link and link-target do not run, the stream keeps its current link
@@ -243,9 +296,45 @@ SimpleEventHook {
     local name = node.properties ["node.name"]
     local wait = calm (node, dev)
     if wait and waiting [name] then
+      -- at once: a client's move may be linked now (moved_here_when_calm); anything else
+      -- is held again for what is left of the settle
       waiting [name] = nil
-      rescan_in (wait, event:get_source ())
+      rescan_in (0, event:get_source ())
     end
+  end
+}:register ()
+
+SimpleEventHook {
+  name = "dawroute/cap-guard-moves",
+  interests = {
+    EventInterest {
+      Constraint { "event.type", "=", "metadata-changed" },
+      Constraint { "metadata.name", "=", "default" },
+      Constraint { "event.subject.key", "=", "target.object" },
+    },
+  },
+  execute = function (event)
+    local props = event:get_properties ()
+    local value = props ["event.subject.value"]
+    local id = tostring (props ["event.subject.id"])
+    if value and value ~= "-1" then
+      moved [id] = tostring (value)
+    else
+      moved [id] = nil
+    end
+  end
+}:register ()
+
+SimpleEventHook {
+  name = "dawroute/cap-guard-streams-gone",
+  interests = {
+    EventInterest {
+      Constraint { "event.type", "=", "node-removed" },
+      Constraint { "media.class", "matches", "Stream/*" },
+    },
+  },
+  execute = function (event)
+    moved [tostring (event:get_subject () ["bound-id"])] = nil
   end
 }:register ()
 
