@@ -222,6 +222,9 @@ class PulseBackend:
             for i, sent in self._sent_at.items()
             if i in self._stream_sinks and self._stream_sinks[i] != sent[0]
         }
+        # only moves still on their way matter
+        self._target_gone &= self._sent_at.keys()
+        self._unseen &= self._sent_at.keys()
         streams = self._with_preferences(streams)
         name = info.server_name or ""
         kind = (
