@@ -169,7 +169,20 @@ async def apply_plan(backends: Backends, ops: Sequence[Op]) -> ApplyResult:
         failed += result.failed
         if result.failed and stage(phase[0]) is not Stage.OTHER:
             stopped = f"not attempted: {result.failed[0][0].describe()} failed first"
-    return ApplyResult(tuple(done), tuple(failed), tuple(skipped))
+    late = await _levels_shown(backends, done)
+    done = [op for op in done if op not in {o for o, _ in late}]
+    return ApplyResult(tuple(done), tuple(failed + late), tuple(skipped))
+
+
+async def _levels_shown(backends: Backends, done: list[Op]) -> list[tuple[Op, str]]:
+    """The levels that went out with the moves (the device was within its cap already):
+    shown by now, or failed. Not waited for before the moves, but the pass still ends
+    with the profile's own level shown, re-sent meanwhile (WirePlumber can restore an
+    older level over it)."""
+    within = [op for op in done if isinstance(op, SetVolume) and not op.guards]
+    if not within or backends.pulse is None:
+        return []
+    return await backends.pulse.confirm_levels(within)
 
 
 def _absent(backends: Backends, who: Owner) -> str | None:

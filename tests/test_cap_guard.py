@@ -303,3 +303,8 @@ def test_a_client_that_moves_the_daw_to_a_capped_amp_is_linked_at_once(
     print(sampler.report.summary())
     assert sampler.report.on_watched[AMP_DEV.name] == 0, "the settle did not hold the re-plug"
     assert daw_sink(wp05) == IFACE_DEV.name
+    # the control: it was the guard that held it, WirePlumber wanted the amp. Without a
+    # cap for it, the next look of WirePlumber's (another device arriving) links it.
+    asyncio.run(capguard.publish({}, wp05.env))
+    sandbox.plug(wp05, sandbox.SPEAKERS)
+    wait_until(lambda: daw_sink(wp05) == AMP_DEV.name, what="the DAW on the amp, uncapped")

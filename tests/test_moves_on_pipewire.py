@@ -39,6 +39,8 @@ def test_a_plugged_amp_takes_the_daw_directly_not_through_the_silent_sink(
         assert sampler.report.on_watched[soak.AMP.name] > 0  # it did look while it was there
         assert sampler.report.violations == [], sampler.report.summary()
         assert sampler.report.on_watched[HOLD_SINK] == 0, running.log_text()[-3000:]
+        # a detour shorter than the sampler's polls is still in the daemon's log
+        assert "through our silent sink" not in running.log_text(), running.log_text()[-3000:]
     finally:
         running.stop()
 

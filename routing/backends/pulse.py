@@ -118,9 +118,7 @@ class PulseBackend:
         # stream index → (sink, when our move to it first went out), until it shows there
         self._sent_at: dict[int, tuple[str, float]] = {}
         self._generation = 0  # PipeWire's major version (1: WirePlumber 0.5's generation)
-        # streams with a move of ours on its way that no read has shown since it went out,
-        # and those whose target sink was removed after it went out (see _dropped)
-        self._unseen: set[int] = set()
+        # streams whose target sink was removed after our move to it went out (_dropped)
         self._target_gone: set[int] = set()
         self._removed: set[int] = set()  # sinks removed since the last observe read
         # the server's objects as last read, by facility and index; kept current from
@@ -144,7 +142,10 @@ class PulseBackend:
         still holds its socket and libpulse's shared-memory pool (memfd) — one leaked per
         attempt while the server was down, ~1 per restart before this closed it."""
         self._pulse = _PulseAsync(self._client_name, server=self._server)
-        self._unloading = set()  # a restarted server numbers its modules anew
+        # a restarted server numbers its modules and streams anew: what we noted of our
+        # moves would match new streams
+        self._unloading = set()
+        self._moved, self._sent_at, self._target_gone = {}, {}, set()
         try:
             await self._pulse.connect(timeout=timeout)
         except BaseException:
@@ -222,9 +223,7 @@ class PulseBackend:
             for i, sent in self._sent_at.items()
             if i in self._stream_sinks and self._stream_sinks[i] != sent[0]
         }
-        # only moves still on their way matter
-        self._target_gone &= self._sent_at.keys()
-        self._unseen &= self._sent_at.keys()
+        self._target_gone &= self._sent_at.keys()  # only moves still on their way matter
         streams = self._with_preferences(streams)
         name = info.server_name or ""
         kind = (
@@ -311,7 +310,6 @@ class PulseBackend:
                 p.card_list(),
             )
             self._info, self._have_sources = info, sources
-            self._unseen.clear()
             self._raw = {
                 _SINK: {int(o.index): o for o in sinks},
                 _SOURCE: {int(o.index): o for o in sources_ or ()},
@@ -330,7 +328,6 @@ class PulseBackend:
         )
         if info_dirty:
             self._info = fetched[0]
-        self._unseen -= {i for f, i in dirty if f == _INPUT}
         for (facility, index), obj in zip(dirty, fetched[1:], strict=True):
             if obj is None:
                 self._raw[facility].pop(index, None)
@@ -609,7 +606,6 @@ class PulseBackend:
         if again and self._sent_at.get(stream, ("", 0.0))[0] == sink:
             return
         self._sent_at[stream] = (sink, asyncio.get_running_loop().time())
-        self._unseen.add(stream)
         self._target_gone.discard(stream)
 
     def _index(self, sink: str) -> int:
@@ -647,17 +643,15 @@ class PulseBackend:
 
         So: the target removed since the move — dropped (a re-created node keeps its id
         on 0.3.65: the same target again would never reach it, and waiting there lets
-        WirePlumber give up after its fifth failed link). Read since the move and shown on
-        another sink — dropped (pipewire-pulse 0.3.65 shows a move's target as soon as it
-        has it). Otherwise it is in flight for IN_FLIGHT (re-sent meanwhile, as before);
-        the pass's verify look comes after that."""
+        WirePlumber give up after its fifth failed link). Otherwise it is in flight for
+        IN_FLIGHT (re-sent meanwhile, as before); the pass's verify look comes after that.
+        A read that shows the stream elsewhere does not cut that short: it can have been
+        answered before pipewire-pulse had the move's target back from WirePlumber."""
         if stream in self._target_gone:
             # gone since this pass read it: the move fails at once, and the pass the
             # removal starts decides (a detour there left the DAW on our silent sink for
             # ~10 ms on an unplug, 9 times in 60)
             return self._index(sink) not in self._removed
-        if stream not in self._unseen and self._stream_sinks.get(stream) is not None:
-            return True
         return not self._in_flight(stream, sink)
 
     def _in_flight(self, stream: int, sink: str) -> bool:
@@ -668,9 +662,9 @@ class PulseBackend:
         0.5 s wait when the silent sink did not start; 9 detours in 15 hot-plugs on 1.4.2,
         the DAW's own start included). The move counts as in flight for IN_FLIGHT after it
         first went out; a look follows (the pass's verify) and detours it if it still has
-        not arrived. A re-sent move does not restart the clock. On 0.3.65 only a move
-        nothing has shown dropped yet (`_dropped`): its WirePlumber gives up relinking
-        after a wait on a re-created node, whose id is reused."""
+        not arrived. A re-sent move does not restart the clock. On 0.3.65 a move whose
+        target was re-created is detoured at once (`_dropped`): its WirePlumber gives up
+        relinking after a wait on a re-created node, whose id is reused."""
         sent = self._sent_at.get(stream)
         if sent is None or sent[0] != sink:
             return True  # no move of ours to it is on its way: this one is a first send
@@ -694,7 +688,7 @@ class PulseBackend:
         # stream from it before its removal reached us) fails here, before the stream
         # moves (9 unplugs in 60 put the DAW on our silent sink for ~10 ms)
         index = int((await p.get_sink_by_name(sink)).index)
-        log.debug("stream %d to %s through our silent sink", stream, sink)
+        log.info("stream %d to %s through our silent sink", stream, sink)
         module = await p.module_load(
             "module-null-sink",
             f'sink_name={HOLD_SINK} sink_properties=\'device.description="dawroute hold" '
@@ -735,26 +729,27 @@ class PulseBackend:
         pipewire-pulse acknowledges a volume before the node has it: the stream then
         shows on the new sink 5-40 ms before the sink shows its new level (measured on
         1.4.2), and WirePlumber may restore an older level over ours meanwhile. PulseAudio
-        has applied it when it answers: nothing to wait for there. Only the levels that
-        make a device safe are waited for (`SetVolume.guards`)."""
-        levels = [op for op in ops if isinstance(op, SetVolume) and op.guards]
+        has applied it when it answers: nothing to wait for there. routing.apply waits for
+        the levels that make a device safe before the moves, and for the others after."""
+        levels = [op for op in ops if isinstance(op, SetVolume)]
         if self._kind is not ServerKind.PIPEWIRE or not levels:
             return []
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        start = sent = loop.time()
         pending = levels
-        looks = 0
         while True:
             pending = [op for op in pending if not await self._shows(op)]
             if not pending:
                 return []
-            if loop.time() > deadline:
+            now = loop.time()
+            if now > start + timeout:
                 return [(op, "the server did not show the level in time") for op in pending]
-            # a look every ms (the level shows 2-15 ms after it is sent on 1.4.2, and a
-            # 5 ms sleep between looks added up to 5 ms to that), sent again every 5 ms
-            await asyncio.sleep(0.001)
-            looks += 1
-            if looks % 5 == 0:
+            # a look every ms at first (the level shows 2-15 ms after it is sent on 1.4.2,
+            # and a 5 ms sleep between looks added up to 5 ms to that), then every 5 ms: a
+            # pipewire-pulse busy with 100 streams is not asked 1,000 times a second
+            await asyncio.sleep(0.001 if now - start < 0.02 else 0.005)
+            if loop.time() - sent >= 0.005:
+                sent = loop.time()
                 for op in pending:
                     await self._run(op)
 

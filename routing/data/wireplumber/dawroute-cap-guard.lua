@@ -34,10 +34,13 @@ local PENDING_MS = 50
 -- by node name: a node that is gone has no id to look up, and its successor takes over
 local calm_since = {}  -- usec since the device's level shows within its cap
 local lowered_at = {}  -- usec of our last lowering, until the level shows within the cap
+local lowered_from = {}  -- the level it lowered ("0.80000,0.80000"; nil: a new node's)
 local waiting = {}     -- true: a link to it is held until it has been calm long enough
 -- by stream node id: the target a client last gave the stream in the "default" metadata
--- (pipewire-pulse writes a pulse client's move there, the target's serial), and when
-local moved = {}       -- id -> "68"
+-- (pipewire-pulse writes a pulse client's move there, the target's serial), with the
+-- stream's own serial: ids are reused, and a removed node is gone before any hook could
+-- forget it
+local moved = {}       -- id -> { stream = "61", target = "68" }
 
 local function set_caps (json)
   local parsed = json and json:parse () or nil
@@ -90,12 +93,23 @@ local function clamp (dev, lv)
   return out, over
 end
 
-local function lower (node, volumes)
+local function key (volumes)
+  local parts = {}
+  for i, v in ipairs (volumes) do
+    parts [i] = string.format ("%.5f", v)
+  end
+  return table.concat (parts, ",")
+end
+
+-- `from`: the level seen above the cap (nil when lowered on arrival, unread)
+local function lower (node, volumes, from)
   local arr = { "Spa:Float" }
   for _, v in ipairs (volumes) do
     table.insert (arr, v)
   end
-  lowered_at [node.properties ["node.name"] or ""] = GLib.get_monotonic_time ()
+  local name = node.properties ["node.name"] or ""
+  lowered_at [name] = GLib.get_monotonic_time ()
+  lowered_from [name] = from and key (from) or nil
   log:info (node, "dawroute: " .. tostring (node.properties ["node.name"]) ..
       " above its cap, lowering it")
   node:set_param ("Props", Pod.Object {
@@ -114,14 +128,16 @@ local function routed (node)
   return (routes ~= nil and routes ~= "0") or node.properties ["card.profile.device"] ~= nil
 end
 
--- Lower the device unless our last lowering is still on its way; then look again once
--- it should have shown.
-local function lower_once (node, dev, volumes)
+-- Lower the device, unless what shows is the old level our last lowering is still on
+-- its way to replace (a new node's first reports, or the level we lowered from); then
+-- look again once it should have shown. A level raised meanwhile is lowered at once.
+local function lower_once (node, dev, volumes, seen)
   local name = node.properties ["node.name"] or ""
   local since = lowered_at [name]
   local age = since and (GLib.get_monotonic_time () - since) / 1000 or PENDING_MS
-  if age >= PENDING_MS then
-    lower (node, volumes)
+  local stale = lowered_from [name] == nil or lowered_from [name] == key (seen)
+  if age >= PENDING_MS or not stale then
+    lower (node, volumes, seen)
     return
   end
   Core.timeout_add (math.ceil (PENDING_MS - age) + 1, function ()
@@ -133,7 +149,7 @@ local function lower_once (node, dev, volumes)
       local lv = levels (node)
       local now_volumes, over = clamp (dev, lv)
       if over then
-        lower (node, now_volumes)
+        lower (node, now_volumes, lv.volumes)
       end
     end)
     return false
@@ -150,14 +166,14 @@ local function calm (node, dev)
     local volumes
     volumes, over = clamp (dev, lv)
     if over then
-      lower_once (node, dev, volumes)
+      lower_once (node, dev, volumes, lv.volumes)
     end
   end
   if over then
     calm_since [name] = nil
     return nil
   end
-  lowered_at [name] = nil
+  lowered_at [name], lowered_from [name] = nil, nil
   local now = GLib.get_monotonic_time ()
   calm_since [name] = calm_since [name] or now
   return math.max (0, SETTLE_MS - (now - calm_since [name]) / 1000)
@@ -170,9 +186,12 @@ end
 -- cost 20 ms a hot-plug (1.4.2: the move sent at +9 ms, linked at +32 ms). WirePlumber's
 -- own choices (the default re-elected, a target the stream was created with) keep it.
 local function moved_here_when_calm (si, node)
-  local serial = moved [tostring (si.properties ["node.id"])]
-  return serial ~= nil and calm_since [node.properties ["node.name"] or ""] ~= nil
-      and serial == tostring (node.properties ["object.serial"])
+  local m = moved [tostring (si.properties ["node.id"])]
+  local stream = si:get_associated_proxy ("node")
+  return m ~= nil and stream ~= nil
+      and m.stream == tostring (stream.properties ["object.serial"])
+      and m.target == tostring (node.properties ["object.serial"])
+      and calm_since [node.properties ["node.name"] or ""] ~= nil
 end
 
 local function rescan_in (ms, source)
@@ -317,24 +336,17 @@ SimpleEventHook {
     local props = event:get_properties ()
     local value = props ["event.subject.value"]
     local id = tostring (props ["event.subject.id"])
-    if value and value ~= "-1" then
-      moved [id] = tostring (value)
+    local stream = event:get_source ():call ("get-object-manager", "node"):lookup {
+      Constraint { "bound-id", "=", id, type = "gobject" },
+    }
+    if value and value ~= "-1" and stream then
+      moved [id] = {
+        stream = tostring (stream.properties ["object.serial"]),
+        target = tostring (value),
+      }
     else
       moved [id] = nil
     end
-  end
-}:register ()
-
-SimpleEventHook {
-  name = "dawroute/cap-guard-streams-gone",
-  interests = {
-    EventInterest {
-      Constraint { "event.type", "=", "node-removed" },
-      Constraint { "media.class", "matches", "Stream/*" },
-    },
-  },
-  execute = function (event)
-    moved [tostring (event:get_subject () ["bound-id"])] = nil
   end
 }:register ()
 
