@@ -167,6 +167,7 @@ async def apply_plan(backends: Backends, ops: Sequence[Op]) -> ApplyResult:
             )
         done += result.done
         failed += result.failed
+        skipped += result.skipped
         if result.failed and stage(phase[0]) is not Stage.OTHER:
             stopped = f"not attempted: {result.failed[0][0].describe()} failed first"
     late = await _levels_shown(backends, done)

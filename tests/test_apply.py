@@ -16,7 +16,7 @@ from routing.apply import apply_plan
 from routing.backends.composite import Backends
 from routing.backends.pulse import PulseBackend
 from routing.format.profiles import load_profiles_or_raise
-from routing.model import OWNER_PROPERTY
+from routing.model import OWNER_PROPERTY, ApplyResult, MoveStream
 from routing.policy import Cause, Intent
 from routing.state import State
 from testbed import sandbox
@@ -235,6 +235,46 @@ def test_device_vanishing_mid_apply_is_reported_and_the_next_pass_converges(
     asyncio.run(scenario())
     daw, _, _sinks = server_state(server)
     assert daw[0].startswith("dawroute.speakers.")
+
+
+def test_a_move_to_a_device_unplugged_since_the_look_is_skipped_not_failed(
+    server, monkeypatch
+) -> None:
+    """The pass right after an unplug can still plan the DAW's move to the device from a
+    read taken before its removal reached the daemon. Once the removal is noted, that is
+    no failure to warn, retry and notify about: its own pass decides again at once."""
+    if "PIPEWIRE_RUNTIME_DIR" in server.env:
+        monkeypatch.setenv("PIPEWIRE_RUNTIME_DIR", server.env["PIPEWIRE_RUNTIME_DIR"])
+    sandbox.plug(server, IFACE)
+    amp = sandbox.plug(server, AMP)
+    start_daw_on(server, IFACE.name)
+    profiles = [lp.profile for lp in load_profiles_or_raise([EXAMPLES]).profiles]
+
+    async def scenario() -> ApplyResult:
+        async with PulseBackend(server.pulse_server) as pulse:
+            backend = Backends(pulse)
+            removed = asyncio.Event()
+
+            async def watch() -> None:
+                async for change in pulse.changes():
+                    if change.facility == "sink" and change.kind == "remove":
+                        removed.set()
+
+            watching = asyncio.create_task(watch())
+            await asyncio.sleep(0.1)  # subscribed: the next observe reads everything
+            snap = await backend.observe()
+            d = policy.decide(profiles, snap, State(active="speakers"), Intent())
+            assert d.profile == "usb-amp" and d.plan is not None
+            await asyncio.to_thread(sandbox.unplug, server, amp)
+            await asyncio.wait_for(removed.wait(), 5)  # the daemon has heard of it
+            result = await apply_plan(backend, reconcile.ops(d.plan, snap))
+            watching.cancel()
+            return result
+
+    result = asyncio.run(scenario())
+    assert result.failed == (), result.failed
+    moves = [(op, why) for op, why in result.skipped if isinstance(op, MoveStream)]
+    assert moves and all("unplugged" in why for _, why in moves), result.skipped
 
 
 def test_wireplumber_keeps_our_routing_two_seconds_later(pipewire, tmp_path) -> None:
