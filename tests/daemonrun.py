@@ -7,11 +7,18 @@ import json
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from routing.backends.pipewire import read_defaults
-from testbed import sandbox
-from tests.conftest import wait_until
+from routing.backends.pulse import HOLD_SINK
+from testbed import sandbox, soak
+from testbed.sampler import Report
+from tests.conftest import hermetic_env, wait_until
+
+# the soak's caps, and our silent sink: the DAW there is seen (never too loud at 100 %)
+WATCH_THE_SILENT_SINK = {**soak.CAPS, HOLD_SINK: 100.0}
 
 
 def server_state(stack: sandbox.Stack):
@@ -128,3 +135,27 @@ def install_examples(target: Path) -> None:
     for f in EXAMPLES.glob("*.yaml"):
         if f.name != "config.yaml":
             (target / f.name).write_text(f.read_text())
+
+
+@contextmanager
+def soak_studio(stack: sandbox.Stack, home: Path) -> Iterator[Running]:
+    """The soak's profiles and its interface plugged, the daemon running (stopped after)."""
+    env = hermetic_env(stack.env, home)
+    soak.write_profiles(Path(env["XDG_CONFIG_HOME"]))
+    sandbox.plug(stack, soak.IFACE)
+    running = Running(stack, env)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def assert_never_through_the_silent_sink(report: Report, running: Running) -> None:
+    """Never above a cap, seen on the amp, and never on our silent sink: neither sampled
+    nor in the daemon's log (a detour shorter than the sampler's polls is still logged)."""
+    print(report.summary())
+    assert report.on_watched[soak.AMP.name] > 0  # it did look while it was there
+    assert report.violations == [], report.summary()
+    assert report.on_watched[HOLD_SINK] == 0, running.log_text()[-3000:]
+    assert "through our silent sink" not in running.log_text(), running.log_text()[-3000:]

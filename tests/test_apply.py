@@ -18,6 +18,7 @@ from routing.backends.pulse import PulseBackend
 from routing.format.profiles import load_profiles_or_raise
 from routing.model import OWNER_PROPERTY, ApplyResult, MoveStream
 from routing.policy import Cause, Intent
+from routing.profile import Profile
 from routing.state import State
 from testbed import sandbox
 from tests.conftest import wait_until
@@ -196,15 +197,23 @@ def test_two_amps_at_once_then_leaving_removes_only_our_sinks(
     assert "someone_elses_remap" in sinks, "never touch sinks that are not ours"
 
 
-def test_device_vanishing_mid_apply_is_reported_and_the_next_pass_converges(
-    server, monkeypatch
-) -> None:
+def _amp_about_to_be_pulled(
+    server: sandbox.Stack, monkeypatch: pytest.MonkeyPatch
+) -> tuple[sandbox.Handle, list[Profile]]:
+    """The interface and the amp plugged, the DAW on the interface, the example profiles
+    (which prefer the amp); the amp's handle, to pull it."""
     if "PIPEWIRE_RUNTIME_DIR" in server.env:  # the backend's native checks (pw-metadata)
         monkeypatch.setenv("PIPEWIRE_RUNTIME_DIR", server.env["PIPEWIRE_RUNTIME_DIR"])
     sandbox.plug(server, IFACE)
     amp = sandbox.plug(server, AMP)
     start_daw_on(server, IFACE.name)
-    profiles = [lp.profile for lp in load_profiles_or_raise([EXAMPLES]).profiles]
+    return amp, [lp.profile for lp in load_profiles_or_raise([EXAMPLES]).profiles]
+
+
+def test_device_vanishing_mid_apply_is_reported_and_the_next_pass_converges(
+    server, monkeypatch
+) -> None:
+    amp, profiles = _amp_about_to_be_pulled(server, monkeypatch)
 
     async def scenario() -> None:
         async with PulseBackend(server.pulse_server) as pulse:
@@ -243,12 +252,7 @@ def test_a_move_to_a_device_unplugged_since_the_look_is_skipped_not_failed(
     """The pass right after an unplug can still plan the DAW's move to the device from a
     read taken before its removal reached the daemon. Once the removal is noted, that is
     no failure to warn, retry and notify about: its own pass decides again at once."""
-    if "PIPEWIRE_RUNTIME_DIR" in server.env:
-        monkeypatch.setenv("PIPEWIRE_RUNTIME_DIR", server.env["PIPEWIRE_RUNTIME_DIR"])
-    sandbox.plug(server, IFACE)
-    amp = sandbox.plug(server, AMP)
-    start_daw_on(server, IFACE.name)
-    profiles = [lp.profile for lp in load_profiles_or_raise([EXAMPLES]).profiles]
+    amp, profiles = _amp_about_to_be_pulled(server, monkeypatch)
 
     async def scenario() -> ApplyResult:
         async with PulseBackend(server.pulse_server) as pulse:

@@ -8,11 +8,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from routing.backends.pulse import HOLD_SINK
 from testbed import sandbox, soak
 from testbed.sampler import Sampler
-from tests.conftest import hermetic_env, wait_until
-from tests.daemonrun import Running
+from tests.conftest import wait_until
+from tests.daemonrun import WATCH_THE_SILENT_SINK, assert_never_through_the_silent_sink, soak_studio
 
 ROUNDS = 12
 
@@ -25,24 +24,11 @@ def test_a_plugged_amp_takes_the_daw_directly_not_through_the_silent_sink(
     (or while WirePlumber still linked it) took the move as stuck: 27 of 60 such rounds
     on 0.3.65 went through the silent sink, 3 of them waiting 0.5 s. And a pass that read
     the amp just before its removal sent the DAW towards it through the silent sink."""
-    env = hermetic_env(pipewire.env, tmp_path)
-    soak.write_profiles(Path(env["XDG_CONFIG_HOME"]))
-    sandbox.plug(pipewire, soak.IFACE)
-    running = Running(pipewire, env)
-    running.start()
-    try:
-        watched = {**soak.CAPS, HOLD_SINK: 100.0}  # on our silent sink: seen, never too loud
-        with Sampler(pipewire.pulse_server, watched) as sampler:
+    with soak_studio(pipewire, tmp_path) as running:
+        with Sampler(pipewire.pulse_server, WATCH_THE_SILENT_SINK) as sampler:
             for _ in range(ROUNDS):
                 _one_round(pipewire)
-        print(sampler.report.summary())
-        assert sampler.report.on_watched[soak.AMP.name] > 0  # it did look while it was there
-        assert sampler.report.violations == [], sampler.report.summary()
-        assert sampler.report.on_watched[HOLD_SINK] == 0, running.log_text()[-3000:]
-        # a detour shorter than the sampler's polls is still in the daemon's log
-        assert "through our silent sink" not in running.log_text(), running.log_text()[-3000:]
-    finally:
-        running.stop()
+        assert_never_through_the_silent_sink(sampler.report, running)
 
 
 def _one_round(stack: sandbox.Stack) -> None:

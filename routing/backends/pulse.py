@@ -561,7 +561,7 @@ class PulseBackend:
             case MoveStream(stream=idx, sink=name):
                 index, _ = await self._sink(name)
                 await p.sink_input_move(idx, index)
-                self._sent(idx, name, again=self._moved.get(idx) == name)
+                self._sent(idx, name)
             case ReassertStream(stream=idx, sink=name):
                 await self._reassert(idx, name)
             case MoveRecording(recording=idx, source=name):
@@ -619,11 +619,11 @@ class PulseBackend:
         log.info("loaded module-device-restore: re-plugged devices keep their capped level")
         return True
 
-    def _sent(self, stream: int, sink: str, again: bool) -> None:
-        """Remember a move of ours; `again`: the same move re-sent, which keeps the clock
-        and what was seen of the first."""
+    def _sent(self, stream: int, sink: str, restart: bool = False) -> None:
+        """Remember a move of ours. The same move re-sent keeps the clock and what was
+        noted of the first, unless `restart` (a detour: a new move)."""
         self._moved[stream] = sink
-        if again and self._sent_at.get(stream, ("", 0.0))[0] == sink:
+        if not restart and self._sent_at.get(stream, ("", 0.0))[0] == sink:
             return
         self._sent_at[stream] = (sink, asyncio.get_running_loop().time())
         self._target_gone.discard(stream)
@@ -719,7 +719,7 @@ class PulseBackend:
             await p.sink_input_move(stream, hold.index)
             await self._arrived(stream, int(hold.index))
             await p.sink_input_move(stream, index)
-            self._sent(stream, sink, again=False)
+            self._sent(stream, sink, restart=True)
         finally:
             await p.module_unload(module)
 
