@@ -117,6 +117,9 @@ class PulseBackend:
         self._stream_sinks: dict[int, str | None] = {}  # stream index → its sink, observed
         # stream index → (sink, when our move to it first went out), until it shows there
         self._sent_at: dict[int, tuple[str, float]] = {}
+        # when an observe last saw one of our moves arrive: the server is still working
+        # through a batch of them (see _in_flight)
+        self._progress_at = 0.0
         self._generation = 0  # PipeWire's major version (1: WirePlumber 0.5's generation)
         # streams whose target sink was removed after our move to it went out (_dropped)
         self._target_gone: set[int] = set()
@@ -218,6 +221,8 @@ class PulseBackend:
             for i in self._raw[_INPUT].values()
         ]
         self._stream_sinks = {st.index: st.sink for st in streams}
+        if any(self._stream_sinks.get(i) == sent[0] for i, sent in self._sent_at.items()):
+            self._progress_at = asyncio.get_running_loop().time()
         self._sent_at = {
             i: sent
             for i, sent in self._sent_at.items()
@@ -684,11 +689,18 @@ class PulseBackend:
         first went out; a look follows (the pass's verify) and detours it if it still has
         not arrived. A re-sent move does not restart the clock. On 0.3.65 a move whose
         target was re-created is detoured at once (`_dropped`): its WirePlumber gives up
-        relinking after a wait on a re-created node, whose id is reused."""
+        relinking after a wait on a re-created node, whose id is reused.
+
+        The clock runs from the later of the move and the last arrival of any move of
+        ours: WirePlumber links a batch one stream after another (100 DAW streams: the
+        last link 0.5-0.8 s after the moves on 1.4.2, ~5 ms a stream), and taking the
+        rest as stuck after 0.1 s sent 22 of them through the silent sink, one module
+        each, which took 1.8 s."""
         sent = self._sent_at.get(stream)
         if sent is None or sent[0] != sink:
             return True  # no move of ours to it is on its way: this one is a first send
-        return asyncio.get_running_loop().time() - sent[1] < IN_FLIGHT
+        started = max(sent[1], self._progress_at)
+        return asyncio.get_running_loop().time() - started < IN_FLIGHT
 
     async def _reassert(self, stream: int, sink: str) -> None:
         """Make `sink` the stream's own choice although it already plays there.
@@ -798,11 +810,20 @@ class PulseBackend:
         not pass on a request for the value already configured — so re-sending alone never
         helps (seen in ~1 of 10 test runs). Configuring the current default first makes the
         metadata change twice and WirePlumber look again.
+
+        Not on 1.x: WirePlumber 0.5 elects the configured default again on every change
+        of the graph. There a default only slow to show (WirePlumber busy linking 100
+        moved streams) was bounced, which took 0.6-1.0 s more and moved the default away
+        and back.
         """
         p = self.pulse
         setter = p.sink_default_set if direction is Direction.SINK else p.source_default_set
         current = self._defaults.get(direction)
-        if self._sent_defaults.get(direction) == name and current not in (None, name):
+        if (
+            self._generation == 0
+            and self._sent_defaults.get(direction) == name
+            and current not in (None, name)
+        ):
             log.debug("default %s %s did not take; re-configuring via %s", direction, name, current)
             with contextlib.suppress(ServerError):  # the old default is gone: no bounce
                 await setter(current)
