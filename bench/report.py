@@ -166,16 +166,26 @@ def midi_section(data: dict[str, Any]) -> list[str]:
 def scale_section(data: dict[str, Any]) -> list[str]:
     r = data["result"]
     lines = [
-        "| server, DAW streams | `switch` replied (ms) | all moved, seen on the server (ms) "
-        "| a bare client's moves, all seen (ms) | dawroute ÷ bare client |",
-        "|---|---|---|---|---|",
+        "One DAW client with that many streams; each moved to the amp by dawroute's `switch`, "
+        "by a bare pulse client's pipelined moves, and (PipeWire) by WirePlumber itself when "
+        'the streams follow the default and it changes. "All moved" is read in the graph '
+        "on PipeWire (every DAW node linked into the amp) and from the server on PulseAudio.",
+        "",
+        "| server, DAW streams | `switch` replied (ms) | dawroute: all moved (ms) "
+        "| bare client: all moved (ms) | WirePlumber following the default (ms) "
+        "| dawroute ÷ bare client | read in |",
+        "|---|---|---|---|---|---|---|",
     ]
     for n, v in r["streams"].items():
         bare = v.get("bare_client_ms")  # results from before the baseline have none
+        moved = _ms(v["all_moved_ms"]) if v["all_moved_ms"] is not None else "**missed**"
         lines.append(
-            f"| {n} | {_ms(v['replied_ms'])} | {_ms(v['all_moved_ms'])} | {_ms(bare)} "
-            f"| {_ratio(v['all_moved_ms'], bare)} |"
+            f"| {n} | {_ms(v['replied_ms'])} | {moved} | {_ms(bare)} "
+            f"| {_ms(v.get('policy_ms'))} | {_ratio(v['all_moved_ms'], bare)} "
+            f"| {v.get('measured_in', 'pulse')} |"
         )
+        if v.get("missed"):
+            lines.append(f"| ↳ left behind after 10 s | {v['missed']} | | | | | |")
     lines += [
         "",
         "| devices present | who moves the DAW | hot-plug → routed p50 (ms) | p90 | n |",

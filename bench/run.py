@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.floor import Floor
+from bench.graph import LinkWatch
 from bench.harness import Observer, cpu_seconds, percentiles, rss_mb, wakeups
 from bench.reactors import (
     AMP_CAP,
@@ -42,6 +43,7 @@ from testbed import sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+DAW_APP = "REAPER"  # the application name start_daw and start_daw_streams give the DAW
 
 
 def _start(kind: str) -> sandbox.Stack:
@@ -199,7 +201,7 @@ def cli(rounds: int, work: Path) -> dict[str, Any]:
             lambda p: next(
                 i.index
                 for i in p.sink_input_list()
-                if i.proplist.get("application.name") == "REAPER"
+                if i.proplist.get("application.name") == DAW_APP
             ),
         )
         for i in range(rounds):
@@ -314,47 +316,16 @@ async def _midi_samples(stack: sandbox.Stack, ctl: Any, rounds: int) -> list[flo
 
 
 def scale(quick: bool, work: Path) -> dict[str, Any]:
-    from routing.client import ControlClient
-    from routing.client import run as run_sync
 
     result: dict[str, Any] = {"streams": {}, "devices": {}}
-    # One sink mixes at most 128 streams on PipeWire 0.3.65 (mixer-dsp: "can't get input
-    # mix -22" beyond that), and PulseAudio 16 accepts 64 client connections (one per
-    # pacat here): 300 DAW streams on one device cannot exist on either server, so the
-    # largest runs stop below those limits.
+    # The DAW is one client with n streams (testbed.daw_streams), as a DAW opens them; one
+    # sink mixes at most 128 streams on PipeWire 0.3.65 (mixer-dsp: "can't get input mix
+    # -22" beyond that), so the largest runs stay at 100.
     runs = [("pipewire", 1), ("pipewire", 10), ("pipewire", 100)]
     newer = [g.label for g in sandbox.pipewire_generations() if g.root is not None]
-    runs += [] if quick else [(label, 100) for label in newer] + [("pulseaudio", 60)]
+    runs += [] if quick else [(label, 100) for label in newer] + [("pulseaudio", 100)]
     for kind, n in runs[:2] if quick else runs:
-        stack = _start(kind)
-        daemon = Dawroute(BENCH_PROFILES.replace("priority: 90", "priority: 90\n    auto: false"))
-        try:
-            sandbox.plug(stack, IFACE)
-            sandbox.plug(stack, amp(1))
-            for _ in range(n):
-                sandbox.start_daw(stack, sink=IFACE_NAME)
-            _wait_streams(stack, n)
-            # before the daemon, which would fight it; once WirePlumber has linked the new
-            # streams (right after they listed, the same moves took 1.35 s on both
-            # generations, against 0.2-0.4 s for dawroute's later)
-            time.sleep(1.0)
-            bare = _moved_by_a_bare_client(stack)
-            daemon.start(stack, work)
-            client = ControlClient(
-                Path(daemon.env["XDG_RUNTIME_DIR"]) / "dawroute" / "control.sock"
-            )
-            switch = partial(run_sync, client.switch("amp"))
-            replied, settled = asyncio.run(_switched(stack, switch))
-            if settled is None:
-                raise sandbox.SandboxError(f"{kind}: not all {n} streams moved in 10 s")
-            result["streams"][f"{kind} {n}"] = {
-                "replied_ms": replied,
-                "all_moved_ms": settled,
-                "bare_client_ms": bare,
-            }
-        finally:
-            daemon.stop()
-            stack.stop()
+        result["streams"][f"{kind} {n}"] = _streams_moved(kind, n, work)
     for n in (4,) if quick else (4, 64):  # the target: 64 devices present vs 4
         rounds = 3 if quick else 15
         # the floor: WirePlumber's own policy with as many devices, in the same run
@@ -371,38 +342,102 @@ def _wait_streams(stack: sandbox.Stack, n: int) -> None:
     sandbox.wait_for(lambda: len(_daw_sinks(stack)) == n, 30, f"{n} DAW streams")
 
 
-def _moved_by_a_bare_client(stack: sandbox.Stack) -> float | None:
-    """The floor for moving the DAW's streams over the pulse protocol, in the same run: a
-    client that knows them sends every move at once, pipelined on one connection (no
-    decisions, no levels), and re-sends those not shown after 0.5 s (WirePlumber 0.4.13
-    dropped 6 of 10 such moves in a trial); the time until all show on the amp is taken
-    as for dawroute. Then they go back the same way."""
-    ms = asyncio.run(_bare_moves(stack, AMP_NAME))
-    asyncio.run(_bare_moves(stack, IFACE_NAME))
-    return ms
+def _streams_moved(kind: str, n: int, work: Path) -> dict[str, Any]:
+    """n DAW streams moved to the amp: by dawroute's `switch`, by a bare client's moves,
+    and (PipeWire) by WirePlumber itself when they follow the default and it changes.
+    "Moved" is read where it is true: on PipeWire the graph's links (bench.graph; a pulse
+    client is told of a move before it is linked, see bench/links.py), on PulseAudio the
+    server, which has moved a stream when it answers."""
+    from routing.client import ControlClient
+    from routing.client import run as run_sync
+
+    stack = _start(kind)
+    daemon = Dawroute(BENCH_PROFILES.replace("priority: 90", "priority: 90\n    auto: false"))
+    links = None if kind == "pulseaudio" else LinkWatch()
+    try:
+        if links is not None:
+            why = links.unavailable(stack)
+            if why is not None:
+                raise sandbox.SandboxError(f"{kind}: cannot watch the graph's links: {why}")
+            links.start(stack, work)
+        sandbox.plug(stack, IFACE)
+        sandbox.plug(stack, amp(1))
+        sandbox.with_pulse(stack, lambda p: p.sink_default_set(IFACE_NAME))
+        sandbox.start_daw_streams(stack, n)  # no target: they follow the default
+        _wait_streams(stack, n)
+        # once WirePlumber has linked the new streams (right after they listed, the same
+        # moves took 1.35 s on both generations)
+        time.sleep(1.0)
+        out: dict[str, Any] = {"measured_in": "pulse" if links is None else "graph"}
+        if links is not None:
+            out["policy_ms"] = _by_the_default(stack, links, AMP_NAME)
+            _by_the_default(stack, links, IFACE_NAME)
+        out["bare_client_ms"] = asyncio.run(_bare_moves(stack, AMP_NAME, links))
+        asyncio.run(_bare_moves(stack, IFACE_NAME, links))
+        daemon.start(stack, work)
+        client = ControlClient(Path(daemon.env["XDG_RUNTIME_DIR"]) / "dawroute" / "control.sock")
+        switch = partial(run_sync, client.switch("amp"))
+        replied, settled = asyncio.run(_switched(stack, switch, links))
+        if settled is None and links is None:
+            raise sandbox.SandboxError(f"{kind}: not all {n} streams moved in 10 s")
+        if settled is None and links is not None:
+            # kept, not raised: where the graph left them is the finding
+            out["missed"] = links.elsewhere(DAW_APP, AMP_NAME)
+        return {**out, "replied_ms": replied, "all_moved_ms": settled}
+    finally:
+        daemon.stop()
+        if links is not None:
+            links.stop()
+        stack.stop()
+
+
+def _by_the_default(stack: sandbox.Stack, links: LinkWatch, sink: str) -> float | None:
+    """The session manager's own speed: ms until every DAW stream, following the default,
+    is linked to `sink` after it became the default (one policy rescan for all)."""
+    t = time.perf_counter()
+    links.watch(DAW_APP, sink, t)
+    sandbox.with_pulse(stack, lambda p: p.sink_default_set(sink))
+    took = links.wait()
+    return None if took is None else took * 1000
 
 
 async def _switched(
-    stack: sandbox.Stack, switch: Callable[[], object]
+    stack: sandbox.Stack, switch: Callable[[], object], links: LinkWatch | None
 ) -> tuple[float, float | None]:
-    """(ms until dawroute's `switch` replied, ms until every DAW stream showed on the amp),
-    both from before the request; watched the way the bare client watches its own."""
+    """(ms until dawroute's `switch` replied, ms until every DAW stream was on the amp),
+    both from before the request."""
     import pulsectl_asyncio
 
     async with pulsectl_asyncio.PulseAsync("bench-watch", server=stack.pulse_server) as p:
         target = int((await p.get_sink_by_name(AMP_NAME)).index)
         t = time.perf_counter()
+        if links is not None:
+            links.watch(DAW_APP, AMP_NAME, t)
         switch()  # a blocking request: this connection only waits meanwhile
         replied = (time.perf_counter() - t) * 1000
+        if links is not None:
+            took = await asyncio.to_thread(links.wait)
+            return replied, None if took is None else took * 1000
         return replied, await _until_on(p, target, t, resend=False)
 
 
-async def _bare_moves(stack: sandbox.Stack, sink: str) -> float | None:
+async def _bare_moves(stack: sandbox.Stack, sink: str, links: LinkWatch | None) -> float | None:
+    """The floor for moving the DAW's streams over the pulse protocol, in the same run: a
+    client that knows them sends every move at once, pipelined on one connection (no
+    decisions, no levels), and re-sends those not shown after 0.5 s (WirePlumber 0.4.13
+    dropped 6 of 10 such moves in a trial); timed as dawroute's."""
     import pulsectl_asyncio
 
     async with pulsectl_asyncio.PulseAsync("bench-bare", server=stack.pulse_server) as p:
         target = int((await p.get_sink_by_name(sink)).index)
-        return await _until_on(p, target, time.perf_counter(), resend=True)
+        t = time.perf_counter()
+        if links is not None:
+            links.watch(DAW_APP, sink, t)
+        shown = await _until_on(p, target, t, resend=True)
+        if links is None:
+            return shown
+        took = await asyncio.to_thread(links.wait)
+        return None if took is None else took * 1000
 
 
 async def _until_on(
@@ -415,7 +450,7 @@ async def _until_on(
         return [
             int(i.index)
             for i in await p.sink_input_list()
-            if i.proplist.get("application.name") == "REAPER" and i.sink != target
+            if i.proplist.get("application.name") == DAW_APP and i.sink != target
         ]
 
     streams, sent = await away(), 0.0
@@ -437,7 +472,7 @@ def _daw_sinks(stack: sandbox.Stack) -> list[str]:
         return [
             names.get(i.sink, "?")
             for i in p.sink_input_list()
-            if i.proplist.get("application.name") == "REAPER"
+            if i.proplist.get("application.name") == DAW_APP
         ]
 
     result: list[str] = sandbox.with_pulse(stack, read)

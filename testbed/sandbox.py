@@ -674,6 +674,17 @@ def start_daw(
     return stack.spawn(f"daw-{app}-{len(stack.procs)}", argv)
 
 
+def start_daw_streams(
+    stack: Stack, n: int, app: str = "REAPER", sink: str | None = None
+) -> subprocess.Popen[bytes]:
+    """`n` playback streams from one client, as a DAW with many outputs opens them
+    (testbed.daw_streams); `sink` None: they follow the server's default."""
+    argv = [sys.executable, "-m", "testbed.daw_streams", str(n), sink or "", app]
+    env = dict(stack.env)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CHECKOUT), env.get("PYTHONPATH")]))
+    return stack.spawn(f"daw-{app}-streams-{len(stack.procs)}", argv, env=env)
+
+
 def start_recorder(
     stack: Stack, app: str = "REAPER", binary: str = "reaper", source: str | None = None
 ) -> subprocess.Popen[bytes]:
