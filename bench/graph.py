@@ -67,6 +67,8 @@ class LinkWatch:
         """Start watching before the moves go out (`until_linked` then only waits)."""
         with self._cond:
             self._want, self._met = (app, sink, since), None
+            if self._all_on():  # already there: nothing will move
+                self._met = since
 
     def wait(self, timeout: float = 10.0) -> float | None:
         with self._cond:

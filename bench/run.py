@@ -354,11 +354,11 @@ def _streams_moved(kind: str, n: int, work: Path) -> dict[str, Any]:
     stack = _start(kind)
     daemon = Dawroute(BENCH_PROFILES.replace("priority: 90", "priority: 90\n    auto: false"))
     links = None if kind == "pulseaudio" else LinkWatch()
+    why = None if links is None else links.unavailable(stack)
+    if why is not None:
+        links = None  # told in the results: what a pulse client sees comes early
     try:
         if links is not None:
-            why = links.unavailable(stack)
-            if why is not None:
-                raise sandbox.SandboxError(f"{kind}: cannot watch the graph's links: {why}")
             links.start(stack, work)
         sandbox.plug(stack, IFACE)
         sandbox.plug(stack, amp(1))
@@ -368,13 +368,19 @@ def _streams_moved(kind: str, n: int, work: Path) -> dict[str, Any]:
         # once WirePlumber has linked the new streams (right after they listed, the same
         # moves took 1.35 s on both generations)
         time.sleep(1.0)
-        out: dict[str, Any] = {"measured_in": "pulse" if links is None else "graph"}
+        out: dict[str, Any] = {
+            "measured_in": "graph" if links else f"pulse{f' (no graph: {why})' if why else ''}"
+        }
         if links is not None:
             out["policy_ms"] = _by_the_default(stack, links, AMP_NAME)
             _by_the_default(stack, links, IFACE_NAME)
         out["bare_client_ms"] = asyncio.run(_bare_moves(stack, AMP_NAME, links))
         asyncio.run(_bare_moves(stack, IFACE_NAME, links))
-        daemon.start(stack, work)
+        # a home of its own: a state kept from the last run would restore its manual
+        # choice of the amp at start-up, and the switch would move nothing
+        home = work / f"streams-{kind}-{n}"
+        home.mkdir()
+        daemon.start(stack, home)
         client = ControlClient(Path(daemon.env["XDG_RUNTIME_DIR"]) / "dawroute" / "control.sock")
         switch = partial(run_sync, client.switch("amp"))
         replied, settled = asyncio.run(_switched(stack, switch, links))
