@@ -14,9 +14,9 @@ import pytest
 from routing import policy, reconcile
 from routing.apply import apply_plan
 from routing.backends.composite import Backends
-from routing.backends.pulse import PulseBackend
+from routing.backends.pulse import HOLD_SINK, PulseBackend
 from routing.format.profiles import load_profiles_or_raise
-from routing.model import OWNER_PROPERTY, ApplyResult, MoveStream
+from routing.model import OWNER_PROPERTY, ApplyResult, MoveStream, Op, ReassertStream
 from routing.policy import Cause, Intent
 from routing.profile import Profile
 from routing.state import State
@@ -26,6 +26,7 @@ from tests.daemonrun import server_state
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "profiles"
 AMP, IFACE, GUEST = sandbox.USB_AMP, sandbox.INTERFACE, sandbox.USB_AMP_2
+STREAMS = 6  # a DAW with several outputs
 
 
 @pytest.fixture
@@ -279,6 +280,37 @@ def test_a_move_to_a_device_unplugged_since_the_look_is_skipped_not_failed(
     assert result.failed == (), result.failed
     moves = [(op, why) for op, why in result.skipped if isinstance(op, MoveStream)]
     assert moves and all("unplugged" in why for _, why in moves), result.skipped
+
+
+def test_a_daw_with_six_streams_is_made_their_own_choice_all_at_once(server) -> None:
+    """An unplug rescues every stream of a DAW at once, and each is then made the own
+    choice of the device it is on, through our silent sink. One silent sink each collided
+    on its name, and one stream's unload took the sink from under another (a failed op
+    in about one run in three with three streams)."""
+    sandbox.plug(server, IFACE)
+    for _ in range(STREAMS):
+        sandbox.start_daw(server, sink=IFACE.name)
+    wait_until(lambda: server_state(server)[0] == [IFACE.name] * STREAMS, what="the streams")
+
+    async def scenario() -> ApplyResult:
+        async with PulseBackend(server.pulse_server) as pulse:
+            snap = await pulse.observe()
+            ops: list[Op] = [
+                ReassertStream(s.index, s.app_name, IFACE.name, "Interface", "gone")
+                for s in snap.streams
+                if s.app_name == "REAPER"
+            ]
+            return await pulse.apply(ops)
+
+    def settled() -> bool:
+        daw, _, sinks = server_state(server)
+        return daw == [IFACE.name] * STREAMS and HOLD_SINK not in sinks
+
+    for _ in range(3):  # an unplug, a re-plug, an unplug
+        result = asyncio.run(scenario())
+        assert result.failed == () and len(result.done) == STREAMS, result.failed
+        # PipeWire links the streams back, and removes our silent sink, after its answers
+        wait_until(settled, what="the streams back and our silent sink gone")
 
 
 def test_wireplumber_keeps_our_routing_two_seconds_later(pipewire, tmp_path) -> None:

@@ -120,6 +120,8 @@ class PulseBackend:
         # when an observe last saw one of our moves arrive: the server is still working
         # through a batch of them (see _in_flight)
         self._progress_at = 0.0
+        # our silent sink while an apply sends streams through it: (module, sink index)
+        self._hold: asyncio.Future[tuple[int, int]] | None = None
         self._generation = 0  # PipeWire's major version (1: WirePlumber 0.5's generation)
         # streams whose target sink was removed after our move to it went out (_dropped)
         self._target_gone: set[int] = set()
@@ -425,6 +427,12 @@ class PulseBackend:
         order, without one round trip per op. Loading one of our sinks is awaited on its
         own: later ops refer to it by name.
         """
+        try:
+            return await self._apply(ops)
+        finally:
+            await self._drop_hold()
+
+    async def _apply(self, ops: list[Op]) -> ApplyResult:
         done: list[Op] = []
         failed: list[tuple[Op, str]] = []
         skipped: list[tuple[Op, str]] = []
@@ -721,19 +729,46 @@ class PulseBackend:
         # moves (9 unplugs in 60 put the DAW on our silent sink for ~10 ms)
         index = int((await p.get_sink_by_name(sink)).index)
         log.info("stream %d to %s through our silent sink", stream, sink)
+        hold = await self._hold_sink()
+        await p.sink_input_move(stream, hold)
+        await self._arrived(stream, hold)
+        await p.sink_input_move(stream, index)
+        self._sent(stream, sink, restart=True)
+
+    async def _hold_sink(self) -> int:
+        """Our silent sink's index, loaded once for every stream an apply sends through it
+        (a DAW with several streams rescued on an unplug: one detour each, at once). One
+        sink each collided on its name, and each detour's unload could take the sink from
+        under another stream still on it. `apply` unloads it when it ends."""
+        if self._hold is None:
+            self._hold = asyncio.ensure_future(self._load_hold())
+        _, index = await asyncio.shield(self._hold)
+        return index
+
+    async def _load_hold(self) -> tuple[int, int]:
+        p = self.pulse
         module = await p.module_load(
             "module-null-sink",
             f'sink_name={HOLD_SINK} sink_properties=\'device.description="dawroute hold" '
             f"{OWNER_PROPERTY}={OWNER_VALUE}'",
         )
         try:
-            hold = await p.get_sink_by_name(HOLD_SINK)
-            await p.sink_input_move(stream, hold.index)
-            await self._arrived(stream, int(hold.index))
-            await p.sink_input_move(stream, index)
-            self._sent(stream, sink, restart=True)
-        finally:
+            return int(module), int((await p.get_sink_by_name(HOLD_SINK)).index)
+        except BaseException:
             await p.module_unload(module)
+            raise
+
+    async def _drop_hold(self) -> None:
+        load, self._hold = self._hold, None
+        if load is None:
+            return
+        try:
+            module, _ = await load
+        except (ServerError, Disconnected):
+            return  # never loaded
+        with contextlib.suppress(ServerError, Disconnected):
+            await self.pulse.module_unload(module)
+            self._unloading.add(module)  # as an UnloadVirtual: hidden until it is gone
 
     async def _arrived(self, stream: int, sink: int, timeout: float = 0.5) -> None:
         """Until the stream plays on `sink` (at once on PulseAudio). WirePlumber 0.4 links
