@@ -101,6 +101,8 @@ def hotplug(kind: str, rounds: int, work: Path) -> dict[str, Any]:
             Floor(AMP_NAME, AMP_CAP / 100),
             Dawroute(),
         ]
+        if stack.kind == "pipewire":  # PulseAudio has applied a level when it answers
+            reactors.insert(3, Floor(AMP_NAME, AMP_CAP / 100, safe=True))
         # the native PipeWire path (libwireplumber in-process), where its typelib exists
         native_skipped = Native.unavailable(stack)
         native = None if native_skipped else Native()

@@ -40,7 +40,8 @@ def test_hotplug_and_cli_benchmarks_still_run(tmp_path: Path) -> None:
     FLOOR = "floor (bare pulse client)"  # noqa: N806
     # the native reactor runs where Debian's python3 has WirePlumber's typelib
     native = {"native (libwireplumber)"} if "skipped" not in hotplug["result"]["native"] else set()
-    assert set(summary) == {"WirePlumber", "pactl script", FLOOR, "dawroute"} | native
+    SAFE = "safe floor (bare client, cap shown first)"  # noqa: N806
+    assert set(summary) == {"WirePlumber", "pactl script", FLOOR, SAFE, "dawroute"} | native
     assert summary["dawroute"]["n"] >= 1
     cli = json.loads((tmp_path / "cli.json").read_text())
     assert len(cli["result"]["switch"]) == 2
