@@ -1,7 +1,9 @@
-"""MIDI ports through python-rtmidi: inputs matched by name, LED output, controllers that
-come and go (JACK's port registration callback, or the ALSA sequencer's announcements
-through routing.seqannounce). I/O only: what a message means is decided in
-routing.triggers, which ports to open in routing.midiplan.
+"""MIDI ports: inputs matched by name, LED output, controllers that come and go (JACK's
+port registration callback, or the ALSA sequencer's announcements through
+routing.seqannounce). On JACK the inputs are read in JACK's own process callback
+(routing.jackmidi: rtmidi's JACK input lost events); the ALSA sequencer's inputs, the LED
+output and the port lists go through python-rtmidi. I/O only: what a message means is
+decided in routing.triggers, which ports to open in routing.midiplan.
 
 Threads: rtmidi calls back on its own thread and JACK on its thread; both only hand
 over to the asyncio loop with call_soon_threadsafe.
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from routing import libjack
+from routing.jackmidi import JackMidi
 from routing.matching import text_matches
 from routing.midiplan import plan_ports
 from routing.reconnect import Reconnect
@@ -111,6 +114,7 @@ class MidiControl:
     output: _Open | None = None
     active: str | None = None
     _watch: Any = None
+    _jack: JackMidi | None = None  # on JACK: every port but the probes, on _watch
     _seq: SeqAnnounce | None = None  # the ALSA sequencer's announcements
     _retry: Reconnect = field(default_factory=lambda: Reconnect(0.5, JACK_RETRY_MAX))
 
@@ -149,6 +153,11 @@ class MidiControl:
             lambda _port, _reg: poke(self.rescan), only_available=False
         )
         client.set_shutdown_callback(lambda _status, _reason: poke(self._jack_gone))
+
+        def deliver(port: str, message: list[int]) -> None:
+            poke(self.on_message, port, message, time.monotonic())
+
+        self._jack = JackMidi(client, deliver)
         client.activate()
         self._watch = client
 
@@ -175,20 +184,26 @@ class MidiControl:
         if self.api is None:
             return
         try:
-            available = port_names(self.api)
-            destinations = port_names(self.api, outputs=True) if self.config.feedback else []
-        except Exception as exc:  # rtmidi raises its own SystemError variants
+            available, destinations = self._ports(self.api)
+        except Exception as exc:  # rtmidi raises its own SystemError variants, JACK its own
             log.warning("cannot list MIDI ports: %s", exc)
             return
         plan = plan_ports(self.config, available, destinations, self.inputs)
         for gone in plan.close_inputs:
             log.info("MIDI input %s gone", gone)
-            _close(self.inputs.pop(gone).handle)
+            opened = self.inputs.pop(gone)
+            if opened.handle is not None:
+                _close(opened.handle)
+            elif self._jack is not None:
+                self._jack.close(gone)
         for port in plan.open_inputs:
             self._open_input(port, available.index(port))
         self._rescan_output(plan.output, destinations)
 
     def _open_input(self, port: str, index: int) -> None:
+        if self._jack is not None:
+            self._open_jack_input(self._jack, port)
+            return
         rtmidi = _rtmidi()
         try:
             handle = rtmidi.MidiIn(rtapi=self.api, name=CLIENT_NAME)
@@ -204,11 +219,35 @@ class MidiControl:
         self.inputs[port] = _Open(handle, port)
         log.info("MIDI input %s opened", port)
 
+    def _open_jack_input(self, inputs: JackMidi, port: str) -> None:
+        import jack
+
+        try:
+            inputs.open(port)
+        except jack.JackError as exc:
+            log.warning("cannot open MIDI input %s: %s", port, exc)
+            return
+        self.inputs[port] = _Open(None, port)  # read by self._jack
+        log.info("MIDI input %s opened", port)
+
+    def _ports(self, api: int) -> tuple[list[str], list[str]]:
+        """(inputs we can read, LED destinations): on JACK from our own client, never
+        from an rtmidi probe (routing.jackmidi says why)."""
+        want_leds = self.config.feedback is not None
+        if self._jack is not None:
+            return self._jack.sources(), self._jack.destinations() if want_leds else []
+        return port_names(api), port_names(api, outputs=True) if want_leds else []
+
     def _rescan_output(self, match: str | None, destinations: list[str]) -> None:
         if self.output is not None and self.output.port != match:
-            _close(self.output.handle)
+            if self.output.handle is not None:
+                _close(self.output.handle)
+            elif self._jack is not None:
+                self._jack.send_to(None)
             self.output = None
-        if match is not None and self.output is None:
+        if match is not None and self.output is None and self._jack is not None:
+            self._open_jack_output(self._jack, match)
+        elif match is not None and self.output is None:
             rtmidi = _rtmidi()
             try:
                 handle = rtmidi.MidiOut(rtapi=self.api, name=f"{CLIENT_NAME}-leds")
@@ -220,12 +259,27 @@ class MidiControl:
             log.info("MIDI LED output %s opened", match)
             self.send_leds(self.active)  # a re-plugged controller shows the state again
 
+    def _open_jack_output(self, jack_midi: JackMidi, match: str) -> None:
+        import jack
+
+        try:
+            jack_midi.send_to(match)
+        except jack.JackError as exc:
+            log.warning("cannot open MIDI output %s: %s", match, exc)
+            return
+        self.output = _Open(None, match)
+        log.info("MIDI LED output %s opened", match)
+        self.send_leds(self.active)  # a re-plugged controller shows the state again
+
     def send_leds(self, active: str | None) -> None:
         self.active = active
         if self.output is None or self.config.feedback is None:
             return
         for message in led_messages(self.config.feedback, active):
-            self.output.handle.send_message(message)
+            if self.output.handle is not None:
+                self.output.handle.send_message(message)
+            elif self._jack is not None:
+                self._jack.send(message)
 
     def status(self) -> dict[str, Any]:
         problems = [self.problem] if self.problem else []
@@ -246,11 +300,13 @@ class MidiControl:
     def close(self) -> None:
         self._retry.cancel()
         for opened in self.inputs.values():
-            _close(opened.handle)
+            if opened.handle is not None:
+                _close(opened.handle)
         self.inputs.clear()
-        if self.output is not None:
+        self._jack = None  # its ports go with the client below
+        if self.output is not None and self.output.handle is not None:
             _close(self.output.handle)
-            self.output = None
+        self.output = None
         if self._watch is not None:
             try:
                 self._watch.deactivate()
