@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import IO
 
-from bench.reactors import DEBIAN_PYTHON, ROOT, Native
+from bench.reactors import Native, debian_python
 from testbed import sandbox
 
 
@@ -33,17 +33,7 @@ class LinkWatch:
 
     def start(self, stack: sandbox.Stack, workdir: Path) -> None:
         env, wp = Native._env(stack)
-        err = open(workdir / "links.log", "ab")  # noqa: SIM115 - owned by the child
-        self._proc = subprocess.Popen(
-            [DEBIAN_PYTHON, "-m", "bench.links", "--wp", wp],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-            preexec_fn=sandbox.die_with_parent,  # noqa: PLW1509 - prctl() only
-        )
-        err.close()
+        self._proc = debian_python("bench.links", ["--wp", wp], env, workdir / "links.log")
         out = self._proc.stdout
         assert out is not None
         ready, _, _ = select.select([out], [], [], 30)

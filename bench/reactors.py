@@ -220,6 +220,25 @@ class Dawroute(Reactor):
             self.proc = None
 
 
+def debian_python(
+    module: str, args: list[str], env: dict[str, str], errors: Path
+) -> subprocess.Popen[str]:
+    """`module` of this checkout on Debian's python3 (its gi), stdout a text pipe."""
+    err = open(errors, "ab")  # noqa: SIM115 - owned by the child
+    try:
+        return subprocess.Popen(
+            [DEBIAN_PYTHON, "-m", module, *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            preexec_fn=sandbox.die_with_parent,  # noqa: PLW1509 - prctl() only
+        )
+    finally:
+        err.close()
+
+
 class Native(Reactor):
     """libwireplumber in its own process (bench/native.py): on the amp's appearance, cap
     its volume, then set each DAW stream's target in the "default" metadata. The device
@@ -261,19 +280,13 @@ class Native(Reactor):
         env, wp = self._env(stack)
         self.log = workdir / "native.jsonl"
         self.log.unlink(missing_ok=True)
-        err = open(workdir / "native.log", "ab")  # noqa: SIM115 - owned by the child
         cap = (AMP_CAP / 100.0) ** 3  # pulse's cubic percent → PipeWire's linear volume
-        self._proc = subprocess.Popen(
-            [DEBIAN_PYTHON, "-m", "bench.native", "--wp", wp, "--usb", AMP_USB,
-             "--cap", repr(cap), "--log", str(self.log)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=err,
-            text=True,
-            preexec_fn=sandbox.die_with_parent,  # noqa: PLW1509 - prctl() only
-        )  # fmt: skip
-        err.close()
+        self._proc = debian_python(
+            "bench.native",
+            ["--wp", wp, "--usb", AMP_USB, "--cap", repr(cap), "--log", str(self.log)],
+            env,
+            workdir / "native.log",
+        )
         assert self._proc.stdout is not None
         ready, _, _ = select.select([self._proc.stdout], [], [], 30)
         line = self._proc.stdout.readline().strip() if ready else ""

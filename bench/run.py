@@ -200,11 +200,7 @@ def cli(rounds: int, work: Path) -> dict[str, Any]:
         sock = str(Path(env["XDG_RUNTIME_DIR"]) / "dawroute" / "control.sock")
         daw = sandbox.with_pulse(
             stack,
-            lambda p: next(
-                i.index
-                for i in p.sink_input_list()
-                if i.proplist.get("application.name") == DAW_APP
-            ),
+            lambda p: next(i.index for i in p.sink_input_list() if _is_daw(i)),
         )
         for i in range(rounds):
             target = "amp" if i % 2 == 0 else "iface"
@@ -467,11 +463,7 @@ async def _until_on(
     polling every 5 ms on `p`; with `resend`, moving those not there every 0.5 s."""
 
     async def away() -> list[int]:
-        return [
-            int(i.index)
-            for i in await p.sink_input_list()
-            if i.proplist.get("application.name") == DAW_APP and i.sink != target
-        ]
+        return [int(i.index) for i in await p.sink_input_list() if _is_daw(i) and i.sink != target]
 
     streams, sent = await away(), 0.0
     while streams:
@@ -489,11 +481,7 @@ async def _until_on(
 def _daw_sinks(stack: sandbox.Stack) -> list[str]:
     def read(p: Any) -> list[str]:
         names = {s.index: s.name for s in p.sink_list()}
-        return [
-            names.get(i.sink, "?")
-            for i in p.sink_input_list()
-            if i.proplist.get("application.name") == DAW_APP
-        ]
+        return [names.get(i.sink, "?") for i in p.sink_input_list() if _is_daw(i)]
 
     result: list[str] = sandbox.with_pulse(stack, read)
     return result

@@ -70,7 +70,7 @@ class JackMidi:
         ours = f"{self._client.name}:"
         return [p.name for p in ports if not p.name.startswith(ours)]
 
-    def open(self, source: str) -> None:
+    def open(self, source: str) -> Input:
         """Read `source` (a port's full name); raises jack.JackError."""
         port = self._spare.pop() if self._spare else self._register_input()
         try:
@@ -79,6 +79,7 @@ class JackMidi:
             self._spare.append(port)
             raise
         self._reading = (*self._reading, (port, source))
+        return Input(self, source)
 
     def close(self, source: str) -> None:
         kept = tuple(r for r in self._reading if r[1] != source)
@@ -88,14 +89,18 @@ class JackMidi:
             _disconnect(port)
             self._spare.append(port)
 
-    def send_to(self, destination: str | None) -> None:
-        """LED messages go to `destination` (None: nowhere); raises jack.JackError."""
+    def send_to(self, destination: str) -> Leds:
+        """LED messages go to `destination`; raises jack.JackError."""
         if self._leds is None:
             self._leds = self._client.midi_outports.register("leds")
-        _disconnect(self._leds)
+        self.stop_sending()
+        self._client.connect(self._leds, destination)
+        return Leds(self)
+
+    def stop_sending(self) -> None:
+        if self._leds is not None:
+            _disconnect(self._leds)
         self._sending.clear()
-        if destination is not None:
-            self._client.connect(self._leds, destination)
 
     def send(self, message: list[int]) -> None:
         self._sending.append(bytes(message))  # written in the next process cycle
@@ -103,6 +108,35 @@ class JackMidi:
     def _register_input(self) -> Any:
         n = len(self._reading) + len(self._spare) + 1
         return self._client.midi_inports.register(f"in_{n}")
+
+
+class Input:
+    """An open input, closed the way routing.midi closes an rtmidi one."""
+
+    def __init__(self, ports: JackMidi, source: str) -> None:
+        self._ports, self._source = ports, source
+
+    def close_port(self) -> None:
+        self._ports.close(self._source)
+
+    def delete(self) -> None:
+        """Nothing: the port stays registered for the next source (see above)."""
+
+
+class Leds:
+    """The LED output, used the way routing.midi uses an rtmidi one."""
+
+    def __init__(self, ports: JackMidi) -> None:
+        self._ports = ports
+
+    def send_message(self, message: list[int]) -> None:
+        self._ports.send(message)
+
+    def close_port(self) -> None:
+        self._ports.stop_sending()
+
+    def delete(self) -> None:
+        """Nothing: the port stays registered (see above)."""
 
 
 def _disconnect(port: Any) -> None:

@@ -191,44 +191,34 @@ class MidiControl:
         plan = plan_ports(self.config, available, destinations, self.inputs)
         for gone in plan.close_inputs:
             log.info("MIDI input %s gone", gone)
-            opened = self.inputs.pop(gone)
-            if opened.handle is not None:
-                _close(opened.handle)
-            elif self._jack is not None:
-                self._jack.close(gone)
+            _close(self.inputs.pop(gone).handle)
         for port in plan.open_inputs:
             self._open_input(port, available.index(port))
         self._rescan_output(plan.output, destinations)
 
     def _open_input(self, port: str, index: int) -> None:
         if self._jack is not None:
-            self._open_jack_input(self._jack, port)
-            return
+            handle = _jack_opened(self._jack.open, port)
+        else:
+            handle = self._rtmidi_input(port, index)
+        if handle is not None:
+            self.inputs[port] = _Open(handle, port)
+            log.info("MIDI input %s opened", port)
+
+    def _rtmidi_input(self, port: str, index: int) -> Any:
         rtmidi = _rtmidi()
         try:
             handle = rtmidi.MidiIn(rtapi=self.api, name=CLIENT_NAME)
             handle.open_port(index, "in")
         except rtmidi.RtMidiError as exc:
             log.warning("cannot open MIDI input %s: %s", port, exc)
-            return
+            return None
         handle.ignore_types(sysex=True, timing=True, active_sense=True)
         deliver = self.loop.call_soon_threadsafe
         handle.set_callback(
             lambda msg, _data: deliver(self.on_message, port, list(msg[0]), time.monotonic())
         )
-        self.inputs[port] = _Open(handle, port)
-        log.info("MIDI input %s opened", port)
-
-    def _open_jack_input(self, inputs: JackMidi, port: str) -> None:
-        import jack
-
-        try:
-            inputs.open(port)
-        except jack.JackError as exc:
-            log.warning("cannot open MIDI input %s: %s", port, exc)
-            return
-        self.inputs[port] = _Open(None, port)  # read by self._jack
-        log.info("MIDI input %s opened", port)
+        return handle
 
     def _ports(self, api: int) -> tuple[list[str], list[str]]:
         """(inputs we can read, LED destinations): on JACK from our own client, never
@@ -240,46 +230,35 @@ class MidiControl:
 
     def _rescan_output(self, match: str | None, destinations: list[str]) -> None:
         if self.output is not None and self.output.port != match:
-            if self.output.handle is not None:
-                _close(self.output.handle)
-            elif self._jack is not None:
-                self._jack.send_to(None)
+            _close(self.output.handle)
             self.output = None
-        if match is not None and self.output is None and self._jack is not None:
-            self._open_jack_output(self._jack, match)
-        elif match is not None and self.output is None:
-            rtmidi = _rtmidi()
-            try:
-                handle = rtmidi.MidiOut(rtapi=self.api, name=f"{CLIENT_NAME}-leds")
-                handle.open_port(destinations.index(match), "leds")
-            except rtmidi.RtMidiError as exc:
-                log.warning("cannot open MIDI output %s: %s", match, exc)
-                return
+        if match is None or self.output is not None:
+            return
+        if self._jack is not None:
+            handle = _jack_opened(self._jack.send_to, match)
+        else:
+            handle = self._rtmidi_leds(match, destinations)
+        if handle is not None:
             self.output = _Open(handle, match)
             log.info("MIDI LED output %s opened", match)
             self.send_leds(self.active)  # a re-plugged controller shows the state again
 
-    def _open_jack_output(self, jack_midi: JackMidi, match: str) -> None:
-        import jack
-
+    def _rtmidi_leds(self, match: str, destinations: list[str]) -> Any:
+        rtmidi = _rtmidi()
         try:
-            jack_midi.send_to(match)
-        except jack.JackError as exc:
+            handle = rtmidi.MidiOut(rtapi=self.api, name=f"{CLIENT_NAME}-leds")
+            handle.open_port(destinations.index(match), "leds")
+        except rtmidi.RtMidiError as exc:
             log.warning("cannot open MIDI output %s: %s", match, exc)
-            return
-        self.output = _Open(None, match)
-        log.info("MIDI LED output %s opened", match)
-        self.send_leds(self.active)  # a re-plugged controller shows the state again
+            return None
+        return handle
 
     def send_leds(self, active: str | None) -> None:
         self.active = active
         if self.output is None or self.config.feedback is None:
             return
         for message in led_messages(self.config.feedback, active):
-            if self.output.handle is not None:
-                self.output.handle.send_message(message)
-            elif self._jack is not None:
-                self._jack.send(message)
+            self.output.handle.send_message(message)
 
     def status(self) -> dict[str, Any]:
         problems = [self.problem] if self.problem else []
@@ -300,13 +279,12 @@ class MidiControl:
     def close(self) -> None:
         self._retry.cancel()
         for opened in self.inputs.values():
-            if opened.handle is not None:
-                _close(opened.handle)
+            _close(opened.handle)
         self.inputs.clear()
-        self._jack = None  # its ports go with the client below
-        if self.output is not None and self.output.handle is not None:
+        if self.output is not None:
             _close(self.output.handle)
-        self.output = None
+            self.output = None
+        self._jack = None  # its ports go with the client below
         if self._watch is not None:
             try:
                 self._watch.deactivate()
@@ -330,6 +308,17 @@ def unmatched(config: Midi, inputs: list[str], output: str | None) -> list[str]:
     if fb is not None and output is None:
         out.append(f"feedback: port '{fb.port}' matches no MIDI output")
     return out
+
+
+def _jack_opened(open_port: Callable[[str], Any], port: str) -> Any:
+    """A port opened on our JACK client, or None with a warning."""
+    import jack
+
+    try:
+        return open_port(port)
+    except jack.JackError as exc:
+        log.warning("cannot open MIDI port %s: %s", port, exc)
+        return None
 
 
 def _close(handle: Any) -> None:
